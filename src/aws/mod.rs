@@ -1,0 +1,62 @@
+//! AWS access: the SDK clients, and the retry and wait policies every request goes through.
+
+pub mod retry;
+pub mod wait;
+
+use anyhow::Context;
+use aws_config::meta::region::ProvideRegion;
+use aws_config::retry::RetryConfig;
+use aws_config::{BehaviorVersion, Region};
+use aws_credential_types::provider::ProvideCredentials;
+
+pub use retry::{ErrorClass, Policy, Tolerate, absent_ok, call, exists_ok};
+
+/// One client per AWS service the tool speaks to.
+#[derive(Clone, Debug)]
+pub struct Clients {
+    pub ec2: aws_sdk_ec2::Client,
+    pub elb: aws_sdk_elasticloadbalancing::Client,
+    pub iam: aws_sdk_iam::Client,
+}
+
+/// The region named by the SDK's provider chain (AWS_REGION, the profile), if any.
+pub async fn chain_region() -> Option<String> {
+    aws_config::default_provider::region::default_provider()
+        .region()
+        .await
+        .map(|r| r.to_string())
+}
+
+/// Credentials that could not be found or loaded: reported before any request is sent.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "no usable AWS credentials: {0}. Set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or run where an instance role is available"
+)]
+pub struct CredentialsError(String);
+
+/// Builds the clients from the standard AWS configuration chain and makes sure credentials resolve.
+/// `endpoint_url` (or `AWS_ENDPOINT_URL`, which the chain honours) points every service elsewhere,
+/// e.g. at LocalStack.
+pub async fn connect(region: &str, endpoint_url: Option<&str>) -> anyhow::Result<Clients> {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(region.to_string()))
+        // Retries are ours: see retry.rs.
+        .retry_config(RetryConfig::disabled());
+    if let Some(url) = endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    let config = loader.load().await;
+    let provider = config
+        .credentials_provider()
+        .ok_or_else(|| CredentialsError("no credentials provider is configured".into()))?;
+    provider
+        .provide_credentials()
+        .await
+        .map_err(|e| CredentialsError(e.to_string()))
+        .context("loading AWS credentials")?;
+    Ok(Clients {
+        ec2: aws_sdk_ec2::Client::new(&config),
+        elb: aws_sdk_elasticloadbalancing::Client::new(&config),
+        iam: aws_sdk_iam::Client::new(&config),
+    })
+}

@@ -1,0 +1,86 @@
+//! `cfcr-aws pave`: create, adopt or finish every resource of the environment.
+
+use anyhow::bail;
+
+use crate::cli::{GlobalArgs, PaveArgs};
+use crate::config::Settings;
+use crate::lock::EnvLock;
+use crate::resources::{Ctx, inventory};
+use crate::state::{self, SCHEMA_VERSION, State, StateStore};
+use crate::{graph, keys, report};
+
+fn new_state(settings: &Settings) -> anyhow::Result<State> {
+    Ok(State {
+        schema_version: SCHEMA_VERSION,
+        env: settings.prefix.clone(),
+        region: settings.region.clone(),
+        created_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+        settings: settings.clone(),
+        cluster_tag: keys::cluster_tag(),
+        deployer_key: keys::deployer_key(&settings.name("deployer"))?,
+        bastion_host_key: keys::host_key(&settings.name("bosh-bastion"))?,
+        director_access_key: None,
+        resources: Default::default(),
+    })
+}
+
+pub async fn run(global: &GlobalArgs, args: PaveArgs) -> anyhow::Result<()> {
+    let settings = super::settings(global, args.values).await?;
+    if settings.ssh_open_to_world() {
+        report::warning(
+            "ssh_allowed_cidrs includes 0.0.0.0/0: the bastion's SSH port is open to the whole internet; list your own networks instead",
+        );
+    }
+    let _lock = EnvLock::acquire(&global.state_dir, &settings.prefix, "pave")?;
+    let path = state::path_for(&global.state_dir, &settings.prefix);
+    let existing = state::load(&path)?;
+    if let Some(paved) = &existing {
+        let changed = paved.settings.differences(&settings);
+        if !changed.is_empty() {
+            bail!(
+                "the configuration differs from the paved environment {:?} in: {}. Changing a paved environment in place is not supported: restore those values, or unpave and pave again",
+                settings.prefix,
+                changed.join("; ")
+            );
+        }
+    }
+    let aws = crate::aws::connect(&settings.region, global.endpoint_url.as_deref()).await?;
+    let store = match existing {
+        Some(paved) => StateStore::open(path, paved),
+        None => {
+            super::confirm(
+                &format!(
+                    "Create CFCR environment {:?} in {}?",
+                    settings.prefix, settings.region
+                ),
+                args.yes,
+            )?;
+            StateStore::create(path, new_state(&settings)?)?
+        }
+    };
+    let ctx = Ctx {
+        aws,
+        settings,
+        state: store,
+    };
+    graph::apply(
+        &ctx,
+        &inventory(&ctx.settings),
+        global.max_concurrency.into(),
+    )
+    .await?;
+
+    let outputs = crate::outputs::of(&ctx.state.snapshot());
+    report::note(&format!(
+        "environment {:?} is paved: bastion {}, Kubernetes API load balancer {}",
+        ctx.settings.prefix,
+        outputs["bosh_bastion_ip"].as_str().unwrap_or("?"),
+        outputs["master_lb_ip_address"].as_str().unwrap_or("?"),
+    ));
+    if !args.no_bootstrap {
+        report::note(
+            "the bastion hand-off (bosh create-env and the CFCR deploy) is not available in this version yet; the infrastructure is ready",
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,598 @@
+//! The environment's configuration: the TOML file, the flags that override it, and the validation that
+//! turns both into [`Settings`] before any AWS call is made.
+//!
+//! Key names follow the variables of the classic CFCR-on-AWS Terraform template, so an operator's old
+//! `terraform.tfvars` translates line by line.
+
+use std::fmt;
+use std::net::Ipv4Addr;
+use std::path::Path;
+
+use clap::Args;
+use ipnet::Ipv4Net;
+use serde::{Deserialize, Serialize};
+
+/// Canonical's AWS account: the only owner whose Ubuntu images the bastion is allowed to boot.
+pub const CANONICAL_OWNER_ID: &str = "099720109477";
+pub const DEFAULT_AMI_NAME: &str = "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-*";
+/// `P-cfcr-api` must fit the 32-character classic ELB name limit.
+const MAX_PREFIX_LEN: usize = 32 - "-cfcr-api".len();
+
+/// A configuration problem found before touching AWS: the field, what is wrong, and how to fix it.
+#[derive(Debug, thiserror::Error)]
+#[error("{field}: {problem}")]
+pub struct ValidationError {
+    pub field: String,
+    pub problem: String,
+}
+
+fn invalid(field: &str, problem: impl Into<String>) -> ValidationError {
+    ValidationError {
+        field: field.to_string(),
+        problem: problem.into(),
+    }
+}
+
+/// How the BOSH director gets AWS credentials.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DirectorCredentials {
+    /// The bastion and director run with the `P-bosh-director` instance profile; no long-lived keys.
+    InstanceProfile,
+    /// The old template's way: an IAM user with an access key kept in the state.
+    AccessKey,
+}
+
+impl fmt::Display for DirectorCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            DirectorCredentials::InstanceProfile => "instance-profile",
+            DirectorCredentials::AccessKey => "access-key",
+        })
+    }
+}
+
+/// Every key of the config file. Each one can also be given as a flag of the same name, which wins.
+#[derive(Clone, Debug, Default, Deserialize, Args)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigValues {
+    /// Environment name: prefixes every AWS name and names the state file.
+    #[arg(long)]
+    pub prefix: Option<String>,
+    /// AWS region (default: the AWS SDK's region chain, e.g. AWS_REGION).
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Availability zone for both subnets (default: the region's "a" zone).
+    #[arg(long)]
+    pub zone: Option<String>,
+    /// The VPC's CIDR block [default: 10.0.0.0/16].
+    #[arg(long)]
+    pub vpc_cidr: Option<String>,
+    /// First three octets of the public /24 subnet [default: 10.0.1].
+    #[arg(long)]
+    pub public_subnet_ip_prefix: Option<String>,
+    /// First three octets of the private /24 subnet [default: 10.0.2].
+    #[arg(long)]
+    pub private_subnet_ip_prefix: Option<String>,
+    /// Port the master ELB listens on [default: 8443].
+    #[arg(long)]
+    pub kubernetes_master_port: Option<i64>,
+    /// Bastion instance type [default: t2.micro].
+    #[arg(long)]
+    pub bastion_instance_type: Option<String>,
+    /// Bastion AMI id; wins over bastion_ami_name.
+    #[arg(long)]
+    pub bastion_ami: Option<String>,
+    /// Name pattern of Canonical's image to boot the bastion from (newest match).
+    #[arg(long)]
+    pub bastion_ami_name: Option<String>,
+    /// CIDRs allowed to SSH to the bastion [default: 0.0.0.0/0].
+    #[arg(long, value_delimiter = ',')]
+    pub ssh_allowed_cidrs: Option<Vec<String>>,
+    /// CIDRs allowed to reach the Kubernetes API [default: 0.0.0.0/0].
+    #[arg(long, value_delimiter = ',')]
+    pub api_allowed_cidrs: Option<Vec<String>>,
+    /// "instance-profile" (default) or "access-key".
+    #[arg(long)]
+    pub director_credentials: Option<String>,
+}
+
+impl ConfigValues {
+    /// Reads the config file. A missing file is only an error when it was named explicitly.
+    pub fn load(path: &Path, explicit: bool) -> Result<ConfigValues, ValidationError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => {
+                return Ok(ConfigValues::default());
+            }
+            Err(e) => {
+                return Err(invalid(
+                    "config",
+                    format!("cannot read {}: {e}", path.display()),
+                ));
+            }
+        };
+        toml::from_str(&text).map_err(|e| {
+            invalid(
+                "config",
+                format!(
+                    "{} is not a valid cfcr-aws config: {}",
+                    path.display(),
+                    e.to_string().trim_end()
+                ),
+            )
+        })
+    }
+
+    /// Values given here win over `base`.
+    pub fn overriding(self, base: ConfigValues) -> ConfigValues {
+        ConfigValues {
+            prefix: self.prefix.or(base.prefix),
+            region: self.region.or(base.region),
+            zone: self.zone.or(base.zone),
+            vpc_cidr: self.vpc_cidr.or(base.vpc_cidr),
+            public_subnet_ip_prefix: self
+                .public_subnet_ip_prefix
+                .or(base.public_subnet_ip_prefix),
+            private_subnet_ip_prefix: self
+                .private_subnet_ip_prefix
+                .or(base.private_subnet_ip_prefix),
+            kubernetes_master_port: self.kubernetes_master_port.or(base.kubernetes_master_port),
+            bastion_instance_type: self.bastion_instance_type.or(base.bastion_instance_type),
+            bastion_ami: self.bastion_ami.or(base.bastion_ami),
+            bastion_ami_name: self.bastion_ami_name.or(base.bastion_ami_name),
+            ssh_allowed_cidrs: self.ssh_allowed_cidrs.or(base.ssh_allowed_cidrs),
+            api_allowed_cidrs: self.api_allowed_cidrs.or(base.api_allowed_cidrs),
+            director_credentials: self.director_credentials.or(base.director_credentials),
+        }
+    }
+}
+
+/// Where the bastion's image comes from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AmiSource {
+    Id(String),
+    /// Newest of Canonical's images whose name matches.
+    NamePattern(String),
+}
+
+/// The validated configuration of one environment. Recorded in the state, so that commands that only
+/// know the environment's name (`unpave --env P`) act on what was paved.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Settings {
+    pub prefix: String,
+    pub region: String,
+    pub zone: String,
+    pub vpc_cidr: Ipv4Net,
+    pub public_subnet_ip_prefix: String,
+    pub private_subnet_ip_prefix: String,
+    pub kubernetes_master_port: u16,
+    pub bastion_instance_type: String,
+    pub bastion_ami: AmiSource,
+    pub ssh_allowed_cidrs: Vec<Ipv4Net>,
+    pub api_allowed_cidrs: Vec<Ipv4Net>,
+    pub director_credentials: DirectorCredentials,
+}
+
+impl Settings {
+    /// Validates every value offline. `chain_region` is the region of the AWS SDK's provider chain,
+    /// used when the config names none.
+    pub fn validate(
+        values: ConfigValues,
+        chain_region: Option<String>,
+    ) -> Result<Settings, ValidationError> {
+        let prefix = values.prefix.ok_or_else(|| {
+            invalid(
+                "prefix",
+                "missing: set `prefix = \"my-env\"` in the config file or pass --prefix",
+            )
+        })?;
+        validate_prefix(&prefix)?;
+
+        let region = values.region.or(chain_region).ok_or_else(|| {
+            invalid(
+                "region",
+                "missing: set `region` in the config file, pass --region, or set AWS_REGION",
+            )
+        })?;
+        validate_region(&region)?;
+        let zone = values.zone.unwrap_or_else(|| format!("{region}a"));
+        validate_zone(&zone, &region)?;
+
+        let vpc_cidr = parse_cidr(
+            "vpc_cidr",
+            values.vpc_cidr.as_deref().unwrap_or("10.0.0.0/16"),
+        )?;
+        if vpc_cidr.prefix_len() < 16 || vpc_cidr.prefix_len() > 24 {
+            return Err(invalid(
+                "vpc_cidr",
+                format!("{vpc_cidr}: AWS allows VPC blocks from /16 to /24; use e.g. 10.0.0.0/16"),
+            ));
+        }
+        let public = values
+            .public_subnet_ip_prefix
+            .unwrap_or_else(|| "10.0.1".into());
+        let private = values
+            .private_subnet_ip_prefix
+            .unwrap_or_else(|| "10.0.2".into());
+        let public_net = subnet_of("public_subnet_ip_prefix", &public, vpc_cidr)?;
+        let private_net = subnet_of("private_subnet_ip_prefix", &private, vpc_cidr)?;
+        if public_net == private_net {
+            return Err(invalid(
+                "private_subnet_ip_prefix",
+                format!(
+                    "{private} is the same as public_subnet_ip_prefix; the two subnets need distinct /24s, e.g. 10.0.1 and 10.0.2"
+                ),
+            ));
+        }
+
+        let port = values.kubernetes_master_port.unwrap_or(8443);
+        let kubernetes_master_port =
+            u16::try_from(port)
+                .ok()
+                .filter(|p| *p != 0)
+                .ok_or_else(|| {
+                    invalid(
+                        "kubernetes_master_port",
+                        format!(
+                            "{port} is not a TCP port; use a number from 1 to 65535, e.g. 8443"
+                        ),
+                    )
+                })?;
+
+        let bastion_instance_type = values
+            .bastion_instance_type
+            .unwrap_or_else(|| "t2.micro".into());
+        if !is_instance_type(&bastion_instance_type) {
+            return Err(invalid(
+                "bastion_instance_type",
+                format!("{bastion_instance_type:?} is not an EC2 instance type; use e.g. t2.micro"),
+            ));
+        }
+        let bastion_ami = match (values.bastion_ami, values.bastion_ami_name) {
+            (Some(id), _) => {
+                if !is_ami_id(&id) {
+                    return Err(invalid(
+                        "bastion_ami",
+                        format!(
+                            "{id:?} is not an AMI id; use e.g. ami-0123456789abcdef0, or set bastion_ami_name instead"
+                        ),
+                    ));
+                }
+                AmiSource::Id(id)
+            }
+            (None, Some(name)) if name.trim().is_empty() => {
+                return Err(invalid(
+                    "bastion_ami_name",
+                    "empty; give a name pattern such as ubuntu/images/hvm-ssd/ubuntu-jammy-22.04-amd64-server-*",
+                ));
+            }
+            (None, Some(name)) => AmiSource::NamePattern(name),
+            (None, None) => AmiSource::NamePattern(DEFAULT_AMI_NAME.into()),
+        };
+
+        let ssh_allowed_cidrs = parse_cidrs("ssh_allowed_cidrs", values.ssh_allowed_cidrs)?;
+        let api_allowed_cidrs = parse_cidrs("api_allowed_cidrs", values.api_allowed_cidrs)?;
+
+        let director_credentials = match values.director_credentials.as_deref() {
+            None | Some("instance-profile") => DirectorCredentials::InstanceProfile,
+            Some("access-key") => DirectorCredentials::AccessKey,
+            Some(other) => {
+                return Err(invalid(
+                    "director_credentials",
+                    format!(
+                        "{other:?} is not a known mode; use \"instance-profile\" (no long-lived keys) or \"access-key\""
+                    ),
+                ));
+            }
+        };
+
+        Ok(Settings {
+            prefix,
+            region,
+            zone,
+            vpc_cidr,
+            public_subnet_ip_prefix: public,
+            private_subnet_ip_prefix: private,
+            kubernetes_master_port,
+            bastion_instance_type,
+            bastion_ami,
+            ssh_allowed_cidrs,
+            api_allowed_cidrs,
+            director_credentials,
+        })
+    }
+
+    pub fn public_subnet_cidr(&self) -> Ipv4Net {
+        slash24(&self.public_subnet_ip_prefix).expect("validated")
+    }
+
+    pub fn private_subnet_cidr(&self) -> Ipv4Net {
+        slash24(&self.private_subnet_ip_prefix).expect("validated")
+    }
+
+    /// True when SSH to the bastion is open to the whole internet, which deserves a warning.
+    pub fn ssh_open_to_world(&self) -> bool {
+        self.ssh_allowed_cidrs.iter().any(|n| n.prefix_len() == 0)
+    }
+
+    /// The AWS name of one of the environment's resources: `<prefix>-<suffix>`.
+    pub fn name(&self, suffix: &str) -> String {
+        format!("{}-{suffix}", self.prefix)
+    }
+
+    /// The settings whose values differ between `self` (what was paved) and `other`.
+    pub fn differences(&self, other: &Settings) -> Vec<String> {
+        let a = serde_json::to_value(self).expect("serialisable");
+        let b = serde_json::to_value(other).expect("serialisable");
+        let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
+            return Vec::new();
+        };
+        a.iter()
+            .filter(|(key, value)| b.get(*key) != Some(value))
+            .map(|(key, value)| {
+                format!(
+                    "{key} (paved: {value}, now: {})",
+                    b.get(key).cloned().unwrap_or_default()
+                )
+            })
+            .collect()
+    }
+}
+
+/// Environment names end up in ELB, IAM and EC2 names and in a file name.
+pub fn validate_prefix(prefix: &str) -> Result<(), ValidationError> {
+    let well_formed = prefix.starts_with(|c: char| c.is_ascii_lowercase())
+        && !prefix.ends_with('-')
+        && prefix
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if !well_formed {
+        return Err(invalid(
+            "prefix",
+            format!(
+                "{prefix:?} must start with a lowercase letter, hold only lowercase letters, digits and hyphens, and not end with a hyphen, e.g. \"cfcr-dev\""
+            ),
+        ));
+    }
+    if prefix.len() > MAX_PREFIX_LEN {
+        return Err(invalid(
+            "prefix",
+            format!(
+                "{prefix:?} is {} characters; at most {MAX_PREFIX_LEN} fit, because the load balancer \"{prefix}-cfcr-api\" may have at most 32",
+                prefix.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn validate_region(region: &str) -> Result<(), ValidationError> {
+    let parts: Vec<&str> = region.split('-').collect();
+    let well_formed = parts.len() >= 3
+        && parts[0].len() == 2
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        })
+        && parts
+            .last()
+            .is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()));
+    if well_formed {
+        Ok(())
+    } else {
+        Err(invalid(
+            "region",
+            format!("{region:?} is not an AWS region name; use e.g. us-east-1"),
+        ))
+    }
+}
+
+fn validate_zone(zone: &str, region: &str) -> Result<(), ValidationError> {
+    let suffix = zone.strip_prefix(region).unwrap_or("");
+    let in_region = suffix.len() == 1 && suffix.chars().all(|c| c.is_ascii_lowercase());
+    if in_region {
+        Ok(())
+    } else {
+        Err(invalid(
+            "zone",
+            format!("{zone:?} is not an availability zone of region {region}; use e.g. {region}a"),
+        ))
+    }
+}
+
+fn parse_cidr(field: &str, text: &str) -> Result<Ipv4Net, ValidationError> {
+    let net: Ipv4Net = text.trim().parse().map_err(|_| {
+        invalid(
+            field,
+            format!("{text:?} is not an IPv4 CIDR block; use e.g. 10.0.0.0/16"),
+        )
+    })?;
+    if net.trunc() != net {
+        return Err(invalid(
+            field,
+            format!(
+                "{text:?} has host bits set; the block starting there is {}",
+                net.trunc()
+            ),
+        ));
+    }
+    Ok(net)
+}
+
+fn parse_cidrs(field: &str, values: Option<Vec<String>>) -> Result<Vec<Ipv4Net>, ValidationError> {
+    let values = values.unwrap_or_else(|| vec!["0.0.0.0/0".into()]);
+    if values.is_empty() {
+        return Err(invalid(
+            field,
+            "empty list; name at least one CIDR, e.g. [\"203.0.113.0/24\"]",
+        ));
+    }
+    values.iter().map(|v| parse_cidr(field, v)).collect()
+}
+
+/// `a.b.c` → `a.b.c.0/24`, or `None` when it is not three octets.
+fn slash24(ip_prefix: &str) -> Option<Ipv4Net> {
+    let octets: Vec<&str> = ip_prefix.split('.').collect();
+    if octets.len() != 3 || octets.iter().any(|o| o.is_empty() || o.len() > 3) {
+        return None;
+    }
+    let address: Ipv4Addr = format!("{ip_prefix}.0").parse().ok()?;
+    Ipv4Net::new(address, 24).ok()
+}
+
+fn subnet_of(field: &str, ip_prefix: &str, vpc: Ipv4Net) -> Result<Ipv4Net, ValidationError> {
+    let net = slash24(ip_prefix).ok_or_else(|| {
+        invalid(
+            field,
+            format!("{ip_prefix:?} must be the first three octets of a /24, e.g. 10.0.1"),
+        )
+    })?;
+    if !vpc.contains(&net) {
+        return Err(invalid(
+            field,
+            format!("{net} lies outside vpc_cidr {vpc}; choose three octets inside it"),
+        ));
+    }
+    Ok(net)
+}
+
+fn is_instance_type(text: &str) -> bool {
+    let mut parts = text.split('.');
+    let (Some(family), Some(size), None) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    let word = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    };
+    word(family) && word(size)
+}
+
+fn is_ami_id(text: &str) -> bool {
+    text.strip_prefix("ami-")
+        .is_some_and(|hex| hex.len() >= 8 && hex.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(toml_text: &str) -> ConfigValues {
+        toml::from_str(toml_text).expect("test TOML parses")
+    }
+
+    fn check(toml_text: &str) -> Result<Settings, ValidationError> {
+        Settings::validate(values(toml_text), None)
+    }
+
+    #[test]
+    fn defaults_follow_the_terraform_template() {
+        let s = check("prefix = \"dev\"\nregion = \"us-east-1\"").unwrap();
+        assert_eq!(s.zone, "us-east-1a");
+        assert_eq!(s.vpc_cidr.to_string(), "10.0.0.0/16");
+        assert_eq!(s.public_subnet_cidr().to_string(), "10.0.1.0/24");
+        assert_eq!(s.private_subnet_cidr().to_string(), "10.0.2.0/24");
+        assert_eq!(s.kubernetes_master_port, 8443);
+        assert_eq!(s.bastion_instance_type, "t2.micro");
+        assert_eq!(s.director_credentials, DirectorCredentials::InstanceProfile);
+        assert!(s.ssh_open_to_world());
+        assert_eq!(s.name("cfcr-vpc"), "dev-cfcr-vpc");
+    }
+
+    #[test]
+    fn region_falls_back_to_the_sdk_chain() {
+        let s = Settings::validate(values("prefix = \"dev\""), Some("eu-west-2".into())).unwrap();
+        assert_eq!(s.region, "eu-west-2");
+        assert_eq!(s.zone, "eu-west-2a");
+    }
+
+    #[test]
+    fn flags_win_over_the_file() {
+        let file = values("prefix = \"a\"\nzone = \"us-east-1b\"");
+        let flags = ConfigValues {
+            prefix: Some("b".into()),
+            ..Default::default()
+        };
+        let merged = flags.overriding(file);
+        assert_eq!(merged.prefix.as_deref(), Some("b"));
+        assert_eq!(merged.zone.as_deref(), Some("us-east-1b"));
+    }
+
+    #[test]
+    fn bad_values_name_their_field() {
+        let base = "prefix = \"dev\"\nregion = \"us-east-1\"\n";
+        let cases = [
+            ("vpc_cidr = \"10.0.0.0/33\"", "vpc_cidr"),
+            ("vpc_cidr = \"10.0.0.1/16\"", "vpc_cidr"),
+            ("vpc_cidr = \"10.0.0.0/8\"", "vpc_cidr"),
+            ("vpc_cidr = \"banana\"", "vpc_cidr"),
+            (
+                "public_subnet_ip_prefix = \"10.1.1\"",
+                "public_subnet_ip_prefix",
+            ),
+            (
+                "public_subnet_ip_prefix = \"10.0.300\"",
+                "public_subnet_ip_prefix",
+            ),
+            (
+                "public_subnet_ip_prefix = \"10.0\"",
+                "public_subnet_ip_prefix",
+            ),
+            (
+                "private_subnet_ip_prefix = \"10.0.1\"",
+                "private_subnet_ip_prefix",
+            ),
+            ("zone = \"us-west-2a\"", "zone"),
+            ("kubernetes_master_port = 70000", "kubernetes_master_port"),
+            ("kubernetes_master_port = 0", "kubernetes_master_port"),
+            ("director_credentials = \"root\"", "director_credentials"),
+            ("ssh_allowed_cidrs = [\"1.2.3.4\"]", "ssh_allowed_cidrs"),
+            ("api_allowed_cidrs = []", "api_allowed_cidrs"),
+            ("bastion_ami = \"ubuntu\"", "bastion_ami"),
+            ("bastion_instance_type = \"huge\"", "bastion_instance_type"),
+        ];
+        for (line, field) in cases {
+            let err = check(&format!("{base}{line}")).expect_err(line);
+            assert_eq!(err.field, field, "{line}: {err}");
+        }
+    }
+
+    #[test]
+    fn prefixes_must_fit_names_and_files() {
+        for bad in [
+            "Dev",
+            "dev_1",
+            "-dev",
+            "dev-",
+            "1dev",
+            "dev/x",
+            "",
+            "abcdefghijklmnopqrstuvwxy",
+        ] {
+            let err = validate_prefix(bad).expect_err(bad);
+            assert_eq!(err.field, "prefix");
+        }
+        validate_prefix("abcdefghijklmnopqrstuvw").expect("23 characters fit");
+        validate_prefix("cfcr-2").unwrap();
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let err = toml::from_str::<ConfigValues>("prefx = \"dev\"").unwrap_err();
+        assert!(err.to_string().contains("prefx"), "{err}");
+    }
+
+    #[test]
+    fn differences_name_the_changed_keys() {
+        let a = check("prefix = \"dev\"\nregion = \"us-east-1\"").unwrap();
+        let b = check("prefix = \"dev\"\nregion = \"us-east-1\"\nvpc_cidr = \"10.1.0.0/16\"\npublic_subnet_ip_prefix = \"10.1.1\"\nprivate_subnet_ip_prefix = \"10.1.2\"").unwrap();
+        let diff = a.differences(&b);
+        assert_eq!(diff.len(), 3, "{diff:?}");
+        assert!(diff[2].starts_with("vpc_cidr"), "{diff:?}");
+        assert!(a.differences(&a).is_empty());
+    }
+}

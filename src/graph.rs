@@ -1,0 +1,285 @@
+//! The dependency graph of an environment and the walks over it.
+//!
+//! Resources declare what they depend on; this module is the only place that turns that into an
+//! order. Creation starts every resource whose dependencies are ready, deletion every resource whose
+//! dependents are gone, so independent work (IAM, the key pair, the image lookup, the network)
+//! proceeds concurrently, bounded by `max_concurrency`. A failure stops only what depends on the
+//! failed resource; work already in flight finishes and is recorded, so a re-run continues cleanly.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write;
+
+use futures::future::BoxFuture;
+use futures::stream::{FuturesUnordered, StreamExt};
+
+use crate::report;
+use crate::resources::{Ctx, Key, Resource};
+
+/// Which way to walk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Direction {
+    /// Dependencies first.
+    Create,
+    /// Dependents first.
+    Delete,
+}
+
+/// One or more resources failed; the rest of the walk finished what it could.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", describe(.failures, .blocked))]
+pub struct WalkError {
+    pub failures: Vec<(Key, anyhow::Error)>,
+    /// Resources not attempted because something they wait on failed.
+    pub blocked: Vec<Key>,
+}
+
+fn describe(failures: &[(Key, anyhow::Error)], blocked: &[Key]) -> String {
+    let mut text = String::new();
+    for (i, (key, err)) in failures.iter().enumerate() {
+        if i > 0 {
+            text.push_str("; ");
+        }
+        let _ = write!(text, "{key}: {err:#}");
+    }
+    if !blocked.is_empty() {
+        let names: Vec<String> = blocked.iter().map(Key::to_string).collect();
+        let _ = write!(text, " (not attempted: {})", names.join(", "));
+    }
+    text
+}
+
+/// For each resource, the resources that must be done before it in `direction`.
+fn prerequisites(
+    resources: &[Box<dyn Resource>],
+    direction: Direction,
+) -> BTreeMap<Key, BTreeSet<Key>> {
+    let present: BTreeSet<Key> = resources.iter().map(|r| r.key()).collect();
+    let mut before: BTreeMap<Key, BTreeSet<Key>> =
+        present.iter().map(|k| (*k, BTreeSet::new())).collect();
+    for resource in resources {
+        for dependency in resource
+            .depends_on()
+            .into_iter()
+            .filter(|d| present.contains(d))
+        {
+            match direction {
+                Direction::Create => before.entry(resource.key()).or_default().insert(dependency),
+                Direction::Delete => before.entry(dependency).or_default().insert(resource.key()),
+            };
+        }
+    }
+    before
+}
+
+async fn walk<'a>(
+    resources: &'a [Box<dyn Resource>],
+    direction: Direction,
+    max_concurrency: usize,
+    step: impl Fn(&'a dyn Resource) -> BoxFuture<'a, anyhow::Result<()>>,
+) -> Result<(), WalkError> {
+    let by_key: BTreeMap<Key, &dyn Resource> =
+        resources.iter().map(|r| (r.key(), r.as_ref())).collect();
+    let mut before = prerequisites(resources, direction);
+    let mut running = FuturesUnordered::new();
+    let mut failures = Vec::new();
+    let max_concurrency = max_concurrency.max(1);
+    loop {
+        let ready: Vec<Key> = before
+            .iter()
+            .filter(|(_, waits_on)| waits_on.is_empty())
+            .map(|(k, _)| *k)
+            .take(max_concurrency.saturating_sub(running.len()))
+            .collect();
+        for key in ready {
+            before.remove(&key);
+            let future = step(by_key[&key]);
+            running.push(async move { (key, future.await) });
+        }
+        let Some((key, result)) = running.next().await else {
+            break;
+        };
+        match result {
+            Ok(()) => {
+                for waits_on in before.values_mut() {
+                    waits_on.remove(&key);
+                }
+            }
+            Err(err) => failures.push((key, err)),
+        }
+    }
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(WalkError {
+            failures,
+            blocked: before.into_keys().collect(),
+        })
+    }
+}
+
+/// Brings every resource to ready: adopts what exists, creates what does not, finishes what a
+/// crashed run left half-done. Each id is in the state before any follow-up step or wait.
+pub async fn apply(
+    ctx: &Ctx,
+    resources: &[Box<dyn Resource>],
+    max_concurrency: usize,
+) -> Result<(), WalkError> {
+    walk(resources, Direction::Create, max_concurrency, |r| {
+        Box::pin(ensure(ctx, r))
+    })
+    .await
+}
+
+/// Deletes every resource in the state, dependents first.
+pub async fn destroy(
+    ctx: &Ctx,
+    resources: &[Box<dyn Resource>],
+    max_concurrency: usize,
+) -> Result<(), WalkError> {
+    walk(resources, Direction::Delete, max_concurrency, |r| {
+        Box::pin(remove(ctx, r))
+    })
+    .await
+}
+
+/// A resource that the state says is ready but that AWS no longer has.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{name} ({id}) is recorded in the state but no longer exists in AWS; pave cannot repair that yet: run `cfcr-aws unpave` and pave again"
+)]
+pub struct Vanished {
+    pub name: String,
+    pub id: String,
+}
+
+async fn ensure(ctx: &Ctx, resource: &dyn Resource) -> anyhow::Result<()> {
+    let key = resource.key();
+    let name = resource.name(&ctx.settings);
+    let record = match ctx.state.get(key) {
+        Some(record) if record.ready => {
+            if resource.exists(ctx, &record).await? {
+                return Ok(());
+            }
+            return Err(Vanished {
+                name,
+                id: record.id,
+            }
+            .into());
+        }
+        Some(record) => {
+            report::resource("resuming", key, &name, &record.id);
+            record
+        }
+        None => match resource.find(ctx).await? {
+            Some(found) => {
+                ctx.state.record(key, found.clone())?;
+                report::resource("adopted", key, &name, &found.id);
+                found
+            }
+            None => {
+                let created = resource.create(ctx).await?;
+                ctx.state.record(key, created.clone())?;
+                report::resource("created", key, &name, &created.id);
+                created
+            }
+        },
+    };
+    let mut record = resource.complete(ctx, record).await?;
+    record.ready = true;
+    ctx.state.record(key, record)?;
+    Ok(())
+}
+
+async fn remove(ctx: &Ctx, resource: &dyn Resource) -> anyhow::Result<()> {
+    let key = resource.key();
+    let Some(record) = ctx.state.get(key) else {
+        return Ok(());
+    };
+    resource.delete(ctx, &record).await?;
+    ctx.state.forget(key)?;
+    report::resource("deleted", key, &resource.name(&ctx.settings), &record.id);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{ConfigValues, Settings};
+    use crate::resources::inventory;
+
+    fn settings(mode: &str) -> Settings {
+        let values = ConfigValues {
+            prefix: Some("t".into()),
+            region: Some("us-east-1".into()),
+            director_credentials: Some(mode.into()),
+            ..Default::default()
+        };
+        Settings::validate(values, None).unwrap()
+    }
+
+    /// The order a walk with one worker visits the resources in; panics on a cycle.
+    fn sequential_order(resources: &[Box<dyn Resource>], delete: bool) -> Vec<Key> {
+        let direction = if delete {
+            Direction::Delete
+        } else {
+            Direction::Create
+        };
+        let mut before = prerequisites(resources, direction);
+        let mut order = Vec::new();
+        while let Some(next) = before
+            .iter()
+            .find(|(_, waits_on)| waits_on.is_empty())
+            .map(|(k, _)| *k)
+        {
+            before.remove(&next);
+            for waits_on in before.values_mut() {
+                waits_on.remove(&next);
+            }
+            order.push(next);
+        }
+        assert!(before.is_empty(), "dependency cycle among {before:?}");
+        order
+    }
+
+    fn position(order: &[Key], key: Key) -> usize {
+        order.iter().position(|k| *k == key).unwrap()
+    }
+
+    #[test]
+    fn creation_respects_every_dependency() {
+        for mode in ["instance-profile", "access-key"] {
+            let resources = inventory(&settings(mode));
+            let order = sequential_order(&resources, false);
+            assert_eq!(order.len(), resources.len());
+            for r in &resources {
+                for d in r.depends_on() {
+                    assert!(
+                        position(&order, d) < position(&order, r.key()),
+                        "{d} before {}",
+                        r.key()
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn deletion_follows_the_documented_order() {
+        let resources = inventory(&settings("access-key"));
+        let order = sequential_order(&resources, true);
+        let before =
+            |a: Key, b: Key| assert!(position(&order, a) < position(&order, b), "{a} before {b}");
+        before(Key::BastionEip, Key::Bastion);
+        before(Key::Bastion, Key::DirectorInstanceProfile);
+        before(Key::MasterLoadBalancer, Key::PublicSubnet);
+        before(Key::PrivateRouteTable, Key::NatGateway);
+        before(Key::NatGateway, Key::NatEip);
+        before(Key::NatEip, Key::InternetGateway);
+        before(Key::NodeAccessSecurityGroup, Key::Vpc);
+        before(Key::PublicSubnet, Key::Vpc);
+        before(Key::InternetGateway, Key::Vpc);
+        before(Key::DirectorUser, Key::DirectorPolicy);
+        before(Key::DirectorPolicy, Key::DirectorRole);
+        before(Key::MasterInstanceProfile, Key::MasterRole);
+    }
+}

@@ -1,0 +1,90 @@
+//! Key material the tool generates locally: the deployer key pair, the bastion's SSH host key and the
+//! cluster tag. Generated once per environment and kept in the state, so re-runs reuse them.
+
+use std::fmt;
+
+use anyhow::Context;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use ssh_key::private::{Ed25519Keypair, RsaKeypair};
+use ssh_key::rand_core::{OsRng, RngCore};
+use ssh_key::{LineEnding, PrivateKey};
+
+/// An SSH key pair in OpenSSH formats. `Debug` never shows the private half.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyMaterial {
+    /// OpenSSH private key (PEM-armoured `OPENSSH PRIVATE KEY`).
+    pub private_key: String,
+    /// One `authorized_keys` line, e.g. `ssh-ed25519 AAAA... comment`.
+    pub public_key: String,
+}
+
+impl fmt::Debug for KeyMaterial {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyMaterial")
+            .field("public_key", &self.public_key)
+            .field("private_key", &"<redacted>")
+            .finish()
+    }
+}
+
+fn material(key: PrivateKey, comment: &str) -> anyhow::Result<KeyMaterial> {
+    let mut key = key;
+    key.set_comment(comment);
+    Ok(KeyMaterial {
+        private_key: key
+            .to_openssh(LineEnding::LF)
+            .context("encoding a private key")?
+            .to_string(),
+        public_key: key
+            .public_key()
+            .to_openssh()
+            .context("encoding a public key")?,
+    })
+}
+
+/// The deployer key: RSA 4096, the type every AWS region and BOSH accept.
+pub fn deployer_key(comment: &str) -> anyhow::Result<KeyMaterial> {
+    let keypair = RsaKeypair::random(&mut OsRng, 4096).context("generating an RSA key")?;
+    material(PrivateKey::from(keypair), comment)
+}
+
+/// The bastion's host key, pinned through cloud-init so the first connection is already verified.
+pub fn host_key(comment: &str) -> anyhow::Result<KeyMaterial> {
+    material(
+        PrivateKey::from(Ed25519Keypair::random(&mut OsRng)),
+        comment,
+    )
+}
+
+/// 16 random bytes, URL-safe base64 without padding: 22 characters.
+pub fn cluster_tag() -> String {
+    let mut bytes = [0u8; 16];
+    OsRng.fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cluster_tags_are_22_url_safe_characters() {
+        let tag = cluster_tag();
+        assert_eq!(tag.len(), 22);
+        assert!(
+            tag.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        );
+        assert_ne!(tag, cluster_tag());
+    }
+
+    #[test]
+    fn host_keys_are_ed25519_and_never_debug_printed() {
+        let key = host_key("test").unwrap();
+        assert!(key.public_key.starts_with("ssh-ed25519 "));
+        assert!(key.private_key.contains("OPENSSH PRIVATE KEY"));
+        let shown = format!("{key:?}");
+        assert!(!shown.contains("PRIVATE"));
+    }
+}

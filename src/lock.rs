@@ -1,0 +1,81 @@
+//! One command at a time per environment: an OS file lock beside the state file. The kernel releases
+//! it when the holder dies, so a killed run never blocks the next one.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+/// Another command holds the environment.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "environment {env:?} is in use by another cfcr-aws command ({holder}); wait for it to finish, or stop it"
+)]
+pub struct Busy {
+    pub env: String,
+    pub holder: String,
+}
+
+/// Held for the life of a command; released on drop or on the process's death.
+#[derive(Debug)]
+pub struct EnvLock {
+    path: PathBuf,
+    _file: File,
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "unknown host".into())
+}
+
+impl EnvLock {
+    pub fn acquire(state_dir: &Path, env: &str, command: &str) -> anyhow::Result<EnvLock> {
+        std::fs::create_dir_all(state_dir)
+            .with_context(|| format!("creating {}", state_dir.display()))?;
+        let path = state_dir.join(format!("{env}.lock"));
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&path)
+            .with_context(|| format!("opening {}", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                return Err(Busy {
+                    env: env.to_string(),
+                    holder: holder.trim().to_string(),
+                }
+                .into());
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(e).with_context(|| format!("locking {}", path.display()));
+            }
+        }
+        let holder = format!(
+            "{command}: pid {}, host {}, started {}",
+            std::process::id(),
+            hostname(),
+            humantime::format_rfc3339_seconds(std::time::SystemTime::now())
+        );
+        file.set_len(0)
+            .and_then(|()| file.rewind())
+            .and_then(|()| file.write_all(holder.as_bytes()))
+            .and_then(|()| file.sync_all())
+            .with_context(|| format!("writing {}", path.display()))?;
+        Ok(EnvLock { path, _file: file })
+    }
+
+    /// Removes the lock file while still holding it: for `unpave`, which leaves nothing behind.
+    pub fn remove_file(&self) -> anyhow::Result<()> {
+        std::fs::remove_file(&self.path)
+            .with_context(|| format!("removing {}", self.path.display()))
+    }
+}

@@ -1,0 +1,60 @@
+//! `cfcr-aws`: paves AWS for CFCR. See docs/architecture.md for how the pieces fit.
+
+mod aws;
+mod cli;
+mod commands;
+mod config;
+mod graph;
+mod keys;
+mod lock;
+mod outputs;
+mod report;
+mod resources;
+mod state;
+mod templates;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+/// Exit status for usage and validation errors; 1 is for everything else.
+const USAGE: u8 = 2;
+
+fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "warn,cfcr_aws=debug",
+        // Never trace the SDK's wire: request and response bodies can carry secrets.
+        _ => "info,cfcr_aws=trace,aws_smithy_runtime=info,aws_smithy_http=info",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn exit_status(err: &anyhow::Error) -> u8 {
+    let usage = err.is::<config::ValidationError>() || err.is::<commands::NotConfirmed>();
+    if usage { USAGE } else { 1 }
+}
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    init_tracing(cli.global.verbose);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(commands::run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(exit_status(&err))
+        }
+    }
+}

@@ -1,0 +1,93 @@
+//! The bastion's image: a data source, not something the environment owns. Looked up once and
+//! recorded, so a newer Ubuntu release never replaces a running bastion behind the operator's back.
+
+use anyhow::bail;
+use async_trait::async_trait;
+use aws_sdk_ec2::types::Filter;
+
+use super::{Ctx, Key, Resource};
+use crate::aws::{self, Policy};
+use crate::config::{AmiSource, CANONICAL_OWNER_ID, Settings};
+use crate::state::Record;
+
+pub struct BastionImage;
+
+#[async_trait]
+impl Resource for BastionImage {
+    fn key(&self) -> Key {
+        Key::BastionImage
+    }
+
+    fn name(&self, settings: &Settings) -> String {
+        match &settings.bastion_ami {
+            AmiSource::Id(id) => id.clone(),
+            AmiSource::NamePattern(pattern) => pattern.clone(),
+        }
+    }
+
+    fn depends_on(&self) -> Vec<Key> {
+        Vec::new()
+    }
+
+    async fn find(&self, ctx: &Ctx) -> anyhow::Result<Option<Record>> {
+        let ec2 = &ctx.aws.ec2;
+        let request = match &ctx.settings.bastion_ami {
+            AmiSource::Id(id) => ec2.describe_images().image_ids(id),
+            AmiSource::NamePattern(pattern) => ec2
+                .describe_images()
+                .owners(CANONICAL_OWNER_ID)
+                .filters(Filter::builder().name("name").values(pattern).build())
+                .filters(
+                    Filter::builder()
+                        .name("virtualization-type")
+                        .values("hvm")
+                        .build(),
+                ),
+        };
+        let out = aws::absent_ok(
+            aws::call("DescribeImages", &Policy::standard(), || {
+                request.clone().send()
+            })
+            .await,
+        )?;
+        let newest = out.as_ref().and_then(|o| {
+            o.images()
+                .iter()
+                .filter(|i| i.image_id().is_some())
+                .max_by_key(|i| i.creation_date().unwrap_or_default().to_string())
+        });
+        Ok(newest.map(|image| {
+            Record::new(image.image_id().unwrap_or_default())
+                .with("name", image.name().unwrap_or_default())
+        }))
+    }
+
+    async fn create(&self, ctx: &Ctx) -> anyhow::Result<Record> {
+        match &ctx.settings.bastion_ami {
+            AmiSource::Id(id) => bail!(
+                "bastion_ami: image {id} does not exist in {}; use an AMI id of that region",
+                ctx.settings.region
+            ),
+            AmiSource::NamePattern(pattern) => bail!(
+                "bastion_ami_name: no image of Canonical ({CANONICAL_OWNER_ID}) in {} matches {pattern:?}; use another pattern or set bastion_ami",
+                ctx.settings.region
+            ),
+        }
+    }
+
+    async fn exists(&self, ctx: &Ctx, record: &Record) -> anyhow::Result<bool> {
+        let ec2 = &ctx.aws.ec2;
+        let out = aws::absent_ok(
+            aws::call("DescribeImages", &Policy::standard(), || {
+                ec2.describe_images().image_ids(&record.id).send()
+            })
+            .await,
+        )?;
+        Ok(out.is_some_and(|o| !o.images().is_empty()))
+    }
+
+    async fn delete(&self, _ctx: &Ctx, _record: &Record) -> anyhow::Result<()> {
+        // Not ours: forgetting it is all there is to do.
+        Ok(())
+    }
+}

@@ -1,0 +1,150 @@
+//! Elastic IPs: one for the NAT gateway, one associated with the bastion.
+
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{DomainType, ResourceType};
+
+use super::{Ctx, Key, Resource};
+use crate::aws::{self, Policy};
+use crate::config::Settings;
+use crate::state::Record;
+
+pub const PUBLIC_IP: &str = "public_ip";
+
+pub struct ElasticIp {
+    key: Key,
+    suffix: &'static str,
+    /// The instance the address is associated with, if any (the NAT gateway takes its own).
+    instance: Option<Key>,
+}
+
+impl ElasticIp {
+    pub fn nat() -> ElasticIp {
+        ElasticIp {
+            key: Key::NatEip,
+            suffix: "nat-eip",
+            instance: None,
+        }
+    }
+
+    pub fn bastion() -> ElasticIp {
+        ElasticIp {
+            key: Key::BastionEip,
+            suffix: "bastion-eip",
+            instance: Some(Key::Bastion),
+        }
+    }
+}
+
+#[async_trait]
+impl Resource for ElasticIp {
+    fn key(&self) -> Key {
+        self.key
+    }
+
+    fn name(&self, settings: &Settings) -> String {
+        settings.name(self.suffix)
+    }
+
+    fn depends_on(&self) -> Vec<Key> {
+        // Public addresses in a VPC need its internet gateway; it cannot be detached while they
+        // are mapped, so they go first on the way out.
+        let mut keys = vec![Key::InternetGateway];
+        keys.extend(self.instance);
+        keys
+    }
+
+    async fn find(&self, ctx: &Ctx) -> anyhow::Result<Option<Record>> {
+        let ec2 = &ctx.aws.ec2;
+        let out = aws::call("DescribeAddresses", &Policy::standard(), || {
+            ec2.describe_addresses()
+                .set_filters(Some(ctx.owned_named(&self.name(&ctx.settings))))
+                .send()
+        })
+        .await?;
+        Ok(out
+            .addresses()
+            .iter()
+            .find_map(|a| Some(Record::new(a.allocation_id()?).with(PUBLIC_IP, a.public_ip()?))))
+    }
+
+    async fn create(&self, ctx: &Ctx) -> anyhow::Result<Record> {
+        let ec2 = &ctx.aws.ec2;
+        let out = aws::call("AllocateAddress", &Policy::standard(), || {
+            ec2.allocate_address()
+                .domain(DomainType::Vpc)
+                .tag_specifications(
+                    ctx.ec2_tags(ResourceType::ElasticIp, &self.name(&ctx.settings)),
+                )
+                .send()
+        })
+        .await?;
+        Ok(Record::new(out.allocation_id().unwrap_or_default())
+            .with(PUBLIC_IP, out.public_ip().unwrap_or_default()))
+    }
+
+    async fn complete(&self, ctx: &Ctx, record: Record) -> anyhow::Result<Record> {
+        let Some(instance) = self.instance else {
+            return Ok(record);
+        };
+        let ec2 = &ctx.aws.ec2;
+        let instance_id = ctx.id(instance)?;
+        aws::call("AssociateAddress", &super::fresh(), || {
+            ec2.associate_address()
+                .allocation_id(&record.id)
+                .instance_id(&instance_id)
+                .allow_reassociation(true)
+                .send()
+        })
+        .await?;
+        Ok(record)
+    }
+
+    async fn exists(&self, ctx: &Ctx, record: &Record) -> anyhow::Result<bool> {
+        let ec2 = &ctx.aws.ec2;
+        let out = aws::absent_ok(
+            aws::call("DescribeAddresses", &Policy::standard(), || {
+                ec2.describe_addresses().allocation_ids(&record.id).send()
+            })
+            .await,
+        )?;
+        Ok(out.is_some_and(|o| !o.addresses().is_empty()))
+    }
+
+    async fn delete(&self, ctx: &Ctx, record: &Record) -> anyhow::Result<()> {
+        let ec2 = &ctx.aws.ec2;
+        let Some(described) = aws::absent_ok(
+            aws::call("DescribeAddresses", &Policy::standard(), || {
+                ec2.describe_addresses().allocation_ids(&record.id).send()
+            })
+            .await,
+        )?
+        else {
+            return Ok(());
+        };
+        if self.instance.is_some() {
+            let associations: Vec<String> = described
+                .addresses()
+                .iter()
+                .filter_map(|a| a.association_id().map(str::to_string))
+                .collect();
+            for association in associations {
+                aws::absent_ok(
+                    aws::call("DisassociateAddress", &Policy::standard(), || {
+                        ec2.disassociate_address()
+                            .association_id(&association)
+                            .send()
+                    })
+                    .await,
+                )?;
+            }
+        }
+        // The NAT gateway's address stays "in use" for a while after the gateway is deleted.
+        aws::absent_ok(
+            aws::call("ReleaseAddress", &super::releasing(), || {
+                ec2.release_address().allocation_id(&record.id).send()
+            })
+            .await,
+        )?;
+        Ok(())
+    }
+}

@@ -1,0 +1,806 @@
+//! IAM: the master and worker roles (for the Kubernetes AWS cloud provider), the BOSH director's
+//! role and managed policy, their instance profiles, and in `access-key` mode the director's user.
+
+use async_trait::async_trait;
+use aws_sdk_iam::types::Tag;
+use serde_json::{Value, json};
+
+use super::{Ctx, Key, NameTaken, OWNER_TAG, Resource};
+use crate::aws::{self, ErrorClass, Policy};
+use crate::config::Settings;
+use crate::state::{AccessKey, Record};
+
+pub const ARN: &str = "arn";
+
+fn tags(ctx: &Ctx, name: &str) -> anyhow::Result<Vec<Tag>> {
+    Ok(vec![
+        Tag::builder().key("Name").value(name).build()?,
+        Tag::builder().key(OWNER_TAG).value(ctx.env()).build()?,
+    ])
+}
+
+fn owned(ctx: &Ctx, tags: &[Tag]) -> bool {
+    tags.iter()
+        .any(|t| t.key() == OWNER_TAG && t.value() == ctx.env())
+}
+
+fn taken(ctx: &Ctx, what: &'static str, name: String) -> anyhow::Error {
+    NameTaken {
+        what,
+        name,
+        env: ctx.env().to_string(),
+    }
+    .into()
+}
+
+fn document(statements: Value) -> String {
+    json!({ "Version": "2012-10-17", "Statement": statements }).to_string()
+}
+
+fn assume_role_document() -> String {
+    document(json!([{
+        "Effect": "Allow",
+        "Principal": { "Service": "ec2.amazonaws.com" },
+        "Action": "sts:AssumeRole"
+    }]))
+}
+
+fn allow(actions: &[&str]) -> Value {
+    json!({ "Effect": "Allow", "Action": actions, "Resource": "*" })
+}
+
+const MASTER_EC2_ACTIONS: &[&str] = &[
+    "DescribeInstances",
+    "DescribeRouteTables",
+    "DescribeSecurityGroups",
+    "DescribeSubnets",
+    "DescribeVolumes",
+    "CreateTags",
+    "ModifyInstanceAttribute",
+    "CreateSecurityGroup",
+    "AuthorizeSecurityGroupIngress",
+    "RevokeSecurityGroupIngress",
+    "DeleteSecurityGroup",
+    "CreateRoute",
+    "DeleteRoute",
+    "CreateVolume",
+    "AttachVolume",
+    "DetachVolume",
+    "DeleteVolume",
+    "DescribeVpcs",
+];
+
+const MASTER_ELB_ACTIONS: &[&str] = &[
+    "AddTags",
+    "AttachLoadBalancerToSubnets",
+    "ApplySecurityGroupsToLoadBalancer",
+    "CreateLoadBalancer",
+    "CreateLoadBalancerPolicy",
+    "CreateLoadBalancerListeners",
+    "ConfigureHealthCheck",
+    "DeleteLoadBalancer",
+    "DeleteLoadBalancerListeners",
+    "DescribeLoadBalancers",
+    "DescribeLoadBalancerAttributes",
+    "DetachLoadBalancerFromSubnets",
+    "DeregisterInstancesFromLoadBalancer",
+    "ModifyLoadBalancerAttributes",
+    "RegisterInstancesWithLoadBalancer",
+    "SetLoadBalancerPoliciesForBackendServer",
+    "CreateListener",
+    "CreateTargetGroup",
+    "DeleteListener",
+    "DeleteTargetGroup",
+    "DescribeListeners",
+    "DescribeLoadBalancerPolicies",
+    "DescribeTargetGroups",
+    "DescribeTargetHealth",
+    "ModifyListener",
+    "ModifyTargetGroup",
+    "RegisterTargets",
+    "SetLoadBalancerPoliciesOfListener",
+];
+
+const DIRECTOR_EC2_ACTIONS: &[&str] = &[
+    "AssociateAddress",
+    "AttachVolume",
+    "CreateVolume",
+    "DeleteSnapshot",
+    "DeleteVolume",
+    "DescribeAddresses",
+    "DescribeImages",
+    "DescribeInstances",
+    "DescribeRegions",
+    "DescribeSecurityGroups",
+    "DescribeSnapshots",
+    "DescribeSubnets",
+    "DescribeVolumes",
+    "DetachVolume",
+    "CreateSnapshot",
+    "CreateTags",
+    "RunInstances",
+    "TerminateInstances",
+    "RegisterImage",
+    "DeregisterImage",
+];
+
+fn prefixed(service: &str, actions: &[&str]) -> Vec<String> {
+    actions.iter().map(|a| format!("{service}:{a}")).collect()
+}
+
+/// The inline policy of the master role: what the Kubernetes AWS cloud provider does on masters.
+pub fn master_policy() -> String {
+    let mut actions = prefixed("ec2", MASTER_EC2_ACTIONS);
+    actions.extend(prefixed("elasticloadbalancing", MASTER_ELB_ACTIONS));
+    let actions: Vec<&str> = actions.iter().map(String::as_str).collect();
+    document(json!([allow(&actions)]))
+}
+
+/// The inline policy of the worker role.
+pub fn worker_policy() -> String {
+    document(json!([allow(&["ec2:DescribeInstances"])]))
+}
+
+/// The BOSH director's managed policy; it may pass exactly the environment's three roles.
+pub fn director_policy(role_arns: &[String]) -> String {
+    let mut actions = prefixed("ec2", DIRECTOR_EC2_ACTIONS);
+    actions.push("elasticloadbalancing:*".into());
+    actions.push("sts:DecodeAuthorizationMessage".into());
+    let actions: Vec<&str> = actions.iter().map(String::as_str).collect();
+    document(json!([
+        allow(&actions),
+        { "Effect": "Allow", "Action": "iam:PassRole", "Resource": role_arns }
+    ]))
+}
+
+/// The account id inside an ARN (`arn:aws:iam::123456789012:role/x`).
+fn account_of(arn: &str) -> Option<&str> {
+    arn.split(':').nth(4).filter(|a| !a.is_empty())
+}
+
+// ---------------------------------------------------------------------------------------------------
+
+pub struct Role {
+    key: Key,
+    suffix: &'static str,
+    inline_policy: Option<fn() -> String>,
+}
+
+impl Role {
+    pub fn master() -> Role {
+        Role {
+            key: Key::MasterRole,
+            suffix: "cfcr-master",
+            inline_policy: Some(master_policy),
+        }
+    }
+
+    pub fn worker() -> Role {
+        Role {
+            key: Key::WorkerRole,
+            suffix: "cfcr-worker",
+            inline_policy: Some(worker_policy),
+        }
+    }
+
+    pub fn director() -> Role {
+        Role {
+            key: Key::DirectorRole,
+            suffix: "bosh-director",
+            inline_policy: None,
+        }
+    }
+
+    /// Removes what AWS refuses to delete a role with: managed policies and instance profiles.
+    async fn release(&self, ctx: &Ctx, name: &str) -> anyhow::Result<()> {
+        let iam = &ctx.aws.iam;
+        let attached = aws::call("ListAttachedRolePolicies", &Policy::standard(), || {
+            iam.list_attached_role_policies().role_name(name).send()
+        })
+        .await?;
+        for arn in attached
+            .attached_policies()
+            .iter()
+            .filter_map(|p| p.policy_arn())
+        {
+            aws::absent_ok(
+                aws::call("DetachRolePolicy", &Policy::standard(), || {
+                    iam.detach_role_policy()
+                        .role_name(name)
+                        .policy_arn(arn)
+                        .send()
+                })
+                .await,
+            )?;
+        }
+        let profiles = aws::call("ListInstanceProfilesForRole", &Policy::standard(), || {
+            iam.list_instance_profiles_for_role().role_name(name).send()
+        })
+        .await?;
+        for profile in profiles.instance_profiles() {
+            aws::absent_ok(
+                aws::call("RemoveRoleFromInstanceProfile", &Policy::standard(), || {
+                    iam.remove_role_from_instance_profile()
+                        .instance_profile_name(profile.instance_profile_name())
+                        .role_name(name)
+                        .send()
+                })
+                .await,
+            )?;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Resource for Role {
+    fn key(&self) -> Key {
+        self.key
+    }
+
+    fn name(&self, settings: &Settings) -> String {
+        settings.name(self.suffix)
+    }
+
+    fn depends_on(&self) -> Vec<Key> {
+        Vec::new()
+    }
+
+    async fn find(&self, ctx: &Ctx) -> anyhow::Result<Option<Record>> {
+        let iam = &ctx.aws.iam;
+        let name = self.name(&ctx.settings);
+        let found = aws::absent_ok(
+            aws::call("GetRole", &Policy::standard(), || {
+                iam.get_role().role_name(&name).send()
+            })
+            .await,
+        )?;
+        let Some(role) = found.and_then(|o| o.role) else {
+            return Ok(None);
+        };
+        if !owned(ctx, role.tags()) {
+            return Err(taken(ctx, "IAM role", name));
+        }
+        Ok(Some(Record::new(name).with(ARN, role.arn())))
+    }
+
+    async fn create(&self, ctx: &Ctx) -> anyhow::Result<Record> {
+        let iam = &ctx.aws.iam;
+        let name = self.name(&ctx.settings);
+        let tags = tags(ctx, &name)?;
+        let out = aws::call("CreateRole", &Policy::standard(), || {
+            iam.create_role()
+                .role_name(&name)
+                .assume_role_policy_document(assume_role_document())
+                .set_tags(Some(tags.clone()))
+                .send()
+        })
+        .await?;
+        let arn = out.role().map(|r| r.arn()).unwrap_or_default();
+        Ok(Record::new(name).with(ARN, arn))
+    }
+
+    async fn complete(&self, ctx: &Ctx, record: Record) -> anyhow::Result<Record> {
+        if let Some(policy) = self.inline_policy {
+            let iam = &ctx.aws.iam;
+            aws::call("PutRolePolicy", &super::fresh(), || {
+                iam.put_role_policy()
+                    .role_name(&record.id)
+                    .policy_name(&record.id)
+                    .policy_document(policy())
+                    .send()
+            })
+            .await?;
+        }
+        Ok(record)
+    }
+
+    async fn exists(&self, ctx: &Ctx, record: &Record) -> anyhow::Result<bool> {
+        let iam = &ctx.aws.iam;
+        Ok(aws::absent_ok(
+            aws::call("GetRole", &Policy::standard(), || {
+                iam.get_role().role_name(&record.id).send()
+            })
+            .await,
+        )?
+        .is_some())
+    }
+
+    async fn delete(&self, ctx: &Ctx, record: &Record) -> anyhow::Result<()> {
+        let iam = &ctx.aws.iam;
+        if self.inline_policy.is_some() {
+            aws::absent_ok(
+                aws::call("DeleteRolePolicy", &Policy::standard(), || {
+                    iam.delete_role_policy()
+                        .role_name(&record.id)
+                        .policy_name(&record.id)
+                        .send()
+                })
+                .await,
+            )?;
+        }
+        let delete = || async {
+            aws::absent_ok(
+                aws::call("DeleteRole", &Policy::standard(), || {
+                    iam.delete_role().role_name(&record.id).send()
+                })
+                .await,
+            )
+        };
+        // The graph removes profiles and policies first; anything attached by hand is found here.
+        match delete().await {
+            Err(e) if e.is(ErrorClass::DependencyViolation) => {
+                self.release(ctx, &record.id).await?;
+                delete().await?;
+            }
+            other => {
+                other?;
+            }
+        }
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+
+pub struct InstanceProfile {
+    key: Key,
+    role: Key,
+    suffix: &'static str,
+}
+
+impl InstanceProfile {
+    pub fn master() -> InstanceProfile {
+        InstanceProfile {
+            key: Key::MasterInstanceProfile,
+            role: Key::MasterRole,
+            suffix: "cfcr-master",
+        }
+    }
+
+    pub fn worker() -> InstanceProfile {
+        InstanceProfile {
+            key: Key::WorkerInstanceProfile,
+            role: Key::WorkerRole,
+            suffix: "cfcr-worker",
+        }
+    }
+
+    pub fn director() -> InstanceProfile {
+        InstanceProfile {
+            key: Key::DirectorInstanceProfile,
+            role: Key::DirectorRole,
+            suffix: "bosh-director",
+        }
+    }
+}
+
+#[async_trait]
+impl Resource for InstanceProfile {
+    fn key(&self) -> Key {
+        self.key
+    }
+
+    fn name(&self, settings: &Settings) -> String {
+        settings.name(self.suffix)
+    }
+
+    fn depends_on(&self) -> Vec<Key> {
+        vec![self.role]
+    }
+
+    async fn find(&self, ctx: &Ctx) -> anyhow::Result<Option<Record>> {
+        let iam = &ctx.aws.iam;
+        let name = self.name(&ctx.settings);
+        let found = aws::absent_ok(
+            aws::call("GetInstanceProfile", &Policy::standard(), || {
+                iam.get_instance_profile()
+                    .instance_profile_name(&name)
+                    .send()
+            })
+            .await,
+        )?;
+        let Some(profile) = found.and_then(|o| o.instance_profile) else {
+            return Ok(None);
+        };
+        if !owned(ctx, profile.tags()) {
+            return Err(taken(ctx, "IAM instance profile", name));
+        }
+        Ok(Some(Record::new(name).with(ARN, profile.arn())))
+    }
+
+    async fn create(&self, ctx: &Ctx) -> anyhow::Result<Record> {
+        let iam = &ctx.aws.iam;
+        let name = self.name(&ctx.settings);
+        let tags = tags(ctx, &name)?;
+        let out = aws::call("CreateInstanceProfile", &Policy::standard(), || {
+            iam.create_instance_profile()
+                .instance_profile_name(&name)
+                .set_tags(Some(tags.clone()))
+                .send()
+        })
+        .await?;
+        let arn = out.instance_profile().map(|p| p.arn()).unwrap_or_default();
+        Ok(Record::new(name).with(ARN, arn))
+    }
+
+    async fn complete(&self, ctx: &Ctx, record: Record) -> anyhow::Result<Record> {
+        let iam = &ctx.aws.iam;
+        let role = ctx.id(self.role)?;
+        let added = aws::call("AddRoleToInstanceProfile", &super::fresh(), || {
+            iam.add_role_to_instance_profile()
+                .instance_profile_name(&record.id)
+                .role_name(&role)
+                .send()
+        })
+        .await;
+        match added {
+            // A profile holds one role: after a crash, it may already hold ours.
+            Err(e) if e.code.as_deref() == Some("LimitExceeded") => {
+                let profile = aws::call("GetInstanceProfile", &Policy::standard(), || {
+                    iam.get_instance_profile()
+                        .instance_profile_name(&record.id)
+                        .send()
+                })
+                .await?;
+                let holds_ours = profile
+                    .instance_profile()
+                    .is_some_and(|p| p.roles().iter().any(|r| r.role_name() == role));
+                if !holds_ours {
+                    return Err(e.into());
+                }
+            }
+            other => {
+                other?;
+            }
+        }
+        Ok(record)
+    }
+
+    async fn exists(&self, ctx: &Ctx, record: &Record) -> anyhow::Result<bool> {
+        let iam = &ctx.aws.iam;
+        Ok(aws::absent_ok(
+            aws::call("GetInstanceProfile", &Policy::standard(), || {
+                iam.get_instance_profile()
+                    .instance_profile_name(&record.id)
+                    .send()
+            })
+            .await,
+        )?
+        .is_some())
+    }
+
+    async fn delete(&self, ctx: &Ctx, record: &Record) -> anyhow::Result<()> {
+        let iam = &ctx.aws.iam;
+        // Each profile is named after its role.
+        let role = self.name(&ctx.settings);
+        aws::absent_ok(
+            aws::call("RemoveRoleFromInstanceProfile", &Policy::standard(), || {
+                iam.remove_role_from_instance_profile()
+                    .instance_profile_name(&record.id)
+                    .role_name(&role)
+                    .send()
+            })
+            .await,
+        )?;
+        aws::absent_ok(
+            aws::call("DeleteInstanceProfile", &super::releasing(), || {
+                iam.delete_instance_profile()
+                    .instance_profile_name(&record.id)
+                    .send()
+            })
+            .await,
+        )?;
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+
+/// The managed policy `P-bosh-director`, attached to the director's role (and user).
+pub struct DirectorPolicy;
+
+const DIRECTOR: &str = "bosh-director";
+
+impl DirectorPolicy {
+    fn arn(ctx: &Ctx) -> anyhow::Result<String> {
+        let role_arn = ctx.attribute(Key::DirectorRole, ARN)?;
+        let account = account_of(&role_arn)
+            .ok_or_else(|| anyhow::anyhow!("cannot read the account id from {role_arn}"))?;
+        Ok(format!(
+            "arn:aws:iam::{account}:policy/{}",
+            ctx.name(DIRECTOR)
+        ))
+    }
+}
+
+#[async_trait]
+impl Resource for DirectorPolicy {
+    fn key(&self) -> Key {
+        Key::DirectorPolicy
+    }
+
+    fn name(&self, settings: &Settings) -> String {
+        settings.name(DIRECTOR)
+    }
+
+    fn depends_on(&self) -> Vec<Key> {
+        vec![Key::MasterRole, Key::WorkerRole, Key::DirectorRole]
+    }
+
+    async fn find(&self, ctx: &Ctx) -> anyhow::Result<Option<Record>> {
+        let iam = &ctx.aws.iam;
+        let arn = Self::arn(ctx)?;
+        let found = aws::absent_ok(
+            aws::call("GetPolicy", &Policy::standard(), || {
+                iam.get_policy().policy_arn(&arn).send()
+            })
+            .await,
+        )?;
+        let Some(policy) = found.and_then(|o| o.policy) else {
+            return Ok(None);
+        };
+        if !owned(ctx, policy.tags()) {
+            return Err(taken(ctx, "IAM policy", arn));
+        }
+        Ok(Some(Record::new(arn)))
+    }
+
+    async fn create(&self, ctx: &Ctx) -> anyhow::Result<Record> {
+        let iam = &ctx.aws.iam;
+        let name = ctx.name(DIRECTOR);
+        let roles = [Key::MasterRole, Key::WorkerRole, Key::DirectorRole]
+            .into_iter()
+            .map(|k| ctx.attribute(k, ARN))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let tags = tags(ctx, &name)?;
+        let out = aws::call("CreatePolicy", &super::fresh(), || {
+            iam.create_policy()
+                .policy_name(&name)
+                .policy_document(director_policy(&roles))
+                .set_tags(Some(tags.clone()))
+                .send()
+        })
+        .await?;
+        let arn = out
+            .policy()
+            .and_then(|p| p.arn())
+            .unwrap_or_default()
+            .to_string();
+        Ok(Record::new(arn))
+    }
+
+    async fn complete(&self, ctx: &Ctx, record: Record) -> anyhow::Result<Record> {
+        let iam = &ctx.aws.iam;
+        let role = ctx.id(Key::DirectorRole)?;
+        aws::call("AttachRolePolicy", &super::fresh(), || {
+            iam.attach_role_policy()
+                .role_name(&role)
+                .policy_arn(&record.id)
+                .send()
+        })
+        .await?;
+        Ok(record)
+    }
+
+    async fn exists(&self, ctx: &Ctx, record: &Record) -> anyhow::Result<bool> {
+        let iam = &ctx.aws.iam;
+        Ok(aws::absent_ok(
+            aws::call("GetPolicy", &Policy::standard(), || {
+                iam.get_policy().policy_arn(&record.id).send()
+            })
+            .await,
+        )?
+        .is_some())
+    }
+
+    async fn delete(&self, ctx: &Ctx, record: &Record) -> anyhow::Result<()> {
+        let iam = &ctx.aws.iam;
+        let role = ctx.name(DIRECTOR);
+        aws::absent_ok(
+            aws::call("DetachRolePolicy", &Policy::standard(), || {
+                iam.detach_role_policy()
+                    .role_name(&role)
+                    .policy_arn(&record.id)
+                    .send()
+            })
+            .await,
+        )?;
+        aws::absent_ok(
+            aws::call("DeletePolicy", &super::releasing(), || {
+                iam.delete_policy().policy_arn(&record.id).send()
+            })
+            .await,
+        )?;
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+
+/// Only in `access-key` mode: the IAM user `P-bosh-director` with the director policy and one
+/// access key, whose secret lives in the state and nowhere else.
+pub struct DirectorUser;
+
+impl DirectorUser {
+    async fn delete_access_keys(ctx: &Ctx, user: &str) -> anyhow::Result<()> {
+        let iam = &ctx.aws.iam;
+        let Some(keys) = aws::absent_ok(
+            aws::call("ListAccessKeys", &Policy::standard(), || {
+                iam.list_access_keys().user_name(user).send()
+            })
+            .await,
+        )?
+        else {
+            return Ok(());
+        };
+        for id in keys
+            .access_key_metadata()
+            .iter()
+            .filter_map(|k| k.access_key_id())
+        {
+            aws::absent_ok(
+                aws::call("DeleteAccessKey", &Policy::standard(), || {
+                    iam.delete_access_key()
+                        .user_name(user)
+                        .access_key_id(id)
+                        .send()
+                })
+                .await,
+            )?;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Resource for DirectorUser {
+    fn key(&self) -> Key {
+        Key::DirectorUser
+    }
+
+    fn name(&self, settings: &Settings) -> String {
+        settings.name(DIRECTOR)
+    }
+
+    fn depends_on(&self) -> Vec<Key> {
+        vec![Key::DirectorPolicy]
+    }
+
+    async fn find(&self, ctx: &Ctx) -> anyhow::Result<Option<Record>> {
+        let iam = &ctx.aws.iam;
+        let name = ctx.name(DIRECTOR);
+        let found = aws::absent_ok(
+            aws::call("GetUser", &Policy::standard(), || {
+                iam.get_user().user_name(&name).send()
+            })
+            .await,
+        )?;
+        let Some(user) = found.and_then(|o| o.user) else {
+            return Ok(None);
+        };
+        if !owned(ctx, user.tags()) {
+            return Err(taken(ctx, "IAM user", name));
+        }
+        Ok(Some(Record::new(name)))
+    }
+
+    async fn create(&self, ctx: &Ctx) -> anyhow::Result<Record> {
+        let iam = &ctx.aws.iam;
+        let name = ctx.name(DIRECTOR);
+        let tags = tags(ctx, &name)?;
+        aws::call("CreateUser", &Policy::standard(), || {
+            iam.create_user()
+                .user_name(&name)
+                .set_tags(Some(tags.clone()))
+                .send()
+        })
+        .await?;
+        Ok(Record::new(name))
+    }
+
+    async fn complete(&self, ctx: &Ctx, record: Record) -> anyhow::Result<Record> {
+        let iam = &ctx.aws.iam;
+        let policy_arn = ctx.id(Key::DirectorPolicy)?;
+        aws::call("AttachUserPolicy", &super::fresh(), || {
+            iam.attach_user_policy()
+                .user_name(&record.id)
+                .policy_arn(&policy_arn)
+                .send()
+        })
+        .await?;
+        if ctx.state.snapshot().director_access_key.is_some() {
+            return Ok(record);
+        }
+        // A key made by a run that crashed before saving its secret is useless: replace it.
+        Self::delete_access_keys(ctx, &record.id).await?;
+        let out = aws::call("CreateAccessKey", &super::fresh(), || {
+            iam.create_access_key().user_name(&record.id).send()
+        })
+        .await?;
+        let key = out
+            .access_key()
+            .ok_or_else(|| anyhow::anyhow!("CreateAccessKey returned no key"))?;
+        let access_key = AccessKey {
+            access_key_id: key.access_key_id().to_string(),
+            secret_access_key: key.secret_access_key().to_string(),
+        };
+        ctx.state
+            .update(|s| s.director_access_key = Some(access_key))?;
+        Ok(record)
+    }
+
+    async fn exists(&self, ctx: &Ctx, record: &Record) -> anyhow::Result<bool> {
+        let iam = &ctx.aws.iam;
+        Ok(aws::absent_ok(
+            aws::call("GetUser", &Policy::standard(), || {
+                iam.get_user().user_name(&record.id).send()
+            })
+            .await,
+        )?
+        .is_some())
+    }
+
+    async fn delete(&self, ctx: &Ctx, record: &Record) -> anyhow::Result<()> {
+        let iam = &ctx.aws.iam;
+        Self::delete_access_keys(ctx, &record.id).await?;
+        ctx.state.update(|s| s.director_access_key = None)?;
+        let policy_arn = DirectorPolicy::arn(ctx).ok();
+        if let Some(arn) = policy_arn {
+            aws::absent_ok(
+                aws::call("DetachUserPolicy", &Policy::standard(), || {
+                    iam.detach_user_policy()
+                        .user_name(&record.id)
+                        .policy_arn(&arn)
+                        .send()
+                })
+                .await,
+            )?;
+        }
+        aws::absent_ok(
+            aws::call("DeleteUser", &super::releasing(), || {
+                iam.delete_user().user_name(&record.id).send()
+            })
+            .await,
+        )?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn director_policy_passes_exactly_the_three_roles() {
+        let roles = vec![
+            "arn:aws:iam::1:role/p-cfcr-master".to_string(),
+            "arn:aws:iam::1:role/p-cfcr-worker".to_string(),
+            "arn:aws:iam::1:role/p-bosh-director".to_string(),
+        ];
+        let doc: Value = serde_json::from_str(&director_policy(&roles)).unwrap();
+        let pass = &doc["Statement"][1];
+        assert_eq!(pass["Action"], "iam:PassRole");
+        assert_eq!(pass["Resource"], json!(roles));
+        let actions = doc["Statement"][0]["Action"].as_array().unwrap();
+        assert_eq!(actions.len(), DIRECTOR_EC2_ACTIONS.len() + 2);
+        assert!(actions.contains(&json!("elasticloadbalancing:*")));
+    }
+
+    #[test]
+    fn master_policy_lists_every_action_once() {
+        let doc: Value = serde_json::from_str(&master_policy()).unwrap();
+        let actions = doc["Statement"][0]["Action"].as_array().unwrap();
+        assert_eq!(actions.len(), 18 + 28);
+        assert_eq!(doc["Statement"][0]["Resource"], "*");
+    }
+
+    #[test]
+    fn account_ids_come_from_arns() {
+        assert_eq!(
+            account_of("arn:aws:iam::123456789012:role/x"),
+            Some("123456789012")
+        );
+        assert_eq!(account_of("nonsense"), None);
+    }
+}

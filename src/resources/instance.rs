@@ -1,0 +1,201 @@
+//! The bastion `P-bosh-bastion`: Ubuntu in the public subnet, running with the director's instance
+//! profile, its SSH host key pinned through cloud-init.
+
+use std::time::Duration;
+
+use anyhow::bail;
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{
+    Filter, IamInstanceProfileSpecification, InstanceNetworkInterfaceSpecification,
+    InstanceStateName, InstanceType, ResourceType,
+};
+use base64::Engine;
+
+use super::{Ctx, Key, Resource};
+use crate::aws::{self, ErrorClass, Policy, Tolerate, wait};
+use crate::config::Settings;
+use crate::state::Record;
+
+pub struct Bastion;
+
+pub const PRIVATE_IP: &str = "private_ip";
+const NAME: &str = "bosh-bastion";
+const BOOT_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+/// A new instance profile can take this long before RunInstances accepts it.
+const PROFILE_PROPAGATION: Duration = Duration::from_secs(120);
+
+async fn describe(ctx: &Ctx, id: &str) -> anyhow::Result<Option<aws_sdk_ec2::types::Instance>> {
+    let ec2 = &ctx.aws.ec2;
+    let out = aws::absent_ok(
+        aws::call("DescribeInstances", &super::fresh(), || {
+            ec2.describe_instances().instance_ids(id).send()
+        })
+        .await,
+    )?;
+    Ok(out.and_then(|o| {
+        o.reservations()
+            .iter()
+            .flat_map(|r| r.instances())
+            .next()
+            .cloned()
+    }))
+}
+
+fn state_of(instance: &aws_sdk_ec2::types::Instance) -> Option<&InstanceStateName> {
+    instance.state().and_then(|s| s.name())
+}
+
+#[async_trait]
+impl Resource for Bastion {
+    fn key(&self) -> Key {
+        Key::Bastion
+    }
+
+    fn name(&self, settings: &Settings) -> String {
+        settings.name(NAME)
+    }
+
+    fn depends_on(&self) -> Vec<Key> {
+        vec![
+            Key::BastionImage,
+            Key::PublicSubnet,
+            Key::PublicRouteTable,
+            Key::NodeAccessSecurityGroup,
+            Key::DeployerKeyPair,
+            Key::DirectorInstanceProfile,
+        ]
+    }
+
+    async fn find(&self, ctx: &Ctx) -> anyhow::Result<Option<Record>> {
+        let ec2 = &ctx.aws.ec2;
+        let mut filters = ctx.owned_named(&ctx.name(NAME));
+        filters.push(
+            Filter::builder()
+                .name("instance-state-name")
+                .set_values(Some(
+                    ["pending", "running", "stopping", "stopped"]
+                        .map(String::from)
+                        .to_vec(),
+                ))
+                .build(),
+        );
+        let out = aws::call("DescribeInstances", &Policy::standard(), || {
+            ec2.describe_instances()
+                .set_filters(Some(filters.clone()))
+                .send()
+        })
+        .await?;
+        Ok(out
+            .reservations()
+            .iter()
+            .flat_map(|r| r.instances())
+            .find_map(|i| {
+                Some(
+                    Record::new(i.instance_id()?)
+                        .with(PRIVATE_IP, i.private_ip_address().unwrap_or_default()),
+                )
+            }))
+    }
+
+    async fn create(&self, ctx: &Ctx) -> anyhow::Result<Record> {
+        let ec2 = &ctx.aws.ec2;
+        let state = ctx.state.snapshot();
+        let name = ctx.name(NAME);
+        let user_data = crate::templates::bastion_user_data(&name, &state.bastion_host_key)?;
+        let user_data = base64::engine::general_purpose::STANDARD.encode(user_data);
+        let network = InstanceNetworkInterfaceSpecification::builder()
+            .device_index(0)
+            .subnet_id(ctx.id(Key::PublicSubnet)?)
+            .groups(ctx.id(Key::NodeAccessSecurityGroup)?)
+            .associate_public_ip_address(true)
+            .build();
+        let profile = IamInstanceProfileSpecification::builder()
+            .name(ctx.id(Key::DirectorInstanceProfile)?)
+            .build();
+        let image = ctx.id(Key::BastionImage)?;
+        let key_name = ctx.id(Key::DeployerKeyPair)?;
+        // Same token on a retry after a crash: AWS returns the instance it already launched.
+        let token = format!("{}-bastion-{}", ctx.env(), state.cluster_tag);
+        let policy = Policy::standard()
+            .tolerate(Tolerate::Message(
+                "Invalid IAM Instance Profile",
+                PROFILE_PROPAGATION,
+            ))
+            .tolerate(Tolerate::Class(ErrorClass::NotFound, super::FRESH));
+        let out = aws::call("RunInstances", &policy, || {
+            ec2.run_instances()
+                .image_id(&image)
+                .instance_type(InstanceType::from(
+                    ctx.settings.bastion_instance_type.as_str(),
+                ))
+                .min_count(1)
+                .max_count(1)
+                .key_name(&key_name)
+                .network_interfaces(network.clone())
+                .iam_instance_profile(profile.clone())
+                .user_data(&user_data)
+                .client_token(&token)
+                .tag_specifications(ctx.ec2_tags(ResourceType::Instance, &name))
+                .send()
+        })
+        .await?;
+        let instance = out
+            .instances()
+            .first()
+            .ok_or_else(|| anyhow::anyhow!("RunInstances returned no instance"))?;
+        Ok(
+            Record::new(instance.instance_id().unwrap_or_default()).with(
+                PRIVATE_IP,
+                instance.private_ip_address().unwrap_or_default(),
+            ),
+        )
+    }
+
+    async fn complete(&self, ctx: &Ctx, record: Record) -> anyhow::Result<Record> {
+        let what = format!("bastion {} to be running", record.id);
+        wait::until(&what, BOOT_TIMEOUT, || async {
+            let Some(instance) = describe(ctx, &record.id).await? else {
+                return Ok(None);
+            };
+            match state_of(&instance) {
+                Some(InstanceStateName::Running) => Ok(Some(())),
+                Some(InstanceStateName::Pending) | None => Ok(None),
+                Some(other) => bail!(
+                    "bastion {} is {} instead of running; unpave and pave again",
+                    record.id,
+                    other.as_str()
+                ),
+            }
+        })
+        .await?;
+        Ok(record)
+    }
+
+    async fn exists(&self, ctx: &Ctx, record: &Record) -> anyhow::Result<bool> {
+        Ok(describe(ctx, &record.id).await?.is_some_and(|i| {
+            !matches!(
+                state_of(&i),
+                Some(InstanceStateName::Terminated | InstanceStateName::ShuttingDown)
+            )
+        }))
+    }
+
+    async fn delete(&self, ctx: &Ctx, record: &Record) -> anyhow::Result<()> {
+        let ec2 = &ctx.aws.ec2;
+        aws::absent_ok(
+            aws::call("TerminateInstances", &Policy::standard(), || {
+                ec2.terminate_instances().instance_ids(&record.id).send()
+            })
+            .await,
+        )?;
+        let what = format!("bastion {} to terminate", record.id);
+        wait::until(&what, BOOT_TIMEOUT, || async {
+            Ok(match describe(ctx, &record.id).await? {
+                None => Some(()),
+                Some(i) if state_of(&i) == Some(&InstanceStateName::Terminated) => Some(()),
+                Some(_) => None,
+            })
+        })
+        .await
+    }
+}

@@ -1,0 +1,130 @@
+//! The internet gateway, attached to the VPC: the public subnet's way out.
+
+use async_trait::async_trait;
+use aws_sdk_ec2::types::ResourceType;
+
+use super::{Ctx, Key, Resource};
+use crate::aws::{self, Policy};
+use crate::config::Settings;
+use crate::state::Record;
+
+pub struct InternetGateway;
+
+const NAME: &str = "cfcr-igw";
+
+#[async_trait]
+impl Resource for InternetGateway {
+    fn key(&self) -> Key {
+        Key::InternetGateway
+    }
+
+    fn name(&self, settings: &Settings) -> String {
+        settings.name(NAME)
+    }
+
+    fn depends_on(&self) -> Vec<Key> {
+        vec![Key::Vpc]
+    }
+
+    async fn find(&self, ctx: &Ctx) -> anyhow::Result<Option<Record>> {
+        let ec2 = &ctx.aws.ec2;
+        let out = aws::call("DescribeInternetGateways", &Policy::standard(), || {
+            ec2.describe_internet_gateways()
+                .set_filters(Some(ctx.owned_named(&ctx.name(NAME))))
+                .send()
+        })
+        .await?;
+        Ok(out
+            .internet_gateways()
+            .iter()
+            .find_map(|g| g.internet_gateway_id())
+            .map(Record::new))
+    }
+
+    async fn create(&self, ctx: &Ctx) -> anyhow::Result<Record> {
+        let ec2 = &ctx.aws.ec2;
+        let out = aws::call("CreateInternetGateway", &Policy::standard(), || {
+            ec2.create_internet_gateway()
+                .tag_specifications(ctx.ec2_tags(ResourceType::InternetGateway, &ctx.name(NAME)))
+                .send()
+        })
+        .await?;
+        let id = out
+            .internet_gateway()
+            .and_then(|g| g.internet_gateway_id())
+            .unwrap_or_default();
+        Ok(Record::new(id))
+    }
+
+    async fn complete(&self, ctx: &Ctx, record: Record) -> anyhow::Result<Record> {
+        let ec2 = &ctx.aws.ec2;
+        let vpc_id = ctx.id(Key::Vpc)?;
+        // Attaching twice answers Resource.AlreadyAssociated: a re-run after a crash is harmless.
+        aws::exists_ok(
+            aws::call("AttachInternetGateway", &super::fresh(), || {
+                ec2.attach_internet_gateway()
+                    .internet_gateway_id(&record.id)
+                    .vpc_id(&vpc_id)
+                    .send()
+            })
+            .await
+            .map(drop),
+        )?;
+        Ok(record)
+    }
+
+    async fn exists(&self, ctx: &Ctx, record: &Record) -> anyhow::Result<bool> {
+        let ec2 = &ctx.aws.ec2;
+        let out = aws::absent_ok(
+            aws::call("DescribeInternetGateways", &Policy::standard(), || {
+                ec2.describe_internet_gateways()
+                    .internet_gateway_ids(&record.id)
+                    .send()
+            })
+            .await,
+        )?;
+        Ok(out.is_some_and(|o| !o.internet_gateways().is_empty()))
+    }
+
+    async fn delete(&self, ctx: &Ctx, record: &Record) -> anyhow::Result<()> {
+        let ec2 = &ctx.aws.ec2;
+        let Some(described) = aws::absent_ok(
+            aws::call("DescribeInternetGateways", &Policy::standard(), || {
+                ec2.describe_internet_gateways()
+                    .internet_gateway_ids(&record.id)
+                    .send()
+            })
+            .await,
+        )?
+        else {
+            return Ok(());
+        };
+        let vpcs: Vec<String> = described
+            .internet_gateways()
+            .iter()
+            .flat_map(|g| g.attachments())
+            .filter_map(|a| a.vpc_id().map(str::to_string))
+            .collect();
+        for vpc_id in vpcs {
+            // Detaching fails while addresses in the VPC are still mapped; they are being released.
+            aws::absent_ok(
+                aws::call("DetachInternetGateway", &super::releasing(), || {
+                    ec2.detach_internet_gateway()
+                        .internet_gateway_id(&record.id)
+                        .vpc_id(&vpc_id)
+                        .send()
+                })
+                .await,
+            )?;
+        }
+        aws::absent_ok(
+            aws::call("DeleteInternetGateway", &super::releasing(), || {
+                ec2.delete_internet_gateway()
+                    .internet_gateway_id(&record.id)
+                    .send()
+            })
+            .await,
+        )?;
+        Ok(())
+    }
+}

@@ -1,0 +1,102 @@
+//! The deployer key pair `P-deployer`: generated locally (see keys.rs), kept in the state, imported
+//! into EC2 for the bastion and the BOSH VMs.
+
+use async_trait::async_trait;
+use aws_sdk_ec2::primitives::Blob;
+use aws_sdk_ec2::types::ResourceType;
+
+use super::{Ctx, Key, NameTaken, OWNER_TAG, Resource};
+use crate::aws::{self, Policy};
+use crate::config::Settings;
+use crate::state::Record;
+
+pub struct DeployerKeyPair;
+
+const NAME: &str = "deployer";
+
+#[async_trait]
+impl Resource for DeployerKeyPair {
+    fn key(&self) -> Key {
+        Key::DeployerKeyPair
+    }
+
+    fn name(&self, settings: &Settings) -> String {
+        settings.name(NAME)
+    }
+
+    fn depends_on(&self) -> Vec<Key> {
+        Vec::new()
+    }
+
+    async fn find(&self, ctx: &Ctx) -> anyhow::Result<Option<Record>> {
+        let ec2 = &ctx.aws.ec2;
+        let name = ctx.name(NAME);
+        let out = aws::absent_ok(
+            aws::call("DescribeKeyPairs", &Policy::standard(), || {
+                ec2.describe_key_pairs().key_names(&name).send()
+            })
+            .await,
+        )?;
+        let Some(pair) = out.and_then(|o| o.key_pairs().first().cloned()) else {
+            return Ok(None);
+        };
+        let ours = pair
+            .tags()
+            .iter()
+            .any(|t| t.key() == Some(OWNER_TAG) && t.value() == Some(ctx.env()));
+        if !ours {
+            return Err(NameTaken {
+                what: "key pair",
+                name,
+                env: ctx.env().to_string(),
+            }
+            .into());
+        }
+        Ok(Some(record(&name, pair.key_pair_id())))
+    }
+
+    async fn create(&self, ctx: &Ctx) -> anyhow::Result<Record> {
+        let ec2 = &ctx.aws.ec2;
+        let name = ctx.name(NAME);
+        let public_key = ctx.state.snapshot().deployer_key.public_key;
+        let out = aws::call("ImportKeyPair", &Policy::standard(), || {
+            ec2.import_key_pair()
+                .key_name(&name)
+                .public_key_material(Blob::new(public_key.as_bytes()))
+                .tag_specifications(ctx.ec2_tags(ResourceType::KeyPair, &name))
+                .send()
+        })
+        .await?;
+        Ok(record(&name, out.key_pair_id()))
+    }
+
+    async fn exists(&self, ctx: &Ctx, record: &Record) -> anyhow::Result<bool> {
+        let ec2 = &ctx.aws.ec2;
+        let out = aws::absent_ok(
+            aws::call("DescribeKeyPairs", &Policy::standard(), || {
+                ec2.describe_key_pairs().key_names(&record.id).send()
+            })
+            .await,
+        )?;
+        Ok(out.is_some_and(|o| !o.key_pairs().is_empty()))
+    }
+
+    async fn delete(&self, ctx: &Ctx, record: &Record) -> anyhow::Result<()> {
+        let ec2 = &ctx.aws.ec2;
+        aws::absent_ok(
+            aws::call("DeleteKeyPair", &Policy::standard(), || {
+                ec2.delete_key_pair().key_name(&record.id).send()
+            })
+            .await,
+        )?;
+        Ok(())
+    }
+}
+
+fn record(name: &str, key_pair_id: Option<&str>) -> Record {
+    let record = Record::new(name);
+    match key_pair_id {
+        Some(id) => record.with("key_pair_id", id),
+        None => record,
+    }
+}

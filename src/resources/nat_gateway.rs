@@ -1,0 +1,131 @@
+//! The NAT gateway in the public subnet: the private subnet's way out. Slow to create and delete
+//! (a minute or two on AWS), so both are waited for.
+
+use std::time::Duration;
+
+use anyhow::bail;
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{Filter, NatGatewayState, ResourceType};
+
+use super::{Ctx, Key, Resource};
+use crate::aws::{self, Policy, wait};
+use crate::config::Settings;
+use crate::state::Record;
+
+pub struct NatGateway;
+
+const NAME: &str = "nat";
+const TIMEOUT: Duration = Duration::from_secs(15 * 60);
+
+async fn current_state(ctx: &Ctx, id: &str) -> anyhow::Result<Option<NatGatewayState>> {
+    let ec2 = &ctx.aws.ec2;
+    let out = aws::absent_ok(
+        aws::call("DescribeNatGateways", &super::fresh(), || {
+            ec2.describe_nat_gateways().nat_gateway_ids(id).send()
+        })
+        .await,
+    )?;
+    Ok(out.and_then(|o| o.nat_gateways().first().and_then(|g| g.state().cloned())))
+}
+
+#[async_trait]
+impl Resource for NatGateway {
+    fn key(&self) -> Key {
+        Key::NatGateway
+    }
+
+    fn name(&self, settings: &Settings) -> String {
+        settings.name(NAME)
+    }
+
+    fn depends_on(&self) -> Vec<Key> {
+        vec![Key::PublicSubnet, Key::NatEip, Key::InternetGateway]
+    }
+
+    async fn find(&self, ctx: &Ctx) -> anyhow::Result<Option<Record>> {
+        let ec2 = &ctx.aws.ec2;
+        let mut filters = ctx.owned_named(&ctx.name(NAME));
+        filters.push(
+            Filter::builder()
+                .name("state")
+                .values("pending")
+                .values("available")
+                .build(),
+        );
+        let out = aws::call("DescribeNatGateways", &Policy::standard(), || {
+            ec2.describe_nat_gateways()
+                .set_filter(Some(filters.clone()))
+                .send()
+        })
+        .await?;
+        Ok(out
+            .nat_gateways()
+            .iter()
+            .find_map(|g| g.nat_gateway_id())
+            .map(Record::new))
+    }
+
+    async fn create(&self, ctx: &Ctx) -> anyhow::Result<Record> {
+        let ec2 = &ctx.aws.ec2;
+        let subnet_id = ctx.id(Key::PublicSubnet)?;
+        let allocation_id = ctx.id(Key::NatEip)?;
+        // Same token on a retry after a crash: AWS returns the gateway it already made.
+        let token = format!("{}-nat-{}", ctx.env(), ctx.cluster_tag());
+        let out = aws::call("CreateNatGateway", &super::fresh(), || {
+            ec2.create_nat_gateway()
+                .subnet_id(&subnet_id)
+                .allocation_id(&allocation_id)
+                .client_token(&token)
+                .tag_specifications(ctx.ec2_tags(ResourceType::Natgateway, &ctx.name(NAME)))
+                .send()
+        })
+        .await?;
+        let id = out
+            .nat_gateway()
+            .and_then(|g| g.nat_gateway_id())
+            .unwrap_or_default();
+        Ok(Record::new(id))
+    }
+
+    async fn complete(&self, ctx: &Ctx, record: Record) -> anyhow::Result<Record> {
+        let what = format!("NAT gateway {} to become available", record.id);
+        wait::until(&what, TIMEOUT, || async {
+            match current_state(ctx, &record.id).await? {
+                Some(NatGatewayState::Available) => Ok(Some(())),
+                Some(NatGatewayState::Pending) | None => Ok(None),
+                Some(other) => bail!(
+                    "NAT gateway {} is {}; unpave and pave again",
+                    record.id,
+                    other.as_str()
+                ),
+            }
+        })
+        .await?;
+        Ok(record)
+    }
+
+    async fn exists(&self, ctx: &Ctx, record: &Record) -> anyhow::Result<bool> {
+        Ok(matches!(
+            current_state(ctx, &record.id).await?,
+            Some(NatGatewayState::Pending | NatGatewayState::Available)
+        ))
+    }
+
+    async fn delete(&self, ctx: &Ctx, record: &Record) -> anyhow::Result<()> {
+        let ec2 = &ctx.aws.ec2;
+        aws::absent_ok(
+            aws::call("DeleteNatGateway", &Policy::standard(), || {
+                ec2.delete_nat_gateway().nat_gateway_id(&record.id).send()
+            })
+            .await,
+        )?;
+        let what = format!("NAT gateway {} to be deleted", record.id);
+        wait::until(&what, TIMEOUT, || async {
+            Ok(match current_state(ctx, &record.id).await? {
+                None | Some(NatGatewayState::Deleted | NatGatewayState::Failed) => Some(()),
+                Some(_) => None,
+            })
+        })
+        .await
+    }
+}

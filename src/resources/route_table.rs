@@ -1,0 +1,172 @@
+//! The two route tables: public (default route to the internet gateway) and private (default route
+//! to the NAT gateway), each associated with its subnet.
+
+use async_trait::async_trait;
+use aws_sdk_ec2::types::ResourceType;
+
+use super::{Ctx, Key, Resource};
+use crate::aws::{self, Policy};
+use crate::config::Settings;
+use crate::state::Record;
+
+pub struct RouteTable {
+    key: Key,
+    suffix: &'static str,
+    subnet: Key,
+    /// The default route's target: the internet gateway or the NAT gateway.
+    target: Key,
+}
+
+impl RouteTable {
+    pub fn public() -> RouteTable {
+        RouteTable {
+            key: Key::PublicRouteTable,
+            suffix: "public-route-table",
+            subnet: Key::PublicSubnet,
+            target: Key::InternetGateway,
+        }
+    }
+
+    pub fn private() -> RouteTable {
+        RouteTable {
+            key: Key::PrivateRouteTable,
+            suffix: "private-route-table",
+            subnet: Key::PrivateSubnet,
+            target: Key::NatGateway,
+        }
+    }
+}
+
+#[async_trait]
+impl Resource for RouteTable {
+    fn key(&self) -> Key {
+        self.key
+    }
+
+    fn name(&self, settings: &Settings) -> String {
+        settings.name(self.suffix)
+    }
+
+    fn depends_on(&self) -> Vec<Key> {
+        vec![Key::Vpc, self.subnet, self.target]
+    }
+
+    async fn find(&self, ctx: &Ctx) -> anyhow::Result<Option<Record>> {
+        let ec2 = &ctx.aws.ec2;
+        let out = aws::call("DescribeRouteTables", &Policy::standard(), || {
+            ec2.describe_route_tables()
+                .set_filters(Some(ctx.owned_named(&self.name(&ctx.settings))))
+                .send()
+        })
+        .await?;
+        Ok(out
+            .route_tables()
+            .iter()
+            .find_map(|t| t.route_table_id())
+            .map(Record::new))
+    }
+
+    async fn create(&self, ctx: &Ctx) -> anyhow::Result<Record> {
+        let ec2 = &ctx.aws.ec2;
+        let vpc_id = ctx.id(Key::Vpc)?;
+        let out = aws::call("CreateRouteTable", &super::fresh(), || {
+            ec2.create_route_table()
+                .vpc_id(&vpc_id)
+                .tag_specifications(
+                    ctx.ec2_tags(ResourceType::RouteTable, &self.name(&ctx.settings)),
+                )
+                .send()
+        })
+        .await?;
+        let id = out
+            .route_table()
+            .and_then(|t| t.route_table_id())
+            .unwrap_or_default();
+        Ok(Record::new(id))
+    }
+
+    async fn complete(&self, ctx: &Ctx, record: Record) -> anyhow::Result<Record> {
+        let ec2 = &ctx.aws.ec2;
+        let target = ctx.id(self.target)?;
+        let subnet_id = ctx.id(self.subnet)?;
+        let route = || {
+            let request = ec2
+                .create_route()
+                .route_table_id(&record.id)
+                .destination_cidr_block("0.0.0.0/0");
+            if self.target == Key::NatGateway {
+                request.nat_gateway_id(&target)
+            } else {
+                request.gateway_id(&target)
+            }
+        };
+        aws::exists_ok(
+            aws::call("CreateRoute", &super::fresh(), || route().send())
+                .await
+                .map(drop),
+        )?;
+        aws::exists_ok(
+            aws::call("AssociateRouteTable", &super::fresh(), || {
+                ec2.associate_route_table()
+                    .route_table_id(&record.id)
+                    .subnet_id(&subnet_id)
+                    .send()
+            })
+            .await
+            .map(drop),
+        )?;
+        Ok(record)
+    }
+
+    async fn exists(&self, ctx: &Ctx, record: &Record) -> anyhow::Result<bool> {
+        let ec2 = &ctx.aws.ec2;
+        let out = aws::absent_ok(
+            aws::call("DescribeRouteTables", &Policy::standard(), || {
+                ec2.describe_route_tables()
+                    .route_table_ids(&record.id)
+                    .send()
+            })
+            .await,
+        )?;
+        Ok(out.is_some_and(|o| !o.route_tables().is_empty()))
+    }
+
+    async fn delete(&self, ctx: &Ctx, record: &Record) -> anyhow::Result<()> {
+        let ec2 = &ctx.aws.ec2;
+        let Some(described) = aws::absent_ok(
+            aws::call("DescribeRouteTables", &Policy::standard(), || {
+                ec2.describe_route_tables()
+                    .route_table_ids(&record.id)
+                    .send()
+            })
+            .await,
+        )?
+        else {
+            return Ok(());
+        };
+        let associations: Vec<String> = described
+            .route_tables()
+            .iter()
+            .flat_map(|t| t.associations())
+            .filter(|a| a.main() != Some(true))
+            .filter_map(|a| a.route_table_association_id().map(str::to_string))
+            .collect();
+        for association in associations {
+            aws::absent_ok(
+                aws::call("DisassociateRouteTable", &Policy::standard(), || {
+                    ec2.disassociate_route_table()
+                        .association_id(&association)
+                        .send()
+                })
+                .await,
+            )?;
+        }
+        aws::absent_ok(
+            aws::call("DeleteRouteTable", &super::releasing(), || {
+                ec2.delete_route_table().route_table_id(&record.id).send()
+            })
+            .await,
+        )?;
+        Ok(())
+    }
+}

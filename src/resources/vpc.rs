@@ -1,0 +1,96 @@
+//! The VPC, with DNS support and DNS hostnames (BOSH and Kubernetes rely on instance DNS names).
+
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
+
+use super::{Ctx, Key, Resource};
+use crate::aws::{self, Policy};
+use crate::config::Settings;
+use crate::state::Record;
+
+pub struct Vpc;
+
+const NAME: &str = "cfcr-vpc";
+
+#[async_trait]
+impl Resource for Vpc {
+    fn key(&self) -> Key {
+        Key::Vpc
+    }
+
+    fn name(&self, settings: &Settings) -> String {
+        settings.name(NAME)
+    }
+
+    fn depends_on(&self) -> Vec<Key> {
+        Vec::new()
+    }
+
+    async fn find(&self, ctx: &Ctx) -> anyhow::Result<Option<Record>> {
+        let ec2 = &ctx.aws.ec2;
+        let out = aws::call("DescribeVpcs", &Policy::standard(), || {
+            ec2.describe_vpcs()
+                .set_filters(Some(ctx.owned_named(&ctx.name(NAME))))
+                .send()
+        })
+        .await?;
+        Ok(out.vpcs().iter().find_map(|v| v.vpc_id()).map(Record::new))
+    }
+
+    async fn create(&self, ctx: &Ctx) -> anyhow::Result<Record> {
+        let ec2 = &ctx.aws.ec2;
+        let out = aws::call("CreateVpc", &Policy::standard(), || {
+            ec2.create_vpc()
+                .cidr_block(ctx.settings.vpc_cidr.to_string())
+                .tag_specifications(ctx.ec2_tags(ResourceType::Vpc, &ctx.name(NAME)))
+                .send()
+        })
+        .await?;
+        let id = out.vpc().and_then(|v| v.vpc_id()).unwrap_or_default();
+        Ok(Record::new(id))
+    }
+
+    async fn complete(&self, ctx: &Ctx, record: Record) -> anyhow::Result<Record> {
+        let ec2 = &ctx.aws.ec2;
+        let on = || AttributeBooleanValue::builder().value(true).build();
+        let fresh = super::fresh();
+        // AWS takes one attribute per call.
+        aws::call("ModifyVpcAttribute", &fresh, || {
+            ec2.modify_vpc_attribute()
+                .vpc_id(&record.id)
+                .enable_dns_support(on())
+                .send()
+        })
+        .await?;
+        aws::call("ModifyVpcAttribute", &fresh, || {
+            ec2.modify_vpc_attribute()
+                .vpc_id(&record.id)
+                .enable_dns_hostnames(on())
+                .send()
+        })
+        .await?;
+        Ok(record)
+    }
+
+    async fn exists(&self, ctx: &Ctx, record: &Record) -> anyhow::Result<bool> {
+        let ec2 = &ctx.aws.ec2;
+        let out = aws::absent_ok(
+            aws::call("DescribeVpcs", &Policy::standard(), || {
+                ec2.describe_vpcs().vpc_ids(&record.id).send()
+            })
+            .await,
+        )?;
+        Ok(out.is_some_and(|o| !o.vpcs().is_empty()))
+    }
+
+    async fn delete(&self, ctx: &Ctx, record: &Record) -> anyhow::Result<()> {
+        let ec2 = &ctx.aws.ec2;
+        aws::absent_ok(
+            aws::call("DeleteVpc", &super::releasing(), || {
+                ec2.delete_vpc().vpc_id(&record.id).send()
+            })
+            .await,
+        )?;
+        Ok(())
+    }
+}

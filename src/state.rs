@@ -1,0 +1,266 @@
+//! The state: the single source of truth about what an environment owns in AWS.
+//!
+//! One JSON file per environment, `<state-dir>/<prefix>.json`. Every write replaces the file
+//! atomically (temp file, fsync, rename, fsync of the directory) and the file is created with mode
+//! 0600 from the start, because it holds private keys. The format is documented in docs/state.md.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+use anyhow::{Context, bail};
+use serde::{Deserialize, Serialize};
+
+use crate::config::Settings;
+use crate::keys::KeyMaterial;
+use crate::resources::Key;
+
+/// Bumped whenever the format changes incompatibly; an older tool refuses a newer state.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// What the state knows about one AWS resource.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    /// The AWS id (or name, for resources that AWS identifies by name).
+    pub id: String,
+    /// False between the create call and the end of its follow-up steps and waits: a re-run
+    /// finishes those instead of creating the resource again.
+    #[serde(default)]
+    pub ready: bool,
+    /// Values AWS assigned that others need (ARNs, addresses, DNS names, association ids).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attributes: BTreeMap<String, String>,
+}
+
+impl Record {
+    pub fn new(id: impl Into<String>) -> Record {
+        Record {
+            id: id.into(),
+            ..Record::default()
+        }
+    }
+
+    pub fn with(mut self, name: &str, value: impl Into<String>) -> Record {
+        self.attributes.insert(name.to_string(), value.into());
+        self
+    }
+
+    pub fn attribute(&self, name: &str) -> Option<&str> {
+        self.attributes.get(name).map(String::as_str)
+    }
+}
+
+/// An IAM access key: only in `access-key` mode, and only here.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AccessKey {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct State {
+    pub schema_version: u32,
+    pub env: String,
+    pub region: String,
+    /// RFC 3339, UTC.
+    pub created_at: String,
+    pub settings: Settings,
+    /// Tags the subnets and everything Kubernetes creates (`KubernetesCluster`).
+    pub cluster_tag: String,
+    pub deployer_key: KeyMaterial,
+    /// The bastion's SSH host key, pinned through cloud-init.
+    pub bastion_host_key: KeyMaterial,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub director_access_key: Option<AccessKey>,
+    #[serde(default)]
+    pub resources: BTreeMap<Key, Record>,
+}
+
+/// A state file that cannot be used as it is. The file is never modified in that case.
+#[derive(Debug, thiserror::Error)]
+#[error("state file {path}: {problem}. The file was left untouched.")]
+pub struct StateFileError {
+    pub path: PathBuf,
+    pub problem: String,
+}
+
+/// The path of an environment's state file.
+pub fn path_for(state_dir: &Path, env: &str) -> PathBuf {
+    state_dir.join(format!("{env}.json"))
+}
+
+/// Reads and checks a state file; `None` when there is none.
+pub fn load(path: &Path) -> anyhow::Result<Option<State>> {
+    let text = match fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    let damaged = |problem: String| StateFileError {
+        path: path.to_path_buf(),
+        problem,
+    };
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+        damaged(format!(
+            "not valid JSON ({e}); it may be truncated or damaged"
+        ))
+    })?;
+    let version = value.get("schema_version").and_then(|v| v.as_u64());
+    match version {
+        Some(v) if v > u64::from(SCHEMA_VERSION) => {
+            return Err(damaged(format!(
+                "written by a newer cfcr-aws (schema version {v}; this one understands up to {SCHEMA_VERSION}); use a newer cfcr-aws"
+            ))
+            .into());
+        }
+        Some(_) => {}
+        None => return Err(damaged("no schema_version: not a cfcr-aws state".into()).into()),
+    }
+    let state: State = serde_json::from_value(value)
+        .map_err(|e| damaged(format!("not a valid cfcr-aws state ({e})")))?;
+    Ok(Some(state))
+}
+
+/// Writes `bytes` to `path` atomically, with mode 0600 from the first byte.
+pub fn write_private_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let tmp = path.with_extension("tmp");
+    let _ = fs::remove_file(&tmp);
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)
+        .with_context(|| format!("creating {}", tmp.display()))?;
+    file.write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))?;
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .with_context(|| format!("syncing {}", dir.display()))?;
+    Ok(())
+}
+
+/// The state of one environment, shared by the concurrent steps of a command. Every change is on
+/// disk before the call that made it returns.
+#[derive(Debug)]
+pub struct StateStore {
+    path: PathBuf,
+    state: Mutex<State>,
+}
+
+impl StateStore {
+    /// Starts a new state file.
+    pub fn create(path: PathBuf, state: State) -> anyhow::Result<StateStore> {
+        if path.exists() {
+            bail!("{} already exists", path.display());
+        }
+        let store = StateStore {
+            path,
+            state: Mutex::new(state),
+        };
+        store.save(&store.lock())?;
+        Ok(store)
+    }
+
+    /// Wraps a state read from `path`.
+    pub fn open(path: PathBuf, state: State) -> StateStore {
+        StateStore {
+            path,
+            state: Mutex::new(state),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn save(&self, state: &State) -> anyhow::Result<()> {
+        let mut json = serde_json::to_vec_pretty(state).context("serialising the state")?;
+        json.push(b'\n');
+        write_private_file(&self.path, &json)
+    }
+
+    /// A copy of the current state.
+    pub fn snapshot(&self) -> State {
+        self.lock().clone()
+    }
+
+    pub fn get(&self, key: Key) -> Option<Record> {
+        self.lock().resources.get(&key).cloned()
+    }
+
+    /// Changes the state and saves it before returning.
+    pub fn update(&self, change: impl FnOnce(&mut State)) -> anyhow::Result<()> {
+        let mut state = self.lock();
+        change(&mut state);
+        self.save(&state)
+    }
+
+    pub fn record(&self, key: Key, record: Record) -> anyhow::Result<()> {
+        self.update(|s| {
+            s.resources.insert(key, record);
+        })
+    }
+
+    pub fn forget(&self, key: Key) -> anyhow::Result<()> {
+        self.update(|s| {
+            s.resources.remove(&key);
+        })
+    }
+
+    /// Removes the state file: the environment no longer exists.
+    pub fn remove(self) -> anyhow::Result<()> {
+        fs::remove_file(&self.path).with_context(|| format!("removing {}", self.path.display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    #[test]
+    fn private_files_are_0600_and_replaced_whole() {
+        let dir = std::env::temp_dir().join(format!("cfcr-aws-state-test-{}", std::process::id()));
+        let path = dir.join("x.json");
+        write_private_file(&path, b"one").unwrap();
+        write_private_file(&path, b"two").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"two");
+        let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert!(!path.with_extension("tmp").exists());
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn damaged_and_newer_states_are_refused() {
+        let dir = std::env::temp_dir().join(format!("cfcr-aws-state-test2-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("x.json");
+        for (text, expected) in [
+            ("{\"schema_version\": 1, \"env\": ", "not valid JSON"),
+            ("{\"schema_version\": 99}", "newer cfcr-aws"),
+            ("{\"env\": \"x\"}", "no schema_version"),
+            (
+                "{\"schema_version\": 1, \"env\": \"x\"}",
+                "not a valid cfcr-aws state",
+            ),
+        ] {
+            fs::write(&path, text).unwrap();
+            let err = load(&path).unwrap_err().to_string();
+            assert!(err.contains(expected), "{text}: {err}");
+            assert_eq!(fs::read_to_string(&path).unwrap(), text);
+        }
+        fs::remove_dir_all(dir).unwrap();
+    }
+}

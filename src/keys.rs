@@ -80,6 +80,15 @@ mod tests {
     }
 
     #[test]
+    fn deployer_keys_are_rsa_4096() {
+        let key = deployer_key("test").unwrap();
+        let public = ssh_key::PublicKey::from_openssh(&key.public_key).unwrap();
+        let rsa = public.key_data().rsa().expect("an RSA key");
+        assert_eq!(rsa.n.as_positive_bytes().unwrap().len() * 8, 4096);
+        assert!(key.public_key.ends_with(" test"));
+    }
+
+    #[test]
     fn host_keys_are_ed25519_and_never_debug_printed() {
         let key = host_key("test").unwrap();
         assert!(key.public_key.starts_with("ssh-ed25519 "));

@@ -113,12 +113,26 @@ impl ConfigValues {
             }
         };
         toml::from_str(&text).map_err(|e| {
+            let Some(start) = e.span().map(|span| span.start) else {
+                return invalid(
+                    "config",
+                    format!("{}: {}", path.display(), e.message().trim_end()),
+                );
+            };
+            let line_number = text[..start].matches('\n').count() + 1;
+            let line = text.lines().nth(line_number - 1).unwrap_or_default();
+            // Type errors point at the value: name the key they belong to.
+            let key = line
+                .split_once('=')
+                .map(|(key, _)| key.trim())
+                .filter(|key| !key.is_empty())
+                .unwrap_or("config");
             invalid(
-                "config",
+                key,
                 format!(
-                    "{} is not a valid cfcr-aws config: {}",
+                    "{} line {line_number}: {}",
                     path.display(),
-                    e.to_string().trim_end()
+                    e.message().trim_end()
                 ),
             )
         })

@@ -58,7 +58,7 @@ fn bad_configuration_is_refused_before_any_request() {
         ("zone = \"eu-west-1a\"", &[], "zone"),
         ("", &["--region", "mars"], "region"),
         ("vpc_cidrs = \"10.0.0.0/16\"", &[], "vpc_cidrs"),
-        ("prefix = ", &[], "config"),
+        ("prefix = ", &[], "cfcr-aws.toml line 4"),
         ("director_credentials = \"root\"", &[], "director_credentials"),
         ("kubernetes_master_port = 70000", &[], "kubernetes_master_port"),
         ("ssh_allowed_cidrs = [\"everyone\"]", &[], "ssh_allowed_cidrs"),

@@ -173,7 +173,12 @@ async fn ensure(ctx: &Ctx, resource: &dyn Resource) -> anyhow::Result<()> {
         None => match resource.find(ctx).await? {
             Some(found) => {
                 ctx.state.record(key, found.clone())?;
-                report::resource("adopted", key, &name, &found.id);
+                let verb = if resource.owned() {
+                    "adopted"
+                } else {
+                    "resolved"
+                };
+                report::resource(verb, key, &name, &found.id);
                 found
             }
             None => {
@@ -197,7 +202,9 @@ async fn remove(ctx: &Ctx, resource: &dyn Resource) -> anyhow::Result<()> {
     };
     resource.delete(ctx, &record).await?;
     ctx.state.forget(key)?;
-    report::resource("deleted", key, &resource.name(&ctx.settings), &record.id);
+    if resource.owned() {
+        report::resource("deleted", key, &resource.name(&ctx.settings), &record.id);
+    }
     Ok(())
 }
 

@@ -50,19 +50,47 @@ fn bad_configuration_is_refused_before_any_request() {
         ("vpc_cidr = \"10.0.0.0/33\"", &[], "vpc_cidr"),
         ("vpc_cidr = \"ten.0.0.0/16\"", &[], "vpc_cidr"),
         ("vpc_cidr = \"10.0.0.0/8\"", &[], "vpc_cidr"),
-        ("public_subnet_ip_prefix = \"10.1.1\"", &[], "public_subnet_ip_prefix"),
-        ("public_subnet_ip_prefix = \"10.0.256\"", &[], "public_subnet_ip_prefix"),
-        ("private_subnet_ip_prefix = \"10.0.1\"", &[], "private_subnet_ip_prefix"),
+        (
+            "public_subnet_ip_prefix = \"10.1.1\"",
+            &[],
+            "public_subnet_ip_prefix",
+        ),
+        (
+            "public_subnet_ip_prefix = \"10.0.256\"",
+            &[],
+            "public_subnet_ip_prefix",
+        ),
+        (
+            "private_subnet_ip_prefix = \"10.0.1\"",
+            &[],
+            "private_subnet_ip_prefix",
+        ),
         ("", &["--prefix", "Bad_Prefix"], "prefix"),
         ("", &["--prefix", long_prefix.as_str()], "prefix"),
         ("zone = \"eu-west-1a\"", &[], "zone"),
         ("", &["--region", "mars"], "region"),
         ("vpc_cidrs = \"10.0.0.0/16\"", &[], "vpc_cidrs"),
         ("prefix = ", &[], "cfcr-aws.toml line 4"),
-        ("director_credentials = \"root\"", &[], "director_credentials"),
-        ("kubernetes_master_port = 70000", &[], "kubernetes_master_port"),
-        ("ssh_allowed_cidrs = [\"everyone\"]", &[], "ssh_allowed_cidrs"),
-        ("api_allowed_cidrs = \"0.0.0.0/0\"", &[], "api_allowed_cidrs"),
+        (
+            "director_credentials = \"root\"",
+            &[],
+            "director_credentials",
+        ),
+        (
+            "kubernetes_master_port = 70000",
+            &[],
+            "kubernetes_master_port",
+        ),
+        (
+            "ssh_allowed_cidrs = [\"everyone\"]",
+            &[],
+            "ssh_allowed_cidrs",
+        ),
+        (
+            "api_allowed_cidrs = \"0.0.0.0/0\"",
+            &[],
+            "api_allowed_cidrs",
+        ),
         ("bastion_ami = \"ubuntu\"", &[], "bastion_ami"),
         ("", &["--config", "missing.toml"], "missing.toml"),
     ];
@@ -117,7 +145,13 @@ fn commands_without_an_environment_say_how_to_name_one() {
         assert_refused(&env, &endpoint, &run, 2, "--env NAME");
     }
     let run = env.run(&["outputs", "--env", "nosuch"]);
-    assert_refused(&env, &endpoint, &run, 1, "no state for environment \"nosuch\"");
+    assert_refused(
+        &env,
+        &endpoint,
+        &run,
+        1,
+        "no state for environment \"nosuch\"",
+    );
     let run = env.run(&["pave", "--frobnicate"]);
     assert_eq!(run.code, 2, "clap usage errors exit 2");
 }

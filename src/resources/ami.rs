@@ -25,6 +25,10 @@ impl Resource for BastionImage {
         }
     }
 
+    fn owned(&self) -> bool {
+        false
+    }
+
     fn depends_on(&self) -> Vec<Key> {
         Vec::new()
     }

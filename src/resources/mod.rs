@@ -156,6 +156,11 @@ pub trait Resource: Send + Sync {
     fn key(&self) -> Key;
     /// The resource's name in AWS, for messages.
     fn name(&self, settings: &Settings) -> String;
+    /// False for data sources (the bastion's image): looked up and recorded, never created or
+    /// deleted.
+    fn owned(&self) -> bool {
+        true
+    }
     /// The resources that must exist before this one can be created (and be deleted after it).
     fn depends_on(&self) -> Vec<Key>;
     /// Looks for the resource in AWS by its ownership tag or name.

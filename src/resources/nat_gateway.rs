@@ -7,7 +7,7 @@ use anyhow::bail;
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{Filter, NatGatewayState, ResourceType};
 
-use super::{Ctx, Key, Resource};
+use super::{Ctx, Key, OWNER_TAG, Resource};
 use crate::aws::{self, Policy, wait};
 use crate::config::Settings;
 use crate::state::Record;
@@ -25,7 +25,13 @@ async fn current_state(ctx: &Ctx, id: &str) -> anyhow::Result<Option<NatGatewayS
         })
         .await,
     )?;
-    Ok(out.and_then(|o| o.nat_gateways().first().and_then(|g| g.state().cloned())))
+    // Matched here too: LocalStack's emulation ignores NatGatewayIds and answers with every gateway.
+    Ok(out.and_then(|o| {
+        o.nat_gateways()
+            .iter()
+            .find(|g| g.nat_gateway_id() == Some(id))
+            .and_then(|g| g.state().cloned())
+    }))
 }
 
 #[async_trait]
@@ -58,9 +64,24 @@ impl Resource for NatGateway {
                 .send()
         })
         .await?;
+        // Matched here too: LocalStack's emulation ignores tag filters on NAT gateways.
+        let owner = ctx.env();
+        let name = ctx.name(NAME);
+        let has = |g: &aws_sdk_ec2::types::NatGateway, key: &str, value: &str| {
+            g.tags()
+                .iter()
+                .any(|t| t.key() == Some(key) && t.value() == Some(value))
+        };
         Ok(out
             .nat_gateways()
             .iter()
+            .filter(|g| has(g, OWNER_TAG, owner) && has(g, "Name", &name))
+            .filter(|g| {
+                matches!(
+                    g.state(),
+                    Some(NatGatewayState::Pending | NatGatewayState::Available)
+                )
+            })
             .find_map(|g| g.nat_gateway_id())
             .map(Record::new))
     }

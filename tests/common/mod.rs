@@ -56,7 +56,11 @@ impl Run {
 
     #[track_caller]
     pub fn ok(self) -> Run {
-        assert_eq!(self.code, 0, "stdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, 0,
+            "stdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
         self
     }
 
@@ -98,7 +102,9 @@ impl Env {
     }
 
     pub fn state_path(&self) -> PathBuf {
-        self.path().join("state").join(format!("{}.json", self.prefix))
+        self.path()
+            .join("state")
+            .join(format!("{}.json", self.prefix))
     }
 
     /// The binary with a clean environment: LocalStack's test credentials and this endpoint only.

@@ -28,19 +28,37 @@ install() {
   exec 9>"$cache/localstack/install.lock"
   flock 9
   if [[ -f $venv/.stamp && $(cat "$venv/.stamp") == "$(stamp)" ]]; then
+    exec 9>&-
     return
   fi
   echo "localstack.sh: installing LocalStack into $venv" >&2
   rm -rf "$venv"
-  python3 -m venv "$venv"
+  make_venv
   "$venv/bin/pip" install --quiet --disable-pip-version-check "uv==$uv_version"
   "$venv/bin/uv" pip install --quiet --python "$venv/bin/python" -r "$requirements"
   "$venv/bin/uv" pip install --quiet --python "$venv/bin/python" --reinstall-package cfcr-localstack-elb "$provider"
   stamp >"$venv/.stamp"
+  exec 9>&-
 }
 
 healthy() {
-  curl -sf --max-time 2 "http://127.0.0.1:$1/_localstack/health" >/dev/null 2>&1
+  python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$1/_localstack/health', timeout=2)" >/dev/null 2>&1
+}
+
+# Debian's python3 lacks the venv module until python3-venv is installed.
+make_venv() {
+  if python3 -m venv "$venv" 2>/dev/null; then
+    return
+  fi
+  rm -rf "$venv"
+  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+    echo "localstack.sh: installing Debian's python3-venv" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+    python3 -m venv "$venv"
+  else
+    echo "localstack.sh: python3 cannot create a venv; install python3-venv (Debian) and retry" >&2
+    exit 1
+  fi
 }
 
 start() {
@@ -65,7 +83,7 @@ start() {
       SKIP_SSL_CERT_DOWNLOAD=1 \
       DISABLE_EVENTS=1 \
       DNS_ADDRESS=0 \
-      setsid nohup "$venv/bin/python" -m localstack.runtime.main >"$run/localstack.log" 2>&1 </dev/null &
+      setsid nohup "$venv/bin/python" -m localstack.runtime.main >"$run/localstack.log" 2>&1 </dev/null 8>&- 9>&- &
     echo $! >"$run/pid"
   )
   for _ in $(seq 1 180); do

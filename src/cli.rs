@@ -41,6 +41,15 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "N", default_value_t = 8,
           value_parser = clap::value_parser!(u16).range(1..=64))]
     pub max_concurrency: u16,
+    /// Templates directory replacing the built-in templates/ (same layout).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub templates: Option<PathBuf>,
+    /// Reach the bastion here instead of its elastic IP (through a proxy or VPN; tests).
+    #[arg(long, global = true, value_name = "HOST[:PORT]")]
+    pub bastion_address: Option<String>,
+    /// The bastion's login user.
+    #[arg(long, global = true, value_name = "USER", default_value = "ubuntu")]
+    pub bastion_user: String,
     /// More detail on standard error (-v, -vv); RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -60,6 +69,46 @@ pub enum Command {
     /// Every resource in the state, its id, and whether it still exists in AWS.
     #[command(after_help = "Example:\n  cfcr-aws status --env my-env")]
     Status(EnvArgs),
+    /// Only the hand-off: deploy the BOSH director and CFCR from the bastion; resumes where it
+    /// stopped.
+    #[command(after_help = "Example:\n  cfcr-aws bootstrap --env my-env")]
+    Bootstrap(EnvArgs),
+    /// Write the bundle that would be uploaded to the bastion, for review and customisation.
+    #[command(after_help = "Example:\n  cfcr-aws render --env my-env --out bundle/")]
+    Render(RenderArgs),
+    /// A shell on the bastion, or one command (after --).
+    #[command(after_help = "Example:\n  cfcr-aws ssh --env my-env -- bosh deployments")]
+    Ssh(SshArgs),
+    /// Write a kubeconfig for the cluster (credentials read from CredHub through the bastion).
+    #[command(after_help = "Example:\n  cfcr-aws kubeconfig --env my-env --out ~/.kube/cfcr")]
+    Kubeconfig(KubeconfigArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    #[command(flatten)]
+    pub env: EnvArgs,
+    /// Directory to write the bundle into (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct SshArgs {
+    #[command(flatten)]
+    pub env: EnvArgs,
+    /// The command to run instead of a shell.
+    #[arg(last = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct KubeconfigArgs {
+    #[command(flatten)]
+    pub env: EnvArgs,
+    /// Where to write it (mode 0600); `-` for standard output [default: <state-dir>/<env>.kubeconfig]
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -88,6 +137,12 @@ pub struct UnpaveArgs {
     /// Do not ask before deleting.
     #[arg(long, short = 'y')]
     pub yes: bool,
+    /// Skip deleting the deployment and director from the bastion (e.g. it is unreachable).
+    #[arg(long)]
+    pub skip_teardown: bool,
+    /// Terminate every instance left in the environment's VPC (BOSH VMs) instead of stopping.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]

@@ -95,6 +95,42 @@ pub struct ConfigValues {
     /// "instance-profile" (default) or "access-key".
     #[arg(long)]
     pub director_credentials: Option<String>,
+    /// Kubernetes worker instances [default: 1].
+    #[arg(long)]
+    pub worker_count: Option<i64>,
+    /// The BOSH director's instance type [default: m4.large].
+    #[arg(long)]
+    pub director_instance_type: Option<String>,
+    /// Instance type of the `minimal` and `small` VM types (masters, errands) [default: t2.micro].
+    #[arg(long)]
+    pub small_instance_type: Option<String>,
+    /// Instance type of the `small-highmem` VM type (workers, compilation) [default: t2.medium].
+    #[arg(long)]
+    pub small_highmem_instance_type: Option<String>,
+    /// bosh CLI version installed on the bastion.
+    #[arg(long)]
+    pub bosh_cli_version: Option<String>,
+    /// SHA-256 of that bosh CLI's linux-amd64 binary.
+    #[arg(long)]
+    pub bosh_cli_sha256: Option<String>,
+    /// credhub CLI version installed on the bastion.
+    #[arg(long)]
+    pub credhub_cli_version: Option<String>,
+    /// SHA-256 of that credhub CLI's linux-amd64 tarball.
+    #[arg(long)]
+    pub credhub_cli_sha256: Option<String>,
+    /// kubectl version installed on the bastion.
+    #[arg(long)]
+    pub kubectl_version: Option<String>,
+    /// SHA-256 of that kubectl [default: the checksum dl.k8s.io publishes beside it].
+    #[arg(long)]
+    pub kubectl_sha256: Option<String>,
+    /// Git ref of cloudfoundry/bosh-deployment cloned on the bastion.
+    #[arg(long)]
+    pub bosh_deployment_ref: Option<String>,
+    /// Git ref of cloudfoundry-incubator/kubo-deployment cloned on the bastion.
+    #[arg(long)]
+    pub kubo_deployment_ref: Option<String>,
 }
 
 impl ConfigValues {
@@ -158,6 +194,20 @@ impl ConfigValues {
             ssh_allowed_cidrs: self.ssh_allowed_cidrs.or(base.ssh_allowed_cidrs),
             api_allowed_cidrs: self.api_allowed_cidrs.or(base.api_allowed_cidrs),
             director_credentials: self.director_credentials.or(base.director_credentials),
+            worker_count: self.worker_count.or(base.worker_count),
+            director_instance_type: self.director_instance_type.or(base.director_instance_type),
+            small_instance_type: self.small_instance_type.or(base.small_instance_type),
+            small_highmem_instance_type: self
+                .small_highmem_instance_type
+                .or(base.small_highmem_instance_type),
+            bosh_cli_version: self.bosh_cli_version.or(base.bosh_cli_version),
+            bosh_cli_sha256: self.bosh_cli_sha256.or(base.bosh_cli_sha256),
+            credhub_cli_version: self.credhub_cli_version.or(base.credhub_cli_version),
+            credhub_cli_sha256: self.credhub_cli_sha256.or(base.credhub_cli_sha256),
+            kubectl_version: self.kubectl_version.or(base.kubectl_version),
+            kubectl_sha256: self.kubectl_sha256.or(base.kubectl_sha256),
+            bosh_deployment_ref: self.bosh_deployment_ref.or(base.bosh_deployment_ref),
+            kubo_deployment_ref: self.kubo_deployment_ref.or(base.kubo_deployment_ref),
         }
     }
 }
@@ -187,6 +237,180 @@ pub struct Settings {
     pub ssh_allowed_cidrs: Vec<Ipv4Net>,
     pub api_allowed_cidrs: Vec<Ipv4Net>,
     pub director_credentials: DirectorCredentials,
+    /// What the bastion hand-off deploys; may change after paving.
+    #[serde(default)]
+    pub bootstrap: BootstrapSettings,
+}
+
+/// Settings of the bastion hand-off: tool versions, upstream refs and the cluster's size.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BootstrapSettings {
+    pub worker_count: u16,
+    pub director_instance_type: String,
+    pub small_instance_type: String,
+    pub small_highmem_instance_type: String,
+    pub bosh_cli_version: String,
+    pub bosh_cli_sha256: String,
+    pub credhub_cli_version: String,
+    pub credhub_cli_sha256: String,
+    pub kubectl_version: String,
+    pub kubectl_sha256: Option<String>,
+    pub bosh_deployment_ref: String,
+    pub kubo_deployment_ref: String,
+}
+
+/// Pinned defaults: the versions the bundle was tested with.
+pub const DEFAULT_BOSH_CLI_VERSION: &str = "7.11.0";
+pub const DEFAULT_BOSH_CLI_SHA256: &str =
+    "3ad84c3967672070b7f70f91f8da76abcbb604d588787b4f98457338cc9fc8d2";
+pub const DEFAULT_CREDHUB_CLI_VERSION: &str = "2.9.39";
+pub const DEFAULT_CREDHUB_CLI_SHA256: &str =
+    "15cb96ea05a85020c83ef81d7a72f7da43a8671f8e60ed3f7ddc6660a0c83b2e";
+/// Kubernetes 1.10 runs in CFCR 0.16.0; kubectl supports one minor version of skew.
+pub const DEFAULT_KUBECTL_VERSION: &str = "v1.11.10";
+/// The bosh-deployment commit the CFCR 0.16.0 instructions were written against.
+pub const DEFAULT_BOSH_DEPLOYMENT_REF: &str = "7a8bf74";
+pub const DEFAULT_KUBO_DEPLOYMENT_REF: &str = "v0.16.0";
+
+impl Default for BootstrapSettings {
+    fn default() -> BootstrapSettings {
+        BootstrapSettings::validate(&ConfigValues::default()).expect("the defaults are valid")
+    }
+}
+
+impl BootstrapSettings {
+    fn validate(values: &ConfigValues) -> Result<BootstrapSettings, ValidationError> {
+        let count = values.worker_count.unwrap_or(1);
+        let worker_count = u16::try_from(count)
+            .ok()
+            .filter(|c| (1..=100).contains(c))
+            .ok_or_else(|| {
+                invalid(
+                    "worker_count",
+                    format!("{count} is out of range; use 1 to 100"),
+                )
+            })?;
+        let instance_type = |field: &str, value: &Option<String>, default: &str| {
+            let value = value.clone().unwrap_or_else(|| default.into());
+            if is_instance_type(&value) {
+                Ok(value)
+            } else {
+                Err(invalid(
+                    field,
+                    format!("{value:?} is not an EC2 instance type; use e.g. {default}"),
+                ))
+            }
+        };
+        let word = |field: &str, value: &Option<String>, default: &str, slash: bool| {
+            let value = value.clone().unwrap_or_else(|| default.into());
+            let ok = !value.is_empty()
+                && value.chars().all(|c| {
+                    c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') || (slash && c == '/')
+                });
+            if ok {
+                Ok(value)
+            } else {
+                Err(invalid(
+                    field,
+                    format!(
+                        "{value:?} may hold only letters, digits, '.', '-' and '_'; e.g. {default}"
+                    ),
+                ))
+            }
+        };
+        let sha256 = |field: &str, value: Option<String>| match value {
+            Some(v) if v.len() == 64 && v.chars().all(|c| c.is_ascii_hexdigit()) => {
+                Ok(Some(v.to_ascii_lowercase()))
+            }
+            Some(v) => Err(invalid(
+                field,
+                format!("{v:?} is not a SHA-256 checksum (64 hexadecimal digits)"),
+            )),
+            None => Ok(None),
+        };
+        let bosh_cli_version = word(
+            "bosh_cli_version",
+            &values.bosh_cli_version,
+            DEFAULT_BOSH_CLI_VERSION,
+            false,
+        )?;
+        let credhub_cli_version = word(
+            "credhub_cli_version",
+            &values.credhub_cli_version,
+            DEFAULT_CREDHUB_CLI_VERSION,
+            false,
+        )?;
+        // A checksum pinned for the default version would be wrong for another one.
+        let pinned = |field: &str,
+                      given: Option<String>,
+                      version: &str,
+                      default_version: &str,
+                      default_sum: &str| {
+            match sha256(field, given)? {
+                Some(sum) => Ok(sum),
+                None if version == default_version => Ok(default_sum.to_string()),
+                None => Err(invalid(
+                    field,
+                    format!(
+                        "missing: give the SHA-256 of version {version}, which is not the default"
+                    ),
+                )),
+            }
+        };
+        Ok(BootstrapSettings {
+            worker_count,
+            director_instance_type: instance_type(
+                "director_instance_type",
+                &values.director_instance_type,
+                "m4.large",
+            )?,
+            small_instance_type: instance_type(
+                "small_instance_type",
+                &values.small_instance_type,
+                "t2.micro",
+            )?,
+            small_highmem_instance_type: instance_type(
+                "small_highmem_instance_type",
+                &values.small_highmem_instance_type,
+                "t2.medium",
+            )?,
+            bosh_cli_sha256: pinned(
+                "bosh_cli_sha256",
+                values.bosh_cli_sha256.clone(),
+                &bosh_cli_version,
+                DEFAULT_BOSH_CLI_VERSION,
+                DEFAULT_BOSH_CLI_SHA256,
+            )?,
+            credhub_cli_sha256: pinned(
+                "credhub_cli_sha256",
+                values.credhub_cli_sha256.clone(),
+                &credhub_cli_version,
+                DEFAULT_CREDHUB_CLI_VERSION,
+                DEFAULT_CREDHUB_CLI_SHA256,
+            )?,
+            bosh_cli_version,
+            credhub_cli_version,
+            kubectl_version: word(
+                "kubectl_version",
+                &values.kubectl_version,
+                DEFAULT_KUBECTL_VERSION,
+                false,
+            )?,
+            kubectl_sha256: sha256("kubectl_sha256", values.kubectl_sha256.clone())?,
+            bosh_deployment_ref: word(
+                "bosh_deployment_ref",
+                &values.bosh_deployment_ref,
+                DEFAULT_BOSH_DEPLOYMENT_REF,
+                true,
+            )?,
+            kubo_deployment_ref: word(
+                "kubo_deployment_ref",
+                &values.kubo_deployment_ref,
+                DEFAULT_KUBO_DEPLOYMENT_REF,
+                true,
+            )?,
+        })
+    }
 }
 
 impl Settings {
@@ -196,6 +420,7 @@ impl Settings {
         values: ConfigValues,
         chain_region: Option<String>,
     ) -> Result<Settings, ValidationError> {
+        let bootstrap = BootstrapSettings::validate(&values)?;
         let prefix = values.prefix.ok_or_else(|| {
             invalid(
                 "prefix",
@@ -315,6 +540,7 @@ impl Settings {
             ssh_allowed_cidrs,
             api_allowed_cidrs,
             director_credentials,
+            bootstrap,
         })
     }
 
@@ -324,6 +550,19 @@ impl Settings {
 
     pub fn private_subnet_cidr(&self) -> Ipv4Net {
         slash24(&self.private_subnet_ip_prefix).expect("validated")
+    }
+
+    /// The BOSH network: the private subnet, its gateway (.1), the director's address (.252), and
+    /// the VPC's DNS resolver (the VPC's base address + 2).
+    pub fn director_network(&self) -> DirectorNetwork {
+        let subnet = self.private_subnet_cidr();
+        let nth = |net: Ipv4Net, n: u32| Ipv4Addr::from(u32::from(net.network()) + n);
+        DirectorNetwork {
+            internal_cidr: subnet,
+            internal_gw: nth(subnet, 1),
+            internal_ip: nth(subnet, 252),
+            dns_recursor_ip: nth(self.vpc_cidr, 2),
+        }
     }
 
     /// True when SSH to the bastion is open to the whole internet, which deserves a warning.
@@ -336,7 +575,8 @@ impl Settings {
         format!("{}-{suffix}", self.prefix)
     }
 
-    /// The settings whose values differ between `self` (what was paved) and `other`.
+    /// The infrastructure settings whose values differ between `self` (what was paved) and
+    /// `other`. The hand-off's settings are not among them: they may change at any time.
     pub fn differences(&self, other: &Settings) -> Vec<String> {
         let a = serde_json::to_value(self).expect("serialisable");
         let b = serde_json::to_value(other).expect("serialisable");
@@ -344,6 +584,7 @@ impl Settings {
             return Vec::new();
         };
         a.iter()
+            .filter(|(key, _)| key.as_str() != "bootstrap")
             .filter(|(key, value)| b.get(*key) != Some(value))
             .map(|(key, value)| {
                 format!(
@@ -353,6 +594,15 @@ impl Settings {
             })
             .collect()
     }
+}
+
+/// Addresses of the network the BOSH director and the cluster live in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DirectorNetwork {
+    pub internal_cidr: Ipv4Net,
+    pub internal_gw: Ipv4Addr,
+    pub internal_ip: Ipv4Addr,
+    pub dns_recursor_ip: Ipv4Addr,
 }
 
 /// Environment names end up in ELB, IAM and EC2 names and in a file name.
@@ -572,6 +822,46 @@ mod tests {
         for (line, field) in cases {
             let err = check(&format!("{base}{line}")).expect_err(line);
             assert_eq!(err.field, field, "{line}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_director_network_follows_the_private_subnet() {
+        let s = check("prefix = \"dev\"\nregion = \"us-east-1\"\nvpc_cidr = \"10.1.0.0/16\"\npublic_subnet_ip_prefix = \"10.1.7\"\nprivate_subnet_ip_prefix = \"10.1.9\"").unwrap();
+        let n = s.director_network();
+        assert_eq!(n.internal_cidr.to_string(), "10.1.9.0/24");
+        assert_eq!(n.internal_gw.to_string(), "10.1.9.1");
+        assert_eq!(n.internal_ip.to_string(), "10.1.9.252");
+        assert_eq!(n.dns_recursor_ip.to_string(), "10.1.0.2");
+    }
+
+    #[test]
+    fn hand_off_settings_have_pinned_defaults() {
+        let s = check("prefix = \"dev\"\nregion = \"us-east-1\"").unwrap();
+        let b = &s.bootstrap;
+        assert_eq!(b.worker_count, 1);
+        assert_eq!(b.bosh_cli_sha256, DEFAULT_BOSH_CLI_SHA256);
+        assert_eq!(b.kubo_deployment_ref, "v0.16.0");
+        assert_eq!(b.kubectl_sha256, None);
+        let err = check("prefix = \"dev\"\nregion = \"us-east-1\"\nbosh_cli_version = \"7.0.0\"")
+            .unwrap_err();
+        assert_eq!(err.field, "bosh_cli_sha256");
+        let other = check("prefix = \"dev\"\nregion = \"us-east-1\"\nworker_count = 3").unwrap();
+        assert!(
+            s.differences(&other).is_empty(),
+            "hand-off settings may change"
+        );
+        for (line, field) in [
+            ("worker_count = 0", "worker_count"),
+            (
+                "kubo_deployment_ref = \"v0.16.0; rm -rf /\"",
+                "kubo_deployment_ref",
+            ),
+            ("kubectl_sha256 = \"abc\"", "kubectl_sha256"),
+        ] {
+            let err =
+                check(&format!("prefix = \"dev\"\nregion = \"us-east-1\"\n{line}")).unwrap_err();
+            assert_eq!(err.field, field, "{line}");
         }
     }
 

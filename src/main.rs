@@ -1,15 +1,18 @@
 //! `cfcr-aws`: paves AWS for CFCR. See docs/architecture.md for how the pieces fit.
 
 mod aws;
+mod bootstrap;
 mod cli;
 mod commands;
 mod config;
 mod graph;
 mod keys;
+mod leftovers;
 mod lock;
 mod outputs;
 mod report;
 mod resources;
+mod ssh;
 mod state;
 mod templates;
 
@@ -53,6 +56,9 @@ fn main() -> ExitCode {
     match runtime.block_on(commands::run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
+            if let Some(commands::RemoteExit(code)) = err.downcast_ref() {
+                return ExitCode::from(*code);
+            }
             eprintln!("error: {err:#}");
             ExitCode::from(exit_status(&err))
         }

@@ -78,6 +78,71 @@ pub struct State {
     pub director_access_key: Option<AccessKey>,
     #[serde(default)]
     pub resources: BTreeMap<Key, Record>,
+    /// How far the bastion hand-off got.
+    #[serde(default)]
+    pub bootstrap: BootstrapProgress,
+}
+
+/// A step of the bastion hand-off; each is a script of the bundle (`<step>.sh`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Step {
+    InstallTools,
+    DeployBosh,
+    UploadStemcell,
+    UpdateCloudConfig,
+    DeployKubernetes,
+    ApplyAddons,
+}
+
+impl Step {
+    pub const ALL: [Step; 6] = [
+        Step::InstallTools,
+        Step::DeployBosh,
+        Step::UploadStemcell,
+        Step::UpdateCloudConfig,
+        Step::DeployKubernetes,
+        Step::ApplyAddons,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Step::InstallTools => "install-tools",
+            Step::DeployBosh => "deploy-bosh",
+            Step::UploadStemcell => "upload-stemcell",
+            Step::UpdateCloudConfig => "update-cloud-config",
+            Step::DeployKubernetes => "deploy-kubernetes",
+            Step::ApplyAddons => "apply-addons",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepStatus {
+    /// Begun, not known to have finished: it may have created something (a director VM).
+    Started,
+    Done,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BootstrapProgress {
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub steps: BTreeMap<Step, StepStatus>,
+    /// The bastion's teardown (deployment, director) has completed during an unpave.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub torn_down: bool,
+}
+
+impl BootstrapProgress {
+    pub fn reached(&self, step: Step) -> bool {
+        self.steps.contains_key(&step)
+    }
+
+    pub fn done(&self, step: Step) -> bool {
+        self.steps.get(&step) == Some(&StepStatus::Done)
+    }
 }
 
 /// A state file that cannot be used as it is. The file is never modified in that case.

@@ -147,7 +147,7 @@ pub fn classify(code: Option<&str>, status: u16) -> ErrorClass {
         | "RequestTimeoutException"
         | "RequestExpired"
         | "IDPCommunicationError" => ErrorClass::Transient,
-        "DependencyViolation" | "DeleteConflict" | "InvalidIPAddress.InUse" => {
+        "DependencyViolation" | "DeleteConflict" | "InvalidIPAddress.InUse" | "VolumeInUse" => {
             ErrorClass::DependencyViolation
         }
         "NoSuchEntity" | "LoadBalancerNotFound" | "AccessPointNotFound" => ErrorClass::NotFound,

@@ -1,6 +1,7 @@
 //! One module per command; this one holds what they share: finding the environment, its settings,
 //! its state, and asking the operator.
 
+mod bootstrap;
 mod outputs;
 mod pave;
 mod status;
@@ -15,6 +16,8 @@ use crate::cli::{Cli, Command, EnvArgs, GlobalArgs};
 use crate::config::{ConfigValues, Settings, ValidationError, validate_prefix};
 use crate::state::{self, State};
 
+pub use bootstrap::RemoteExit;
+
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let global = &cli.global;
     match cli.command {
@@ -22,6 +25,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Unpave(args) => unpave::run(global, args).await,
         Command::Outputs(args) => outputs::run(global, args),
         Command::Status(args) => status::run(global, args).await,
+        Command::Bootstrap(args) => bootstrap::run(global, args).await,
+        Command::Render(args) => bootstrap::render(global, args),
+        Command::Ssh(args) => bootstrap::ssh(global, args),
+        Command::Kubeconfig(args) => bootstrap::kubeconfig(global, args),
     }
 }
 

@@ -21,6 +21,7 @@ fn new_state(settings: &Settings) -> anyhow::Result<State> {
         bastion_host_key: keys::host_key(&settings.name("bosh-bastion"))?,
         director_access_key: None,
         resources: Default::default(),
+        bootstrap: Default::default(),
     })
 }
 
@@ -46,7 +47,12 @@ pub async fn run(global: &GlobalArgs, args: PaveArgs) -> anyhow::Result<()> {
     }
     let aws = crate::aws::connect(&settings.region, global.endpoint_url.as_deref()).await?;
     let store = match existing {
-        Some(paved) => StateStore::open(path, paved),
+        Some(paved) => {
+            let store = StateStore::open(path, paved);
+            // Only the hand-off's settings can differ here: take the new ones.
+            store.update(|s| s.settings = settings.clone())?;
+            store
+        }
         None => {
             super::confirm(
                 &format!(
@@ -62,6 +68,7 @@ pub async fn run(global: &GlobalArgs, args: PaveArgs) -> anyhow::Result<()> {
         aws,
         settings,
         state: store,
+        templates: crate::templates::Templates::new(global.templates.as_deref())?,
     };
     graph::apply(
         &ctx,
@@ -77,10 +84,8 @@ pub async fn run(global: &GlobalArgs, args: PaveArgs) -> anyhow::Result<()> {
         outputs["bosh_bastion_ip"].as_str().unwrap_or("?"),
         outputs["master_lb_ip_address"].as_str().unwrap_or("?"),
     ));
-    if !args.no_bootstrap {
-        report::note(
-            "the bastion hand-off (bosh create-env and the CFCR deploy) is not available in this version yet; the infrastructure is ready",
-        );
+    if args.no_bootstrap {
+        return Ok(());
     }
-    Ok(())
+    super::bootstrap::hand_off(global, &ctx.state)
 }

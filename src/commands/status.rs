@@ -16,6 +16,7 @@ pub async fn run(global: &GlobalArgs, args: EnvArgs) -> anyhow::Result<()> {
         aws,
         settings,
         state: StateStore::open(path, state),
+        templates: crate::templates::Templates::new(global.templates.as_deref())?,
     };
     let resources = inventory(&ctx.settings);
     let checks = resources.iter().filter_map(|r| {

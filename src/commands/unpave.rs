@@ -5,8 +5,8 @@ use anyhow::bail;
 use crate::cli::{GlobalArgs, UnpaveArgs};
 use crate::lock::EnvLock;
 use crate::resources::{Ctx, inventory};
-use crate::state::{self, StateStore};
-use crate::{graph, report};
+use crate::state::{self, StateStore, Step};
+use crate::{graph, leftovers, report};
 
 pub async fn run(global: &GlobalArgs, args: UnpaveArgs) -> anyhow::Result<()> {
     let env = super::environment(global, &args.env)?;
@@ -46,7 +46,36 @@ pub async fn run(global: &GlobalArgs, args: UnpaveArgs) -> anyhow::Result<()> {
         aws,
         settings,
         state: StateStore::open(path, paved),
+        templates: crate::templates::Templates::new(global.templates.as_deref())?,
     };
+    if args.skip_teardown {
+        report::note("skipping the teardown on the bastion (--skip-teardown)");
+    } else {
+        super::bootstrap::teardown(global, &ctx.state)?;
+    }
+    if ctx
+        .state
+        .snapshot()
+        .bootstrap
+        .reached(Step::DeployKubernetes)
+    {
+        leftovers::delete_kubernetes_resources(&ctx).await?;
+    }
+    let foreign = leftovers::foreign_instances(&ctx).await?;
+    if !foreign.is_empty() {
+        let listed: Vec<String> = foreign
+            .iter()
+            .map(|(id, name)| format!("{id} ({name})"))
+            .collect();
+        if !args.force {
+            bail!(
+                "instances not created by cfcr-aws are still running in the environment's VPC: {}. Delete them (e.g. the BOSH deployment and director), or pass --force to terminate them",
+                listed.join(", ")
+            );
+        }
+        let ids: Vec<String> = foreign.into_iter().map(|(id, _)| id).collect();
+        leftovers::terminate(&ctx, &ids).await?;
+    }
     graph::destroy(&ctx, &resources, global.max_concurrency.into()).await?;
     let left = ctx.state.snapshot().resources;
     if !left.is_empty() {

@@ -101,7 +101,9 @@ impl Resource for Bastion {
         let ec2 = &ctx.aws.ec2;
         let state = ctx.state.snapshot();
         let name = ctx.name(NAME);
-        let user_data = crate::templates::bastion_user_data(&name, &state.bastion_host_key)?;
+        let user_data = ctx
+            .templates
+            .bastion_user_data(&name, &state.bastion_host_key)?;
         let user_data = base64::engine::general_purpose::STANDARD.encode(user_data);
         let network = InstanceNetworkInterfaceSpecification::builder()
             .device_index(0)

@@ -28,6 +28,7 @@ use serde::{Deserialize, Serialize};
 use crate::aws::Clients;
 use crate::config::{DirectorCredentials, Settings};
 use crate::state::{Record, StateStore};
+use crate::templates::Templates;
 
 /// The tag that marks everything an environment owns, so it can be found without the state.
 pub const OWNER_TAG: &str = "cfcr-aws:env";
@@ -75,6 +76,7 @@ pub struct Ctx {
     pub aws: Clients,
     pub settings: Settings,
     pub state: StateStore,
+    pub templates: Templates,
 }
 
 impl Ctx {

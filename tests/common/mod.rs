@@ -175,3 +175,151 @@ pub async fn aws() -> Aws {
         iam: aws_sdk_iam::Client::new(&config),
     }
 }
+
+/// A stand-in for the bastion: Debian's OpenSSH server, run unprivileged-style on a loopback port
+/// with the environment's pinned host key (or another, to test refusal), accepting the deployer key,
+/// with recording stand-ins for bosh, credhub, kubectl, git and sudo first on its PATH.
+pub struct FakeBastion {
+    dir: tempfile::TempDir,
+    pub port: u16,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn write_0600(path: &Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+}
+
+fn current_user() -> String {
+    let out = Command::new("id").arg("-un").output().unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+impl FakeBastion {
+    /// Starts the server with the environment's pinned host key.
+    pub fn start(env: &Env) -> FakeBastion {
+        let state = env.state();
+        let host_key = state["bastion_host_key"]["private_key"].as_str().unwrap();
+        FakeBastion::start_with_host_key(env, host_key)
+    }
+
+    pub fn start_with_host_key(env: &Env, host_key: &str) -> FakeBastion {
+        let sshd = Path::new("/usr/sbin/sshd");
+        assert!(
+            sshd.exists(),
+            "these tests need Debian's openssh-server; tests/run installs it"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let home = root.join("home");
+        let bin = root.join("bin");
+        std::fs::create_dir_all(&home).unwrap();
+        std::fs::create_dir_all(&bin).unwrap();
+        let stand_in = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/harness/bastion/stand-in");
+        for tool in ["bosh", "credhub", "kubectl", "git", "sudo"] {
+            std::os::unix::fs::symlink(&stand_in, bin.join(tool)).unwrap();
+        }
+        write_0600(&root.join("host_key"), host_key);
+        let state = env.state();
+        write_0600(
+            &root.join("authorized_keys"),
+            state["deployer_key"]["public_key"].as_str().unwrap(),
+        );
+        let port = free_port();
+        let user = current_user();
+        let config = format!(
+            "ListenAddress 127.0.0.1:{port}\n\
+             HostKey {root}/host_key\n\
+             AuthorizedKeysFile {root}/authorized_keys\n\
+             PidFile {root}/sshd.pid\n\
+             UsePAM no\n\
+             StrictModes no\n\
+             PasswordAuthentication no\n\
+             KbdInteractiveAuthentication no\n\
+             PermitRootLogin prohibit-password\n\
+             AllowUsers {user}\n\
+             SetEnv PATH={bin}:/usr/local/bin:/usr/bin:/bin HOME={home} CFCR_TEST_RECORD={root}/record\n",
+            root = root.display(),
+            bin = bin.display(),
+            home = home.display(),
+        );
+        std::fs::write(root.join("sshd_config"), config).unwrap();
+        // As root, sshd wants its privilege separation directory.
+        let _ = std::fs::create_dir_all("/run/sshd");
+        let status = Command::new(sshd)
+            .arg("-f")
+            .arg(root.join("sshd_config"))
+            .arg("-E")
+            .arg(root.join("sshd.log"))
+            .status()
+            .unwrap();
+        assert!(status.success(), "sshd did not start");
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        FakeBastion { dir, port }
+    }
+
+    pub fn home(&self) -> PathBuf {
+        self.dir.path().join("home")
+    }
+
+    /// The global flags that point cfcr-aws at this bastion.
+    pub fn flags(&self) -> Vec<String> {
+        vec![
+            "--bastion-address".into(),
+            format!("127.0.0.1:{}", self.port),
+            "--bastion-user".into(),
+            current_user(),
+        ]
+    }
+
+    /// Every stand-in call so far, one line each.
+    pub fn calls(&self) -> Vec<String> {
+        std::fs::read_to_string(self.dir.path().join("record"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Makes every stand-in call whose command line contains `text` fail; `None` stops that.
+    pub fn fail_on(&self, text: Option<&str>) {
+        let path = self.home().join(".fail-on");
+        match text {
+            Some(text) => std::fs::write(path, text).unwrap(),
+            None => {
+                let _ = std::fs::remove_file(path);
+            }
+        }
+    }
+}
+
+impl Drop for FakeBastion {
+    fn drop(&mut self) {
+        if let Ok(pid) = std::fs::read_to_string(self.dir.path().join("sshd.pid")) {
+            let _ = Command::new("kill").arg(pid.trim()).status();
+        }
+    }
+}
+
+impl Env {
+    /// Runs the binary with the fake bastion's flags added.
+    pub fn run_via(&self, bastion: &FakeBastion, args: &[&str]) -> Run {
+        let flags = bastion.flags();
+        let mut all: Vec<&str> = flags.iter().map(String::as_str).collect();
+        all.extend_from_slice(args);
+        self.run(&all)
+    }
+}

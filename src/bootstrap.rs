@@ -1,0 +1,252 @@
+//! The hand-off to the bastion: render the bundle from `templates/bundle`, upload it to
+//! `~/cfcr-manifests` with the deployer key, and run its steps there — `bosh create-env`, the
+//! stemcell, the cloud config, the CFCR deploy, the add-ons errand — recording each step in the state
+//! so a re-run resumes at the step that failed. The teardown undoes it before `unpave`.
+
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use rsa::pkcs1::EncodeRsaPrivateKey;
+use serde_json::{Value, json};
+
+use crate::config::DirectorCredentials;
+use crate::outputs;
+use crate::report;
+use crate::ssh::Bastion;
+use crate::state::{State, StateStore, Step, StepStatus};
+use crate::templates::{RenderedFile, Templates};
+
+/// The bundle's directory in the bastion user's home.
+pub const BUNDLE_DIR: &str = "cfcr-manifests";
+/// How long a freshly booted bastion may take to accept SSH.
+const REACHABLE_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// A hand-off step that failed on the bastion.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "bastion step {step} failed ({status}); its log is ~/{BUNDLE_DIR}/logs/{step}.log on the bastion. Fix the cause and run `cfcr-aws bootstrap` to resume at this step"
+)]
+pub struct StepFailed {
+    pub step: &'static str,
+    pub status: String,
+}
+
+/// Everything the bundle's templates may refer to.
+pub fn context(state: &State) -> Value {
+    let settings = &state.settings;
+    let network = settings.director_network();
+    let mut ctx = serde_json::to_value(outputs::of(state)).expect("outputs serialise");
+    let map = ctx.as_object_mut().expect("outputs are an object");
+    let mut extra = json!({
+        "internal_cidr": network.internal_cidr.to_string(),
+        "internal_gw": network.internal_gw.to_string(),
+        "internal_ip": network.internal_ip.to_string(),
+        "dns_recursor_ip": network.dns_recursor_ip.to_string(),
+    });
+    let bootstrap = serde_json::to_value(&settings.bootstrap).expect("settings serialise");
+    for (key, value) in bootstrap.as_object().expect("an object") {
+        extra[key] = value.clone();
+    }
+    if settings.director_credentials == DirectorCredentials::AccessKey {
+        let key = state.director_access_key.as_ref();
+        extra["aws_access_key_id"] = json!(key.map(|k| k.access_key_id.as_str()));
+        extra["aws_secret_access_key"] = json!(key.map(|k| k.secret_access_key.as_str()));
+    }
+    for (key, value) in extra.as_object().expect("an object") {
+        map.insert(key.clone(), value.clone());
+    }
+    ctx
+}
+
+/// The rendered bundle, as it is uploaded to `~/cfcr-manifests`.
+pub fn render(state: &State, templates: &Templates) -> anyhow::Result<Vec<RenderedFile>> {
+    let ctx = context(state);
+    templates.bundle(&ctx)
+}
+
+/// The deployer key as PKCS#1 PEM (`BEGIN RSA PRIVATE KEY`), the form `~/deployer.pem` always had.
+fn deployer_pem(state: &State) -> anyhow::Result<String> {
+    let key = ssh_key::PrivateKey::from_openssh(&state.deployer_key.private_key)
+        .context("reading the deployer key from the state")?;
+    let pair = key
+        .key_data()
+        .rsa()
+        .context("the deployer key is not an RSA key")?;
+    // Built from the components here: ssh-key 0.6's own conversion passes p where q belongs.
+    let big = |m: &ssh_key::Mpint| {
+        rsa::BigUint::from_bytes_be(m.as_positive_bytes().unwrap_or_else(|| m.as_bytes()))
+    };
+    let rsa = rsa::RsaPrivateKey::from_components(
+        big(&pair.public.n),
+        big(&pair.public.e),
+        big(&pair.private.d),
+        vec![big(&pair.private.p), big(&pair.private.q)],
+    )
+    .context("converting the deployer key")?;
+    Ok(rsa
+        .to_pkcs1_pem(rsa::pkcs1::LineEnding::LF)
+        .context("encoding the deployer key")?
+        .to_string())
+}
+
+/// The upload: the bundle under `cfcr-manifests/` and the deployer key as `deployer.pem`.
+fn archive(state: &State, files: &[RenderedFile]) -> anyhow::Result<Vec<u8>> {
+    let mut tar = tar::Builder::new(Vec::new());
+    let mut add = |path: &str, contents: &[u8], mode: u32| -> anyhow::Result<()> {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(contents.len() as u64);
+        header.set_mode(mode);
+        header.set_mtime(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0),
+        );
+        header.set_cksum();
+        tar.append_data(&mut header, path, contents)
+            .with_context(|| format!("archiving {path}"))
+    };
+    add(&format!("{BUNDLE_DIR}/"), &[], 0o700)?;
+    for file in files {
+        let path = format!("{BUNDLE_DIR}/{}", file.path.display());
+        add(&path, file.contents.as_bytes(), file.mode)?;
+    }
+    add("deployer.pem", deployer_pem(state)?.as_bytes(), 0o600)?;
+    Ok(tar.into_inner()?)
+}
+
+/// Uploads the current bundle (cheap, and it may have changed since the last run).
+fn upload(state: &State, templates: &Templates, bastion: &Bastion) -> anyhow::Result<()> {
+    bastion.wait_until_reachable(REACHABLE_TIMEOUT)?;
+    let files = render(state, templates)?;
+    bastion.upload(&archive(state, &files)?)?;
+    report::note(&format!(
+        "uploaded the bundle ({} files) to ~/{BUNDLE_DIR} on the bastion",
+        files.len()
+    ));
+    Ok(())
+}
+
+fn run_step(bastion: &Bastion, step: &'static str, args: &str) -> anyhow::Result<()> {
+    report::note(&format!("bastion: {step} {args}"));
+    let status = bastion.run(&format!("\"$HOME/{BUNDLE_DIR}/run-step.sh\" {step} {args}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(StepFailed {
+            step,
+            status: status.to_string(),
+        }
+        .into())
+    }
+}
+
+/// Runs every step not yet done, in order; each is recorded as started before it runs and done
+/// after it succeeds.
+pub fn run(store: &StateStore, templates: &Templates, bastion: &Bastion) -> anyhow::Result<()> {
+    upload(&store.snapshot(), templates, bastion)?;
+    for step in Step::ALL {
+        if store.snapshot().bootstrap.done(step) {
+            report::note(&format!("bastion: {} already done", step.name()));
+            continue;
+        }
+        store.update(|s| {
+            s.bootstrap.steps.insert(step, StepStatus::Started);
+            s.bootstrap.torn_down = false;
+        })?;
+        run_step(bastion, step.name(), "")?;
+        store.update(|s| {
+            s.bootstrap.steps.insert(step, StepStatus::Done);
+        })?;
+    }
+    report::note("bastion: the BOSH director and the CFCR cluster are deployed");
+    Ok(())
+}
+
+/// Whether anything the hand-off created on or from the bastion may still exist.
+pub fn needs_teardown(state: &State) -> bool {
+    state.bootstrap.reached(Step::DeployBosh) && !state.bootstrap.torn_down
+}
+
+/// Deletes the CFCR deployment (if it was deployed), cleans up the director and deletes it.
+pub fn teardown(
+    store: &StateStore,
+    templates: &Templates,
+    bastion: &Bastion,
+) -> anyhow::Result<()> {
+    let state = store.snapshot();
+    if !needs_teardown(&state) {
+        return Ok(());
+    }
+    upload(&state, templates, bastion)?;
+    let progress = &state.bootstrap;
+    let mut args = Vec::new();
+    if progress.reached(Step::DeployKubernetes) {
+        args.push("--deployment");
+    }
+    if progress.done(Step::DeployBosh) {
+        args.push("--clean-up");
+    }
+    run_step(bastion, "teardown", &args.join(" "))?;
+    store.update(|s| s.bootstrap.torn_down = true)
+}
+
+/// The cluster's CA and admin token, read from CredHub through the bastion.
+pub fn kubeconfig_values(bastion: &Bastion) -> anyhow::Result<(String, String)> {
+    let out = bastion.output(&format!("\"$HOME/{BUNDLE_DIR}/kubeconfig-values.sh\""))?;
+    if !out.status.success() {
+        bail!(
+            "reading the cluster's credentials from CredHub on the bastion failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    let documents: Vec<Value> = serde_json::Deserializer::from_slice(&out.stdout)
+        .into_iter::<Value>()
+        .collect::<Result<_, _>>()
+        .context("CredHub's answer is not JSON")?;
+    let [certificate, password] = documents.as_slice() else {
+        bail!("expected two CredHub values, got {}", documents.len());
+    };
+    let ca = certificate["value"]["ca"]
+        .as_str()
+        .context("/bosh-aws/cfcr/tls-kubernetes has no CA")?;
+    let token = password["value"]
+        .as_str()
+        .context("/bosh-aws/cfcr/kubo-admin-password has no value")?;
+    Ok((ca.to_string(), token.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_deployer_pem_is_the_same_key_in_pkcs1() {
+        let key = crate::keys::deployer_key("test").unwrap();
+        let state: State = serde_json::from_value(json!({
+            "schema_version": 1, "env": "t", "region": "us-east-1", "created_at": "now",
+            "settings": crate::config::Settings::validate(
+                crate::config::ConfigValues { prefix: Some("t".into()), region: Some("us-east-1".into()), ..Default::default() },
+                None,
+            ).unwrap(),
+            "cluster_tag": "x", "deployer_key": key, "bastion_host_key": key,
+        }))
+        .unwrap();
+        let pem = deployer_pem(&state).unwrap();
+        assert!(pem.starts_with("-----BEGIN RSA PRIVATE KEY-----\n"));
+        let parsed =
+            <rsa::RsaPrivateKey as rsa::pkcs1::DecodeRsaPrivateKey>::from_pkcs1_pem(&pem).unwrap();
+        parsed.validate().unwrap();
+        let public = ssh_key::PublicKey::from_openssh(&state.deployer_key.public_key).unwrap();
+        let n = public
+            .key_data()
+            .rsa()
+            .unwrap()
+            .n
+            .as_positive_bytes()
+            .unwrap()
+            .to_vec();
+        assert_eq!(rsa::traits::PublicKeyParts::n(&parsed).to_bytes_be(), n);
+    }
+}

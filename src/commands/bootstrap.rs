@@ -1,0 +1,129 @@
+//! `cfcr-aws bootstrap`, `render`, `ssh` and `kubeconfig`: everything that goes through the bastion.
+
+use anyhow::{Context, bail};
+use minijinja::context;
+
+use crate::bootstrap;
+use crate::cli::{EnvArgs, GlobalArgs, KubeconfigArgs, RenderArgs, SshArgs};
+use crate::lock::EnvLock;
+use crate::report;
+use crate::ssh::{Bastion, Target};
+use crate::state::{self, State, StateStore, write_private_file};
+use crate::templates::Templates;
+
+/// A remote command's exit status, passed on as ours.
+#[derive(Debug, thiserror::Error)]
+#[error("the remote command exited with status {0}")]
+pub struct RemoteExit(pub u8);
+
+/// The verified connection to an environment's bastion, honouring the global overrides.
+pub fn bastion(global: &GlobalArgs, state: &State) -> anyhow::Result<Bastion> {
+    let target = Target::new(
+        state,
+        global.bastion_address.as_deref(),
+        &global.bastion_user,
+    )?;
+    Bastion::new(state, target)
+}
+
+fn templates(global: &GlobalArgs) -> anyhow::Result<Templates> {
+    Templates::new(global.templates.as_deref())
+}
+
+/// The hand-off, for `pave` and `bootstrap`.
+pub fn hand_off(global: &GlobalArgs, store: &StateStore) -> anyhow::Result<()> {
+    let state = store.snapshot();
+    let unfinished: Vec<String> = state
+        .resources
+        .iter()
+        .filter(|(_, r)| !r.ready)
+        .map(|(k, _)| k.to_string())
+        .collect();
+    if state.resources.is_empty() || !unfinished.is_empty() {
+        bail!(
+            "the environment is not completely paved ({}); run `cfcr-aws pave` first",
+            if unfinished.is_empty() {
+                "nothing created yet".to_string()
+            } else {
+                format!("unfinished: {}", unfinished.join(", "))
+            }
+        );
+    }
+    bootstrap::run(store, &templates(global)?, &bastion(global, &state)?)
+}
+
+/// The bastion part of `unpave`.
+pub fn teardown(global: &GlobalArgs, store: &StateStore) -> anyhow::Result<()> {
+    let state = store.snapshot();
+    bootstrap::teardown(store, &templates(global)?, &bastion(global, &state)?)
+        .context("tearing down on the bastion (pass --skip-teardown to go on without it)")
+}
+
+pub async fn run(global: &GlobalArgs, args: EnvArgs) -> anyhow::Result<()> {
+    let env = super::environment(global, &args)?;
+    let _lock = EnvLock::acquire(&global.state_dir, &env, "bootstrap")?;
+    let state = super::existing_state(&global.state_dir, &env)?;
+    let store = StateStore::open(state::path_for(&global.state_dir, &env), state);
+    hand_off(global, &store)
+}
+
+pub fn render(global: &GlobalArgs, args: RenderArgs) -> anyhow::Result<()> {
+    let env = super::environment(global, &args.env)?;
+    let state = super::existing_state(&global.state_dir, &env)?;
+    let files = bootstrap::render(&state, &templates(global)?)?;
+    for file in &files {
+        let path = args.out.join(&file.path);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        write_private_file(&path, file.contents.as_bytes())?;
+        std::fs::set_permissions(
+            &path,
+            std::os::unix::fs::PermissionsExt::from_mode(file.mode),
+        )?;
+        println!("{}", path.display());
+    }
+    Ok(())
+}
+
+pub fn ssh(global: &GlobalArgs, args: SshArgs) -> anyhow::Result<()> {
+    let env = super::environment(global, &args.env)?;
+    let state = super::existing_state(&global.state_dir, &env)?;
+    let status = bastion(global, &state)?.interactive(&args.command)?;
+    match status.code() {
+        Some(0) => Ok(()),
+        Some(code) => Err(RemoteExit(u8::try_from(code).unwrap_or(1)).into()),
+        None => bail!("ssh was stopped by a signal"),
+    }
+}
+
+pub fn kubeconfig(global: &GlobalArgs, args: KubeconfigArgs) -> anyhow::Result<()> {
+    let env = super::environment(global, &args.env)?;
+    let state = super::existing_state(&global.state_dir, &env)?;
+    if !state.bootstrap.done(state::Step::DeployKubernetes) {
+        bail!("the cluster of {env:?} is not deployed yet; run `cfcr-aws bootstrap` first");
+    }
+    let (ca, token) = bootstrap::kubeconfig_values(&bastion(global, &state)?)?;
+    let outputs = crate::outputs::of(&state);
+    let ca_data = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, ca);
+    let text = templates(global)?.kubeconfig(context! {
+        prefix => state.env.as_str(),
+        master_lb_ip_address => outputs["master_lb_ip_address"].as_str().unwrap_or_default(),
+        kubernetes_master_port => state.settings.kubernetes_master_port,
+        ca_data => ca_data,
+        token => token,
+    })?;
+    let out = args
+        .out
+        .unwrap_or_else(|| global.state_dir.join(format!("{env}.kubeconfig")));
+    if out.as_os_str() == "-" {
+        print!("{text}");
+    } else {
+        write_private_file(&out, text.as_bytes())?;
+        report::note(&format!(
+            "wrote {} (context cfcr-{env}); it holds the admin token, mode 0600",
+            out.display()
+        ));
+    }
+    Ok(())
+}

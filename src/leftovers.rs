@@ -1,0 +1,211 @@
+//! What others create inside the environment: load balancers, volumes and security groups that
+//! Kubernetes makes for Services and PersistentVolumes (tagged with the cluster tag), and VMs that
+//! BOSH launches into the VPC. None of it is in the state, yet all of it blocks deleting the VPC.
+
+use std::time::Duration;
+
+use aws_sdk_ec2::types::{Filter, InstanceStateName};
+
+use crate::aws::{self, ErrorClass, Policy, Tolerate, wait};
+use crate::report;
+use crate::resources::{CLUSTER_TAG, Ctx, Key};
+
+/// Volumes stay attached for a while after their instance is terminated.
+const VOLUME_RELEASE: Duration = Duration::from_secs(300);
+
+fn cluster_tag_filters(cluster_tag: &str) -> [Filter; 2] {
+    [
+        Filter::builder()
+            .name(format!("tag:{CLUSTER_TAG}"))
+            .values(cluster_tag)
+            .build(),
+        Filter::builder()
+            .name("tag-key")
+            .values(format!("kubernetes.io/cluster/{cluster_tag}"))
+            .build(),
+    ]
+}
+
+fn tagged_for(cluster_tag: &str, key: &str, value: Option<&str>) -> bool {
+    (key == CLUSTER_TAG && value == Some(cluster_tag))
+        || key == format!("kubernetes.io/cluster/{cluster_tag}")
+}
+
+/// Deletes the load balancers, volumes and security groups Kubernetes created for the cluster.
+pub async fn delete_kubernetes_resources(ctx: &Ctx) -> anyhow::Result<()> {
+    let cluster_tag = ctx.state.snapshot().cluster_tag;
+    let Ok(vpc_id) = ctx.id(Key::Vpc) else {
+        return Ok(());
+    };
+    let master = ctx.state.get(Key::MasterLoadBalancer).map(|r| r.id);
+    let elb = &ctx.aws.elb;
+
+    let mut in_vpc = Vec::new();
+    let mut marker = None;
+    loop {
+        let page = aws::call("DescribeLoadBalancers", &Policy::standard(), || {
+            elb.describe_load_balancers()
+                .set_marker(marker.clone())
+                .send()
+        })
+        .await?;
+        in_vpc.extend(
+            page.load_balancer_descriptions()
+                .iter()
+                .filter(|d| d.vpc_id() == Some(vpc_id.as_str()))
+                .filter_map(|d| d.load_balancer_name().map(str::to_string))
+                .filter(|name| Some(name) != master.as_ref()),
+        );
+        marker = page.next_marker().map(str::to_string);
+        if marker.is_none() {
+            break;
+        }
+    }
+    for names in in_vpc.chunks(20) {
+        let tags = aws::call("DescribeTags", &Policy::standard(), || {
+            elb.describe_tags()
+                .set_load_balancer_names(Some(names.to_vec()))
+                .send()
+        })
+        .await?;
+        for description in tags.tag_descriptions() {
+            let ours = description
+                .tags()
+                .iter()
+                .any(|t| tagged_for(&cluster_tag, t.key(), t.value()));
+            let Some(name) = description.load_balancer_name().filter(|_| ours) else {
+                continue;
+            };
+            aws::call("DeleteLoadBalancer", &Policy::standard(), || {
+                elb.delete_load_balancer().load_balancer_name(name).send()
+            })
+            .await?;
+            report::note(&format!("deleted   Kubernetes load balancer {name}"));
+        }
+    }
+
+    let ec2 = &ctx.aws.ec2;
+    for filter in cluster_tag_filters(&cluster_tag) {
+        let volumes = aws::call("DescribeVolumes", &Policy::standard(), || {
+            ec2.describe_volumes().filters(filter.clone()).send()
+        })
+        .await?;
+        for id in volumes.volumes().iter().filter_map(|v| v.volume_id()) {
+            let releasing = Policy::standard().tolerate(Tolerate::Class(
+                ErrorClass::DependencyViolation,
+                VOLUME_RELEASE,
+            ));
+            aws::absent_ok(
+                aws::call("DeleteVolume", &releasing, || {
+                    ec2.delete_volume().volume_id(id).send()
+                })
+                .await,
+            )?;
+            report::note(&format!("deleted   Kubernetes volume {id}"));
+        }
+        let groups = aws::call("DescribeSecurityGroups", &Policy::standard(), || {
+            ec2.describe_security_groups()
+                .filters(filter.clone())
+                .filters(Filter::builder().name("vpc-id").values(&vpc_id).build())
+                .send()
+        })
+        .await?;
+        for id in groups.security_groups().iter().filter_map(|g| g.group_id()) {
+            let releasing = Policy::standard().tolerate(Tolerate::Class(
+                ErrorClass::DependencyViolation,
+                VOLUME_RELEASE,
+            ));
+            aws::absent_ok(
+                aws::call("DeleteSecurityGroup", &releasing, || {
+                    ec2.delete_security_group().group_id(id).send()
+                })
+                .await,
+            )?;
+            report::note(&format!("deleted   Kubernetes security group {id}"));
+        }
+    }
+    Ok(())
+}
+
+/// Instances in the environment's VPC other than the bastion: `(id, Name tag)`.
+pub async fn foreign_instances(ctx: &Ctx) -> anyhow::Result<Vec<(String, String)>> {
+    let Ok(vpc_id) = ctx.id(Key::Vpc) else {
+        return Ok(Vec::new());
+    };
+    let bastion = ctx.state.get(Key::Bastion).map(|r| r.id);
+    let ec2 = &ctx.aws.ec2;
+    let out = aws::call("DescribeInstances", &Policy::standard(), || {
+        ec2.describe_instances()
+            .filters(Filter::builder().name("vpc-id").values(&vpc_id).build())
+            .filters(
+                Filter::builder()
+                    .name("instance-state-name")
+                    .set_values(Some(
+                        ["pending", "running", "stopping", "stopped"]
+                            .map(String::from)
+                            .to_vec(),
+                    ))
+                    .build(),
+            )
+            .send()
+    })
+    .await?;
+    Ok(out
+        .reservations()
+        .iter()
+        .flat_map(|r| r.instances())
+        // Matched here too: the emulator used in tests does not filter by VPC.
+        .filter(|i| i.vpc_id() == Some(vpc_id.as_str()))
+        .filter(|i| {
+            !matches!(
+                i.state().and_then(|s| s.name()),
+                Some(InstanceStateName::Terminated | InstanceStateName::ShuttingDown)
+            )
+        })
+        .filter_map(|i| {
+            let id = i.instance_id()?.to_string();
+            let name = i
+                .tags()
+                .iter()
+                .find(|t| t.key() == Some("Name"))
+                .and_then(|t| t.value())
+                .unwrap_or("-")
+                .to_string();
+            Some((id, name))
+        })
+        .filter(|(id, _)| Some(id) != bastion.as_ref())
+        .collect())
+}
+
+/// Terminates instances and waits until they are gone.
+pub async fn terminate(ctx: &Ctx, ids: &[String]) -> anyhow::Result<()> {
+    let ec2 = &ctx.aws.ec2;
+    aws::call("TerminateInstances", &Policy::standard(), || {
+        ec2.terminate_instances()
+            .set_instance_ids(Some(ids.to_vec()))
+            .send()
+    })
+    .await?;
+    for id in ids {
+        report::note(&format!("terminating instance {id}"));
+    }
+    wait::until(
+        "the VPC's instances to terminate",
+        Duration::from_secs(600),
+        || async {
+            let out = aws::call("DescribeInstances", &Policy::standard(), || {
+                ec2.describe_instances()
+                    .set_instance_ids(Some(ids.to_vec()))
+                    .send()
+            })
+            .await?;
+            let all_gone = out
+                .reservations()
+                .iter()
+                .flat_map(|r| r.instances())
+                .all(|i| i.state().and_then(|s| s.name()) == Some(&InstanceStateName::Terminated));
+            Ok(all_gone.then_some(()))
+        },
+    )
+    .await
+}

@@ -1,0 +1,39 @@
+# The arguments of `bosh create-env` (deploy-bosh.sh) and `bosh delete-env` (teardown.sh): one list,
+# so that teardown deletes exactly the director that was created.
+director_args=(
+  bosh-deployment/bosh.yml
+  --state=bosh-aws-state.json
+  --vars-store=bosh-aws-creds.yml
+  -o bosh-deployment/aws/cpi.yml
+  -o bosh-deployment/uaa.yml
+  -o bosh-deployment/credhub.yml
+  -o bosh-deployment/jumpbox-user.yml
+  -o bosh-deployment/local-dns.yml
+  -o ops-files/director-size-aws.yml
+  -o kubo-deployment/configurations/generic/dns-addresses.yml
+  -o kubo-deployment/configurations/generic/bosh-admin-client.yml
+  -o kubo-deployment/manifests/ops-files/iaas/aws/bosh/tags.yml
+{%- if director_credentials == "instance-profile" %}
+  -o bosh-deployment/aws/cli-iam-instance-profile.yml
+  -o bosh-deployment/aws/iam-instance-profile.yml
+  -v iam_instance_profile={{ director_iam_instance_profile }}
+{%- else %}
+  --var-env=director_var
+{%- endif %}
+  -v director_name=bosh-aws
+  -v internal_cidr={{ internal_cidr }}
+  -v internal_gw={{ internal_gw }}
+  -v internal_ip={{ internal_ip }}
+  -v region={{ region }}
+  -v az={{ zone }}
+  -v default_key_name={{ default_key_name }}
+  -v "default_security_groups=[{{ default_security_groups | join(",") }}]"
+  --var-file=private_key="$HOME/deployer.pem"
+  -v subnet_id={{ private_subnet_id }}
+)
+{%- if director_credentials == "access-key" %}
+
+# The director's access key reaches bosh through the environment (--var-env), never its command line.
+export director_var_access_key_id="$AWS_ACCESS_KEY_ID"
+export director_var_secret_access_key="$AWS_SECRET_ACCESS_KEY"
+{%- endif %}

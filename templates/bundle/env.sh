@@ -1,0 +1,19 @@
+# Environment {{ prefix }}, rendered by cfcr-aws: the variables the bastion used to get from
+# /etc/profile.d/bosh.sh. Sourced by every script in this directory.
+export prefix={{ prefix }}
+export region={{ region }}
+export zone={{ zone }}
+export vpc_id={{ vpc_id }}
+export vpc_cidr={{ vpc_cidr }}
+export public_subnet_id={{ public_subnet_id }}
+export private_subnet_id={{ private_subnet_id }}
+export private_subnet_ip_prefix={{ private_subnet_ip_prefix }}
+export default_security_groups="[{{ default_security_groups | join(",") }}]"
+export default_key_name={{ default_key_name }}
+export kubernetes_cluster_tag={{ kubernetes_cluster_tag }}
+export master_lb_ip_address={{ master_lb_ip_address }}
+{%- if director_credentials == "access-key" %}
+export AWS_ACCESS_KEY_ID={{ aws_access_key_id }}
+export AWS_SECRET_ACCESS_KEY={{ aws_secret_access_key }}
+{%- endif %}
+export PATH="$HOME/bin:$PATH"

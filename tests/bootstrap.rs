@@ -1,0 +1,547 @@
+//! The hand-off (issue #3) against a real OpenSSH server standing in for the bastion, with recording
+//! stand-ins for bosh, credhub, kubectl and git.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+
+use common::{Env, FakeBastion, aws};
+use serde_json::{Value, json};
+
+fn director_args(env: &Env, bastion: &FakeBastion, instance_profile: bool) -> String {
+    let p = &env.prefix;
+    let credentials = if instance_profile {
+        format!(
+            "-o bosh-deployment/aws/cli-iam-instance-profile.yml -o bosh-deployment/aws/iam-instance-profile.yml -v iam_instance_profile={p}-bosh-director"
+        )
+    } else {
+        "--var-env=director_var".to_string()
+    };
+    format!(
+        "bosh-deployment/bosh.yml --state=bosh-aws-state.json --vars-store=bosh-aws-creds.yml \
+         -o bosh-deployment/aws/cpi.yml -o bosh-deployment/uaa.yml -o bosh-deployment/credhub.yml \
+         -o bosh-deployment/jumpbox-user.yml -o bosh-deployment/local-dns.yml \
+         -o ops-files/director-size-aws.yml \
+         -o kubo-deployment/configurations/generic/dns-addresses.yml \
+         -o kubo-deployment/configurations/generic/bosh-admin-client.yml \
+         -o kubo-deployment/manifests/ops-files/iaas/aws/bosh/tags.yml \
+         {credentials} -v director_name=bosh-aws -v internal_cidr=10.0.2.0/24 -v internal_gw=10.0.2.1 \
+         -v internal_ip=10.0.2.252 -v region=us-east-1 -v az=us-east-1a -v default_key_name={p}-deployer \
+         -v default_security_groups=[{sg}] --var-file=private_key={home}/deployer.pem -v subnet_id={subnet}",
+        sg = env.id("node_access_security_group"),
+        home = bastion.home().display(),
+        subnet = env.id("private_subnet"),
+    )
+}
+
+/// The calls of one tool, without the package check that depends on the test machine.
+fn calls_of(bastion: &FakeBastion, tool: &str) -> Vec<String> {
+    bastion
+        .calls()
+        .into_iter()
+        .filter(|c| c.starts_with(&format!("{tool} ")))
+        .collect()
+}
+
+const DIRECTOR: &str =
+    "{BOSH_ENVIRONMENT=10.0.2.252} {BOSH_CLIENT=bosh_admin} {BOSH_CLIENT_SECRET} {BOSH_CA_CERT}";
+
+fn expected_bosh_calls(env: &Env, bastion: &FakeBastion, instance_profile: bool) -> Vec<String> {
+    let p = &env.prefix;
+    let secret = if instance_profile {
+        String::new()
+    } else {
+        " {director_var_access_key_id} {director_var_secret_access_key}".to_string()
+    };
+    let int = |path: &str| format!("bosh int bosh-aws-creds.yml --path {path}");
+    let targeted = [
+        int("/bosh_admin_client_secret") + " {BOSH_CLIENT=bosh_admin} @cfcr-manifests",
+        int("/director_ssl/ca") + " {BOSH_CLIENT=bosh_admin} @cfcr-manifests",
+    ];
+    let mut calls = vec![format!(
+        "bosh create-env {}{secret} @cfcr-manifests",
+        director_args(env, bastion, instance_profile)
+    )];
+    calls.extend(targeted.clone());
+    calls.push(format!(
+        "bosh int kubo-deployment/manifests/cfcr.yml --path /stemcells/0/os {DIRECTOR} @cfcr-manifests"
+    ));
+    calls.push(format!(
+        "bosh int kubo-deployment/manifests/cfcr.yml --path /stemcells/0/version {DIRECTOR} @cfcr-manifests"
+    ));
+    calls.push(format!(
+        "bosh -n upload-stemcell https://bosh.io/d/stemcells/bosh-aws-xen-hvm-ubuntu-trusty-go_agent?v=3541.10 {DIRECTOR} @cfcr-manifests"
+    ));
+    calls.extend(targeted.clone());
+    calls.push(format!(
+        "bosh -n update-cloud-config kubo-deployment/configurations/aws/cloud-config.yml \
+         -o ops-files/cloud-config-vm-types.yml -o ops-files/cloud-config-master-lb.yml \
+         -v az=us-east-1a -v master_iam_instance_profile={p}-cfcr-master \
+         -v worker_iam_instance_profile={p}-cfcr-worker -v internal_cidr=10.0.2.0/24 \
+         -v internal_gw=10.0.2.1 -v dns_recursor_ip=10.0.0.2 -v subnet_id={subnet} \
+         -v master_target_pool={p}-cfcr-api {DIRECTOR} @cfcr-manifests",
+        subnet = env.id("private_subnet")
+    ));
+    calls.extend(targeted.clone());
+    calls.push(format!(
+        "bosh -n -d cfcr deploy kubo-deployment/manifests/cfcr.yml \
+         -o kubo-deployment/manifests/ops-files/addons-spec.yml \
+         -o kubo-deployment/manifests/ops-files/iaas/aws/lb.yml \
+         -o kubo-deployment/manifests/ops-files/iaas/aws/cloud-provider.yml \
+         -o ops-files/kubo-release.yml -o ops-files/worker-count.yml -o ops-files/master-lb.yml \
+         --var-file=addons-spec=addons-spec.yml -v kubernetes_cluster_tag={tag} \
+         -v kubernetes_master_host={p}-cfcr-api.us-east-1.elb.amazonaws.com {DIRECTOR} @cfcr-manifests",
+        tag = env.state()["cluster_tag"].as_str().unwrap()
+    ));
+    calls.extend(targeted);
+    calls.push(format!(
+        "bosh -n -d cfcr run-errand apply-addons {DIRECTOR} @cfcr-manifests"
+    ));
+    calls
+        .into_iter()
+        .map(|c| c.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect()
+}
+
+#[test]
+fn bootstrap_runs_every_step_on_the_bastion_and_unpave_tears_down_first() {
+    let env = Env::new("boot", "worker_count = 2");
+    env.pave();
+    let bastion = FakeBastion::start(&env);
+
+    let run = env.run_via(&bastion, &["bootstrap"]).ok();
+    for step in [
+        "install-tools",
+        "deploy-bosh",
+        "upload-stemcell",
+        "update-cloud-config",
+        "deploy-kubernetes",
+        "apply-addons",
+    ] {
+        assert!(
+            run.stderr.contains(&format!("bastion: {step}")),
+            "{}",
+            run.stderr
+        );
+        let log = bastion
+            .home()
+            .join(format!("cfcr-manifests/logs/{step}.log"));
+        assert!(log.exists(), "{step} is logged on the bastion");
+    }
+    assert_eq!(
+        calls_of(&bastion, "git"),
+        [
+            "git clone --quiet https://github.com/cloudfoundry/bosh-deployment bosh-deployment @cfcr-manifests",
+            "git -C bosh-deployment checkout --quiet 7a8bf74 @cfcr-manifests",
+            "git clone --quiet https://github.com/cloudfoundry-incubator/kubo-deployment kubo-deployment @cfcr-manifests",
+            "git -C kubo-deployment checkout --quiet v0.16.0 @cfcr-manifests",
+        ]
+    );
+    assert_eq!(
+        calls_of(&bastion, "bosh"),
+        expected_bosh_calls(&env, &bastion, true)
+    );
+
+    // What was uploaded: the bundle and the deployer key, private.
+    let home = bastion.home();
+    let pem = std::fs::read_to_string(home.join("deployer.pem")).unwrap();
+    assert!(pem.starts_with("-----BEGIN RSA PRIVATE KEY-----"));
+    let mode = |p: &str| {
+        std::fs::metadata(home.join(p))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(mode("deployer.pem"), 0o600);
+    assert_eq!(mode("cfcr-manifests/env.sh"), 0o600);
+    assert_eq!(mode("cfcr-manifests/deploy-bosh.sh"), 0o700);
+    let env_sh = std::fs::read_to_string(home.join("cfcr-manifests/env.sh")).unwrap();
+    assert!(env_sh.contains(&format!("export vpc_id={}", env.id("vpc"))));
+    assert!(!env_sh.contains("AWS_SECRET_ACCESS_KEY"));
+    let workers =
+        std::fs::read_to_string(home.join("cfcr-manifests/ops-files/worker-count.yml")).unwrap();
+    assert!(workers.contains("value: 2"), "{workers}");
+    let addons = std::fs::read_to_string(home.join("cfcr-manifests/addons-spec.yml")).unwrap();
+    assert!(addons.contains("name: standard") && addons.contains("type: gp2"));
+
+    let steps = &env.state()["bootstrap"]["steps"];
+    assert_eq!(steps.as_object().unwrap().len(), 6);
+    assert!(steps.as_object().unwrap().values().all(|s| s == "done"));
+
+    // A second run finds every step done.
+    let before = bastion.calls().len();
+    let again = env.run_via(&bastion, &["bootstrap"]).ok();
+    assert_eq!(
+        again.stderr.matches("already done").count(),
+        6,
+        "{}",
+        again.stderr
+    );
+    assert_eq!(bastion.calls().len(), before);
+
+    // The operator's ways in.
+    let ssh = env
+        .run_via(&bastion, &["ssh", "--", "echo", "hello from the bastion"])
+        .ok();
+    assert_eq!(ssh.stdout.trim(), "hello from the bastion");
+    let failed = env.run_via(&bastion, &["ssh", "--", "exit", "7"]);
+    assert_eq!(failed.code, 7);
+
+    let kubeconfig = env.run_via(&bastion, &["kubeconfig"]).ok();
+    let path = env.path().join(format!("state/{}.kubeconfig", env.prefix));
+    assert!(
+        kubeconfig.stderr.contains("kubeconfig"),
+        "{}",
+        kubeconfig.stderr
+    );
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let text = std::fs::read_to_string(&path).unwrap();
+    let p = &env.prefix;
+    assert!(
+        text.contains(&format!(
+            "server: https://{p}-cfcr-api.us-east-1.elb.amazonaws.com:8443"
+        )),
+        "{text}"
+    );
+    assert!(text.contains("token: \"test-admin-token\""), "{text}");
+    assert!(
+        text.contains(&format!("current-context: cfcr-{p}")),
+        "{text}"
+    );
+    let ca = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        "-----BEGIN CERTIFICATE-----\nTESTCA\n-----END CERTIFICATE-----\n",
+    );
+    assert!(
+        text.contains(&format!("certificate-authority-data: {ca}")),
+        "{text}"
+    );
+    assert!(!kubeconfig.all_output().contains("test-admin-token"));
+    let credhub = calls_of(&bastion, "credhub");
+    assert_eq!(
+        credhub,
+        [
+            "credhub get -n /bosh-aws/cfcr/tls-kubernetes --output-json {BOSH_ENVIRONMENT=10.0.2.252} {BOSH_CLIENT=bosh_admin} {CREDHUB_SERVER=https://10.0.2.252:8844} {CREDHUB_CLIENT=credhub-admin} {BOSH_CLIENT_SECRET} {BOSH_CA_CERT} {CREDHUB_SECRET} {CREDHUB_CA_CERT} @cfcr-manifests",
+            "credhub get -n /bosh-aws/cfcr/kubo-admin-password --output-json {BOSH_ENVIRONMENT=10.0.2.252} {BOSH_CLIENT=bosh_admin} {CREDHUB_SERVER=https://10.0.2.252:8844} {CREDHUB_CLIENT=credhub-admin} {BOSH_CLIENT_SECRET} {BOSH_CA_CERT} {CREDHUB_SECRET} {CREDHUB_CA_CERT} @cfcr-manifests",
+        ]
+    );
+
+    // unpave: the teardown on the bastion first, then the infrastructure.
+    let before = calls_of(&bastion, "bosh").len();
+    let delete_env = format!(
+        "bosh -n delete-env {} {DIRECTOR} @cfcr-manifests",
+        director_args(&env, &bastion, true)
+    )
+    .split_whitespace()
+    .collect::<Vec<_>>()
+    .join(" ");
+    let gone = env.run_via(&bastion, &["unpave", "--yes"]).ok();
+    let teardown: Vec<String> = calls_of(&bastion, "bosh").split_off(before);
+    let teardown: Vec<&String> = teardown
+        .iter()
+        .filter(|c| !c.starts_with("bosh int"))
+        .collect();
+    assert_eq!(
+        teardown,
+        [
+            &format!("bosh -n -d cfcr delete-deployment {DIRECTOR} @cfcr-manifests"),
+            &format!("bosh -n clean-up --all {DIRECTOR} @cfcr-manifests"),
+            &delete_env,
+        ]
+    );
+    let teardown_at = gone.stderr.find("bastion: teardown").expect("teardown ran");
+    let first_delete = gone.stderr.find("deleted ").expect("resources deleted");
+    assert!(teardown_at < first_delete, "{}", gone.stderr);
+    assert!(!env.state_path().exists());
+}
+
+#[test]
+fn access_key_mode_passes_the_key_through_the_environment_only() {
+    let env = Env::new("bootkey", "director_credentials = \"access-key\"");
+    env.pave();
+    let secret = env.state()["director_access_key"]["secret_access_key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let bastion = FakeBastion::start(&env);
+    let run = env.run_via(&bastion, &["bootstrap"]).ok();
+    assert_eq!(
+        calls_of(&bastion, "bosh"),
+        expected_bosh_calls(&env, &bastion, false)
+    );
+    let env_sh = std::fs::read_to_string(bastion.home().join("cfcr-manifests/env.sh")).unwrap();
+    assert!(env_sh.contains(&format!("export AWS_SECRET_ACCESS_KEY={secret}")));
+    assert!(!run.all_output().contains(&secret));
+    for call in bastion.calls() {
+        assert!(!call.contains(&secret), "{call}");
+    }
+    env.run_via(&bastion, &["unpave", "--yes"]).ok();
+}
+
+#[test]
+fn a_bastion_with_another_host_key_is_refused() {
+    let env = Env::new("hostkey", "");
+    env.pave();
+    let impostor = cfcr_host_key();
+    let bastion = FakeBastion::start_with_host_key(&env, &impostor);
+    let run = env.run_via(&bastion, &["bootstrap"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("pinned host key"), "{}", run.stderr);
+    assert!(bastion.calls().is_empty());
+    assert_eq!(env.state()["bootstrap"], json!({}));
+    env.run(&["unpave", "--yes"]).ok();
+}
+
+/// Another ed25519 host key, made by OpenSSH.
+fn cfcr_host_key() -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("key");
+    let status = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&path)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::fs::read_to_string(path).unwrap()
+}
+
+#[test]
+fn a_failing_step_stops_the_run_and_pave_resumes_there() {
+    let env = Env::new("resume", "");
+    env.pave();
+    let bastion = FakeBastion::start(&env);
+    bastion.fail_on(Some("update-cloud-config"));
+    let run = env.run_via(&bastion, &["bootstrap"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr
+            .contains("bastion step update-cloud-config failed (exit status: 3)"),
+        "{}",
+        run.stderr
+    );
+    let steps = env.state()["bootstrap"]["steps"].clone();
+    assert_eq!(steps["deploy-bosh"], "done");
+    assert_eq!(steps["update-cloud-config"], "started");
+    assert_eq!(steps.get("deploy-kubernetes"), None);
+
+    bastion.fail_on(None);
+    let resumed = env.run_via(&bastion, &["pave", "--yes"]).ok();
+    assert!(resumed.stderr.contains("bastion: deploy-bosh already done"));
+    let bosh = calls_of(&bastion, "bosh");
+    assert_eq!(
+        bosh.iter()
+            .filter(|c| c.starts_with("bosh create-env"))
+            .count(),
+        1
+    );
+    assert_eq!(
+        bosh.iter()
+            .filter(|c| c.starts_with("bosh -n update-cloud-config"))
+            .count(),
+        2
+    );
+    assert_eq!(
+        bosh.iter()
+            .filter(|c| c.starts_with("bosh -n -d cfcr deploy"))
+            .count(),
+        1
+    );
+    env.run_via(&bastion, &["unpave", "--yes"]).ok();
+}
+
+#[test]
+fn render_writes_every_file_with_every_value_filled() {
+    let env = Env::new("render", "director_credentials = \"access-key\"");
+    env.pave();
+    let out = env.path().join("bundle");
+    let run = env.run(&["render", "--out", out.to_str().unwrap()]).ok();
+    let mut files: Vec<String> = run
+        .stdout
+        .lines()
+        .map(|l| {
+            l.strip_prefix(&format!("{}/", out.display()))
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    files.sort();
+    assert_eq!(
+        files,
+        [
+            "apply-addons.sh",
+            "bosh-aws-env.sh",
+            "credhub-login.sh",
+            "deploy-bosh.sh",
+            "deploy-kubernetes.sh",
+            "director-args.sh",
+            "env.sh",
+            "install-tools.sh",
+            "kubeconfig-values.sh",
+            "ops-files/cloud-config-master-lb.yml",
+            "ops-files/cloud-config-vm-types.yml",
+            "ops-files/director-size-aws.yml",
+            "ops-files/kubo-release.yml",
+            "ops-files/master-lb.yml",
+            "ops-files/worker-count.yml",
+            "run-step.sh",
+            "specs/storage-class.yml",
+            "teardown.sh",
+            "update-cloud-config.sh",
+            "upload-stemcell.sh",
+        ]
+    );
+    let upstream: Vec<&str> = include_str!("fixtures/upstream-files.txt")
+        .lines()
+        .collect();
+    for file in &files {
+        let text = std::fs::read_to_string(out.join(file)).unwrap();
+        assert!(
+            !text.contains("{{") && !text.contains("{%"),
+            "{file}: {text}"
+        );
+        for word in text.split(|c: char| c.is_whitespace() || c == '"') {
+            let word = word.trim_end_matches('\\');
+            if (word.starts_with("bosh-deployment/") || word.starts_with("kubo-deployment/"))
+                && word.ends_with(".yml")
+            {
+                assert!(
+                    upstream.contains(&word),
+                    "{file} refers to {word}, not upstream"
+                );
+            }
+        }
+    }
+    let env_sh = std::fs::read_to_string(out.join("env.sh")).unwrap();
+    let state = env.state();
+    let key: &Value = &state["director_access_key"];
+    assert!(env_sh.contains(&format!(
+        "export AWS_ACCESS_KEY_ID={}",
+        key["access_key_id"].as_str().unwrap()
+    )));
+    assert!(
+        !run.all_output()
+            .contains(key["secret_access_key"].as_str().unwrap())
+    );
+    let install = std::fs::read_to_string(out.join("install-tools.sh")).unwrap();
+    assert!(install.contains("bosh-cli-7.11.0-linux-amd64"));
+    assert!(install.contains("3ad84c3967672070b7f70f91f8da76abcbb604d588787b4f98457338cc9fc8d2"));
+    env.unpave();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unpave_removes_what_kubernetes_and_bosh_left_in_the_vpc() {
+    let env = Env::new("leftover", "");
+    env.pave();
+    let bastion = FakeBastion::start(&env);
+    env.run_via(&bastion, &["bootstrap"]).ok();
+    let aws = aws().await;
+    let tag = env.state()["cluster_tag"].as_str().unwrap().to_string();
+    let subnet = env.id("public_subnet");
+
+    // A Service of type LoadBalancer, a PersistentVolume, and a BOSH VM nobody deleted.
+    let lb_name = format!("a{}", &env.prefix.replace('-', "")[..]);
+    aws.elb
+        .create_load_balancer()
+        .load_balancer_name(&lb_name)
+        .listeners(
+            aws_sdk_elasticloadbalancing::types::Listener::builder()
+                .protocol("TCP")
+                .load_balancer_port(80)
+                .instance_port(30080)
+                .build()
+                .unwrap(),
+        )
+        .subnets(&subnet)
+        .tags(
+            aws_sdk_elasticloadbalancing::types::Tag::builder()
+                .key(format!("kubernetes.io/cluster/{tag}"))
+                .value("owned")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let volume = aws
+        .ec2
+        .create_volume()
+        .availability_zone("us-east-1a")
+        .size(1)
+        .tag_specifications(
+            aws_sdk_ec2::types::TagSpecification::builder()
+                .resource_type(aws_sdk_ec2::types::ResourceType::Volume)
+                .tags(
+                    aws_sdk_ec2::types::Tag::builder()
+                        .key("KubernetesCluster")
+                        .value(&tag)
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let volume_id = volume.volume_id().unwrap().to_string();
+    let vm = aws
+        .ec2
+        .run_instances()
+        .image_id(env.id("bastion_image"))
+        .min_count(1)
+        .max_count(1)
+        .subnet_id(env.id("private_subnet"))
+        .send()
+        .await
+        .unwrap();
+    let vm_id = vm.instances()[0].instance_id().unwrap().to_string();
+
+    let stopped = env.run(&["unpave", "--yes", "--skip-teardown"]);
+    assert_eq!(stopped.code, 1);
+    assert!(stopped.stderr.contains(&vm_id), "{}", stopped.stderr);
+    assert!(stopped.stderr.contains("--force"), "{}", stopped.stderr);
+    assert!(env.state_path().exists());
+
+    // What Kubernetes made is gone before the check for instances stops the run.
+    assert!(
+        stopped
+            .stderr
+            .contains(&format!("Kubernetes load balancer {lb_name}")),
+        "{}",
+        stopped.stderr
+    );
+    assert!(
+        stopped
+            .stderr
+            .contains(&format!("Kubernetes volume {volume_id}")),
+        "{}",
+        stopped.stderr
+    );
+
+    let gone = env
+        .run(&["unpave", "--yes", "--skip-teardown", "--force"])
+        .ok();
+    assert!(
+        gone.stderr
+            .contains(&format!("terminating instance {vm_id}")),
+        "{}",
+        gone.stderr
+    );
+    assert!(!env.state_path().exists());
+    let lbs = aws
+        .elb
+        .describe_load_balancers()
+        .load_balancer_names(&lb_name)
+        .send()
+        .await;
+    assert!(lbs.is_err());
+    let volumes = aws
+        .ec2
+        .describe_volumes()
+        .volume_ids(&volume_id)
+        .send()
+        .await;
+    assert!(volumes.map(|v| v.volumes().is_empty()).unwrap_or(true));
+}

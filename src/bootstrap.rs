@@ -168,16 +168,14 @@ pub fn needs_teardown(state: &State) -> bool {
     state.bootstrap.reached(Step::DeployBosh) && !state.bootstrap.torn_down
 }
 
-/// Deletes the CFCR deployment (if it was deployed), cleans up the director and deletes it.
+/// Deletes the CFCR deployment (if it was deployed), cleans up the director and deletes it. For
+/// environments where [`needs_teardown`] holds.
 pub fn teardown(
     store: &StateStore,
     templates: &Templates,
     bastion: &Bastion,
 ) -> anyhow::Result<()> {
     let state = store.snapshot();
-    if !needs_teardown(&state) {
-        return Ok(());
-    }
     upload(&state, templates, bastion)?;
     let progress = &state.bootstrap;
     let mut args = Vec::new();

@@ -134,24 +134,33 @@ pub async fn foreign_instances(ctx: &Ctx) -> anyhow::Result<Vec<(String, String)
     };
     let bastion = ctx.state.get(Key::Bastion).map(|r| r.id);
     let ec2 = &ctx.aws.ec2;
-    let out = aws::call("DescribeInstances", &Policy::standard(), || {
-        ec2.describe_instances()
-            .filters(Filter::builder().name("vpc-id").values(&vpc_id).build())
-            .filters(
-                Filter::builder()
-                    .name("instance-state-name")
-                    .set_values(Some(
-                        ["pending", "running", "stopping", "stopped"]
-                            .map(String::from)
-                            .to_vec(),
-                    ))
-                    .build(),
-            )
-            .send()
-    })
-    .await?;
-    Ok(out
-        .reservations()
+    let mut reservations = Vec::new();
+    let mut token = None;
+    loop {
+        let page = aws::call("DescribeInstances", &Policy::standard(), || {
+            ec2.describe_instances()
+                .filters(Filter::builder().name("vpc-id").values(&vpc_id).build())
+                .filters(
+                    Filter::builder()
+                        .name("instance-state-name")
+                        .set_values(Some(
+                            ["pending", "running", "stopping", "stopped"]
+                                .map(String::from)
+                                .to_vec(),
+                        ))
+                        .build(),
+                )
+                .set_next_token(token.clone())
+                .send()
+        })
+        .await?;
+        reservations.extend_from_slice(page.reservations());
+        token = page.next_token().map(str::to_string);
+        if token.is_none() {
+            break;
+        }
+    }
+    Ok(reservations
         .iter()
         .flat_map(|r| r.instances())
         // Matched here too: the emulator used in tests does not filter by VPC.

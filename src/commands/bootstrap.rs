@@ -55,6 +55,9 @@ pub fn hand_off(global: &GlobalArgs, store: &StateStore) -> anyhow::Result<()> {
 /// The bastion part of `unpave`.
 pub fn teardown(global: &GlobalArgs, store: &StateStore) -> anyhow::Result<()> {
     let state = store.snapshot();
+    if !bootstrap::needs_teardown(&state) {
+        return Ok(());
+    }
     bootstrap::teardown(store, &templates(global)?, &bastion(global, &state)?)
         .context("tearing down on the bastion (pass --skip-teardown to go on without it)")
 }

@@ -64,6 +64,7 @@ impl Resource for ElasticIp {
         Ok(out
             .addresses()
             .iter()
+            .filter(|a| super::tagged(a.tags(), ctx.env(), &self.name(&ctx.settings)))
             .find_map(|a| Some(Record::new(a.allocation_id()?).with(PUBLIC_IP, a.public_ip()?))))
     }
 

@@ -472,17 +472,38 @@ impl Resource for InstanceProfile {
 
     async fn delete(&self, ctx: &Ctx, record: &Record) -> anyhow::Result<()> {
         let iam = &ctx.aws.iam;
-        // Each profile is named after its role.
-        let role = self.name(&ctx.settings);
-        aws::absent_ok(
-            aws::call("RemoveRoleFromInstanceProfile", &Policy::standard(), || {
-                iam.remove_role_from_instance_profile()
+        let Some(profile) = aws::absent_ok(
+            aws::call("GetInstanceProfile", &Policy::standard(), || {
+                iam.get_instance_profile()
                     .instance_profile_name(&record.id)
-                    .role_name(&role)
                     .send()
             })
             .await,
-        )?;
+        )?
+        else {
+            return Ok(());
+        };
+        // Only the roles it holds: removing one it does not hold is an error (or worse, in emulators).
+        let roles: Vec<String> = profile
+            .instance_profile()
+            .map(|p| {
+                p.roles()
+                    .iter()
+                    .map(|r| r.role_name().to_string())
+                    .collect()
+            })
+            .unwrap_or_default();
+        for role in roles {
+            aws::absent_ok(
+                aws::call("RemoveRoleFromInstanceProfile", &Policy::standard(), || {
+                    iam.remove_role_from_instance_profile()
+                        .instance_profile_name(&record.id)
+                        .role_name(&role)
+                        .send()
+                })
+                .await,
+            )?;
+        }
         aws::absent_ok(
             aws::call("DeleteInstanceProfile", &super::releasing(), || {
                 iam.delete_instance_profile()

@@ -79,16 +79,26 @@ impl Resource for Bastion {
                 ))
                 .build(),
         );
-        let out = aws::call("DescribeInstances", &Policy::standard(), || {
-            ec2.describe_instances()
-                .set_filters(Some(filters.clone()))
-                .send()
-        })
-        .await?;
-        Ok(out
-            .reservations()
+        let mut reservations = Vec::new();
+        let mut token = None;
+        loop {
+            let page = aws::call("DescribeInstances", &Policy::standard(), || {
+                ec2.describe_instances()
+                    .set_filters(Some(filters.clone()))
+                    .set_next_token(token.clone())
+                    .send()
+            })
+            .await?;
+            reservations.extend_from_slice(page.reservations());
+            token = page.next_token().map(str::to_string);
+            if token.is_none() {
+                break;
+            }
+        }
+        Ok(reservations
             .iter()
             .flat_map(|r| r.instances())
+            .filter(|i| super::tagged(i.tags(), ctx.env(), &ctx.name(NAME)))
             .find_map(|i| {
                 Some(
                     Record::new(i.instance_id()?)

@@ -37,6 +37,7 @@ impl Resource for InternetGateway {
         Ok(out
             .internet_gateways()
             .iter()
+            .filter(|g| super::tagged(g.tags(), ctx.env(), &ctx.name(NAME)))
             .find_map(|g| g.internet_gateway_id())
             .map(Record::new))
     }

@@ -141,6 +141,16 @@ impl Ctx {
     }
 }
 
+/// Whether EC2 tags say "this environment's resource named `name`". Describe calls filter by the
+/// same tags; checking again costs nothing and guards against emulators that ignore filters.
+fn tagged(tags: &[Tag], env: &str, name: &str) -> bool {
+    let has = |key: &str, value: &str| {
+        tags.iter()
+            .any(|t| t.key() == Some(key) && t.value() == Some(value))
+    };
+    has(OWNER_TAG, env) && has("Name", name)
+}
+
 /// A name that belongs to someone else: the environment cannot be paved as configured.
 #[derive(Debug, thiserror::Error)]
 #[error(

@@ -7,7 +7,7 @@ use anyhow::bail;
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{Filter, NatGatewayState, ResourceType};
 
-use super::{Ctx, Key, OWNER_TAG, Resource};
+use super::{Ctx, Key, Resource};
 use crate::aws::{self, Policy, wait};
 use crate::config::Settings;
 use crate::state::Record;
@@ -58,24 +58,27 @@ impl Resource for NatGateway {
                 .values("available")
                 .build(),
         );
-        let out = aws::call("DescribeNatGateways", &Policy::standard(), || {
-            ec2.describe_nat_gateways()
-                .set_filter(Some(filters.clone()))
-                .send()
-        })
-        .await?;
+        let mut gateways = Vec::new();
+        let mut token = None;
+        loop {
+            let page = aws::call("DescribeNatGateways", &Policy::standard(), || {
+                ec2.describe_nat_gateways()
+                    .set_filter(Some(filters.clone()))
+                    .set_next_token(token.clone())
+                    .send()
+            })
+            .await?;
+            gateways.extend_from_slice(page.nat_gateways());
+            token = page.next_token().map(str::to_string);
+            if token.is_none() {
+                break;
+            }
+        }
         // Matched here too: LocalStack's emulation ignores tag filters on NAT gateways.
-        let owner = ctx.env();
         let name = ctx.name(NAME);
-        let has = |g: &aws_sdk_ec2::types::NatGateway, key: &str, value: &str| {
-            g.tags()
-                .iter()
-                .any(|t| t.key() == Some(key) && t.value() == Some(value))
-        };
-        Ok(out
-            .nat_gateways()
+        Ok(gateways
             .iter()
-            .filter(|g| has(g, OWNER_TAG, owner) && has(g, "Name", &name))
+            .filter(|g| super::tagged(g.tags(), ctx.env(), &name))
             .filter(|g| {
                 matches!(
                     g.state(),

@@ -62,6 +62,7 @@ impl Resource for RouteTable {
         Ok(out
             .route_tables()
             .iter()
+            .filter(|t| super::tagged(t.tags(), ctx.env(), &self.name(&ctx.settings)))
             .find_map(|t| t.route_table_id())
             .map(Record::new))
     }

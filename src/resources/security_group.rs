@@ -93,6 +93,7 @@ impl Resource for SecurityGroup {
         Ok(out
             .security_groups()
             .iter()
+            .filter(|g| super::tagged(g.tags(), ctx.env(), &self.name(&ctx.settings)))
             .find_map(|g| g.group_id())
             .map(Record::new))
     }

@@ -65,6 +65,7 @@ impl Resource for Subnet {
         Ok(out
             .subnets()
             .iter()
+            .filter(|s| super::tagged(s.tags(), ctx.env(), &self.name(&ctx.settings)))
             .find_map(|s| s.subnet_id())
             .map(Record::new))
     }

@@ -34,7 +34,12 @@ impl Resource for Vpc {
                 .send()
         })
         .await?;
-        Ok(out.vpcs().iter().find_map(|v| v.vpc_id()).map(Record::new))
+        Ok(out
+            .vpcs()
+            .iter()
+            .filter(|v| super::tagged(v.tags(), ctx.env(), &ctx.name(NAME)))
+            .find_map(|v| v.vpc_id())
+            .map(Record::new))
     }
 
     async fn create(&self, ctx: &Ctx) -> anyhow::Result<Record> {

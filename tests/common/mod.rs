@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
+pub mod proxy;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
@@ -322,4 +324,212 @@ impl Env {
         all.extend_from_slice(args);
         self.run(&all)
     }
+}
+
+/// Everything in LocalStack that belongs to the environment, as `kind:id`, found by ownership tag
+/// and by the environment's names: what the state must account for exactly.
+pub async fn owned_in_aws(aws: &Aws, prefix: &str) -> std::collections::BTreeSet<String> {
+    use aws_sdk_ec2::types::Filter;
+    let mut found = std::collections::BTreeSet::new();
+    let owner = || {
+        Filter::builder()
+            .name("tag:cfcr-aws:env")
+            .values(prefix)
+            .build()
+    };
+    let owned = |tags: &[aws_sdk_ec2::types::Tag]| {
+        tags.iter()
+            .any(|t| t.key() == Some("cfcr-aws:env") && t.value() == Some(prefix))
+    };
+    let ec2 = &aws.ec2;
+    for v in ec2
+        .describe_vpcs()
+        .filters(owner())
+        .send()
+        .await
+        .unwrap()
+        .vpcs()
+    {
+        found.insert(format!("vpc:{}", v.vpc_id().unwrap()));
+    }
+    for s in ec2
+        .describe_subnets()
+        .filters(owner())
+        .send()
+        .await
+        .unwrap()
+        .subnets()
+    {
+        found.insert(format!("subnet:{}", s.subnet_id().unwrap()));
+    }
+    for g in ec2
+        .describe_internet_gateways()
+        .filters(owner())
+        .send()
+        .await
+        .unwrap()
+        .internet_gateways()
+    {
+        found.insert(format!("igw:{}", g.internet_gateway_id().unwrap()));
+    }
+    for t in ec2
+        .describe_route_tables()
+        .filters(owner())
+        .send()
+        .await
+        .unwrap()
+        .route_tables()
+    {
+        found.insert(format!("rtb:{}", t.route_table_id().unwrap()));
+    }
+    for g in ec2
+        .describe_security_groups()
+        .filters(owner())
+        .send()
+        .await
+        .unwrap()
+        .security_groups()
+    {
+        found.insert(format!("sg:{}", g.group_id().unwrap()));
+    }
+    for a in ec2.describe_addresses().send().await.unwrap().addresses() {
+        if owned(a.tags()) {
+            found.insert(format!("eip:{}", a.allocation_id().unwrap()));
+        }
+    }
+    let mut nats = Vec::new();
+    let mut token = None;
+    loop {
+        let page = ec2
+            .describe_nat_gateways()
+            .set_next_token(token)
+            .send()
+            .await
+            .unwrap();
+        nats.extend_from_slice(page.nat_gateways());
+        token = page.next_token().map(str::to_string);
+        if token.is_none() {
+            break;
+        }
+    }
+    for n in &nats {
+        let live = matches!(n.state().map(|s| s.as_str()), Some("pending" | "available"));
+        if owned(n.tags()) && live {
+            found.insert(format!("nat:{}", n.nat_gateway_id().unwrap()));
+        }
+    }
+    let mut reservations = Vec::new();
+    let mut token = None;
+    loop {
+        let page = ec2
+            .describe_instances()
+            .set_next_token(token)
+            .send()
+            .await
+            .unwrap();
+        reservations.extend_from_slice(page.reservations());
+        token = page.next_token().map(str::to_string);
+        if token.is_none() {
+            break;
+        }
+    }
+    for i in reservations.iter().flat_map(|r| r.instances()) {
+        let state = i
+            .state()
+            .and_then(|s| s.name())
+            .map(|n| n.as_str().to_string());
+        let live = !matches!(state.as_deref(), Some("terminated" | "shutting-down"));
+        if owned(i.tags()) && live {
+            found.insert(format!("instance:{}", i.instance_id().unwrap()));
+        }
+    }
+    for k in ec2.describe_key_pairs().send().await.unwrap().key_pairs() {
+        if k.key_name() == Some(format!("{prefix}-deployer").as_str()) {
+            found.insert(format!("keypair:{}", k.key_name().unwrap()));
+        }
+    }
+    let lb = format!("{prefix}-cfcr-api");
+    if aws
+        .elb
+        .describe_load_balancers()
+        .load_balancer_names(&lb)
+        .send()
+        .await
+        .is_ok()
+    {
+        found.insert(format!("elb:{lb}"));
+    }
+    for name in ["cfcr-master", "cfcr-worker", "bosh-director"] {
+        let name = format!("{prefix}-{name}");
+        if aws.iam.get_role().role_name(&name).send().await.is_ok() {
+            found.insert(format!("role:{name}"));
+        }
+        if aws
+            .iam
+            .get_instance_profile()
+            .instance_profile_name(&name)
+            .send()
+            .await
+            .is_ok()
+        {
+            found.insert(format!("profile:{name}"));
+        }
+    }
+    if aws
+        .iam
+        .get_user()
+        .user_name(format!("{prefix}-bosh-director"))
+        .send()
+        .await
+        .is_ok()
+    {
+        found.insert(format!("user:{prefix}-bosh-director"));
+    }
+    let policies = aws
+        .iam
+        .list_policies()
+        .scope(aws_sdk_iam::types::PolicyScopeType::Local)
+        .send()
+        .await
+        .unwrap();
+    for p in policies.policies() {
+        if p.policy_name() == Some(format!("{prefix}-bosh-director").as_str()) {
+            found.insert(format!("policy:{}", p.arn().unwrap()));
+        }
+    }
+    found
+}
+
+/// The same view of what the state records.
+pub fn recorded_in_state(state: &Value) -> std::collections::BTreeSet<String> {
+    let kind = |key: &str| match key {
+        "vpc" => Some("vpc"),
+        "public_subnet" | "private_subnet" => Some("subnet"),
+        "internet_gateway" => Some("igw"),
+        "public_route_table" | "private_route_table" => Some("rtb"),
+        "node_access_security_group" | "api_access_security_group" => Some("sg"),
+        "nat_eip" | "bastion_eip" => Some("eip"),
+        "nat_gateway" => Some("nat"),
+        "bastion" => Some("instance"),
+        "deployer_key_pair" => Some("keypair"),
+        "master_load_balancer" => Some("elb"),
+        "master_role" | "worker_role" | "director_role" => Some("role"),
+        "master_instance_profile" | "worker_instance_profile" | "director_instance_profile" => {
+            Some("profile")
+        }
+        "director_policy" => Some("policy"),
+        "director_user" => Some("user"),
+        _ => None,
+    };
+    state["resources"]
+        .as_object()
+        .map(|resources| {
+            resources
+                .iter()
+                .filter_map(|(key, record)| {
+                    Some(format!("{}:{}", kind(key)?, record["id"].as_str()?))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }

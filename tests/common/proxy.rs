@@ -1,0 +1,227 @@
+//! A fault-injecting HTTP proxy between cfcr-aws and LocalStack (the tool's `AWS_ENDPOINT_URL`
+//! points at it). It counts requests, and on command kills the tool after the N-th request (once
+//! LocalStack has acted on it, before the tool sees the answer), answers with throttling, server
+//! errors or given AWS error codes, or resets the connection.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// What to do instead of (or after) forwarding a request.
+#[derive(Clone, Debug)]
+pub enum Fault {
+    /// EC2-style `RequestLimitExceeded` (503) or query-style `Throttling` (400).
+    Throttle,
+    /// HTTP 503 with no AWS error code.
+    ServiceUnavailable,
+    /// An AWS error with this code and HTTP status, e.g. an eventual-consistency `NotFound`.
+    Error {
+        code: &'static str,
+        status: u16,
+        message: &'static str,
+    },
+    /// Close the connection after reading the request, sending nothing.
+    Reset,
+}
+
+/// Injects `fault` into the first `times` requests whose Action is `action` (any when `None`).
+#[derive(Clone, Debug)]
+pub struct Rule {
+    pub action: Option<&'static str>,
+    pub times: usize,
+    pub fault: Fault,
+}
+
+#[derive(Default)]
+struct Plan {
+    rules: Vec<Rule>,
+    kill_after: Option<usize>,
+    actions: Vec<String>,
+}
+
+pub struct Proxy {
+    pub url: String,
+    plan: Arc<Mutex<Plan>>,
+    requests: Arc<AtomicUsize>,
+    /// The tool's pid, for `kill_after`.
+    pub pid: Arc<AtomicU32>,
+}
+
+fn action_of(body: &[u8]) -> String {
+    String::from_utf8_lossy(body)
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("Action="))
+        .unwrap_or("?")
+        .to_string()
+}
+
+fn read_request(stream: &mut TcpStream) -> Option<(Vec<u8>, Vec<u8>)> {
+    let mut reader = BufReader::new(stream.try_clone().ok()?);
+    let mut head = Vec::new();
+    let mut length = 0usize;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).ok()? == 0 {
+            return None;
+        }
+        let lower = line.to_ascii_lowercase();
+        if let Some(value) = lower.strip_prefix("content-length:") {
+            length = value.trim().parse().ok()?;
+        }
+        // One request per connection: the answer comes back with the connection closed.
+        if lower.starts_with("connection:") {
+            continue;
+        }
+        if line == "\r\n" {
+            head.extend_from_slice(b"Connection: close\r\n\r\n");
+            break;
+        }
+        head.extend_from_slice(line.as_bytes());
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).ok()?;
+    Some((head, body))
+}
+
+/// An AWS error in the request's protocol: EC2's `<Response><Errors>`, or the query protocol's
+/// `<ErrorResponse>` (IAM, ELB).
+fn error_response(ec2: bool, status: u16, code: &str, message: &str) -> Vec<u8> {
+    let body = match (code.is_empty(), ec2) {
+        (true, _) => String::new(),
+        (false, true) => format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error></Errors><RequestID>proxy-injected</RequestID></Response>"
+        ),
+        (false, false) => format!(
+            "<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>proxy-injected</RequestId></ErrorResponse>"
+        ),
+    };
+    format!(
+        "HTTP/1.1 {status} Injected\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+impl Proxy {
+    pub fn start(upstream: &str) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let upstream = upstream.trim_start_matches("http://").to_string();
+        let plan = Arc::new(Mutex::new(Plan::default()));
+        let requests = Arc::new(AtomicUsize::new(0));
+        let pid = Arc::new(AtomicU32::new(0));
+        let (plan2, requests2, pid2) = (plan.clone(), requests.clone(), pid.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                let (plan, requests, pid, upstream) = (
+                    plan2.clone(),
+                    requests2.clone(),
+                    pid2.clone(),
+                    upstream.clone(),
+                );
+                std::thread::spawn(move || serve(stream, &upstream, &plan, &requests, &pid));
+            }
+        });
+        Proxy {
+            url,
+            plan,
+            requests,
+            pid,
+        }
+    }
+
+    pub fn requests(&self) -> usize {
+        self.requests.load(Ordering::SeqCst)
+    }
+
+    /// The Action of every request so far, in arrival order.
+    pub fn actions(&self) -> Vec<String> {
+        self.plan.lock().unwrap().actions.clone()
+    }
+
+    pub fn reset_count(&self) {
+        self.requests.store(0, Ordering::SeqCst);
+        self.plan.lock().unwrap().actions.clear();
+    }
+
+    pub fn add_rule(&self, rule: Rule) {
+        self.plan.lock().unwrap().rules.push(rule);
+    }
+
+    pub fn clear_rules(&self) {
+        self.plan.lock().unwrap().rules.clear();
+    }
+
+    /// Kill the tool (SIGKILL, pid from `self.pid`) right after LocalStack answers request `n`.
+    pub fn kill_after(&self, n: Option<usize>) {
+        self.plan.lock().unwrap().kill_after = n;
+    }
+}
+
+fn serve(
+    mut client: TcpStream,
+    upstream: &str,
+    plan: &Mutex<Plan>,
+    requests: &AtomicUsize,
+    pid: &AtomicU32,
+) {
+    let Some((head, body)) = read_request(&mut client) else {
+        return;
+    };
+    let action = action_of(&body);
+    let ec2 = String::from_utf8_lossy(&body).contains("Version=2016-11-15");
+    let number = requests.fetch_add(1, Ordering::SeqCst) + 1;
+    let (fault, kill) = {
+        let mut plan = plan.lock().unwrap();
+        plan.actions.push(action.clone());
+        let fault = plan
+            .rules
+            .iter_mut()
+            .find(|r| r.times > 0 && r.action.is_none_or(|a| a == action))
+            .map(|r| {
+                r.times -= 1;
+                r.fault.clone()
+            });
+        (fault, plan.kill_after == Some(number))
+    };
+    let response = match fault {
+        Some(Fault::Reset) => {
+            let _ = client.shutdown(Shutdown::Both);
+            return;
+        }
+        Some(Fault::Throttle) if ec2 => {
+            error_response(true, 503, "RequestLimitExceeded", "Request limit exceeded.")
+        }
+        Some(Fault::Throttle) => error_response(false, 400, "Throttling", "Rate exceeded"),
+        Some(Fault::ServiceUnavailable) => error_response(ec2, 503, "", ""),
+        Some(Fault::Error {
+            code,
+            status,
+            message,
+        }) => error_response(ec2, status, code, message),
+        None => {
+            let mut server = match TcpStream::connect(upstream) {
+                Ok(server) => server,
+                Err(e) => {
+                    eprintln!("proxy: cannot reach {upstream}: {e}");
+                    return;
+                }
+            };
+            let _ = server.write_all(&head);
+            let _ = server.write_all(&body);
+            let mut response = Vec::new();
+            let _ = server.read_to_end(&mut response);
+            response
+        }
+    };
+    if kill {
+        let target = pid.load(Ordering::SeqCst);
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", &target.to_string()])
+            .status();
+        return;
+    }
+    let _ = client.write_all(&response);
+}

@@ -13,7 +13,7 @@ use futures::future::BoxFuture;
 use futures::stream::{FuturesUnordered, StreamExt};
 
 use crate::report;
-use crate::resources::{Ctx, Key, Resource};
+use crate::resources::{Ctx, Key, NameTaken, Resource};
 
 /// Which way to walk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,6 +69,30 @@ fn prerequisites(
         }
     }
     before
+}
+
+/// The order a walk with one worker visits the resources in; panics on a cycle.
+pub fn sequential_order(resources: &[Box<dyn Resource>], delete: bool) -> Vec<Key> {
+    let direction = if delete {
+        Direction::Delete
+    } else {
+        Direction::Create
+    };
+    let mut before = prerequisites(resources, direction);
+    let mut order = Vec::new();
+    while let Some(next) = before
+        .iter()
+        .find(|(_, waits_on)| waits_on.is_empty())
+        .map(|(k, _)| *k)
+    {
+        before.remove(&next);
+        for waits_on in before.values_mut() {
+            waits_on.remove(&next);
+        }
+        order.push(next);
+    }
+    assert!(before.is_empty(), "dependency cycle among {before:?}");
+    order
 }
 
 async fn walk<'a>(
@@ -140,6 +164,44 @@ pub async fn destroy(
         Box::pin(remove(ctx, r))
     })
     .await
+}
+
+/// Finds the resources of an environment whose state was lost, by ownership tag and name, and
+/// records them as ready, in creation order (a find may need what an earlier one found). A resource
+/// whose dependencies were not found is not looked for. Returns how many were found.
+pub async fn discover(ctx: &Ctx, resources: &[Box<dyn Resource>]) -> anyhow::Result<usize> {
+    let owned: BTreeSet<Key> = resources
+        .iter()
+        .filter(|r| r.owned())
+        .map(|r| r.key())
+        .collect();
+    let mut found = 0;
+    for key in sequential_order(resources, false) {
+        let resource = resources
+            .iter()
+            .find(|r| r.key() == key)
+            .expect("ordered keys");
+        let missing_dependency = resource
+            .depends_on()
+            .iter()
+            .any(|d| owned.contains(d) && ctx.state.get(*d).is_none());
+        if !resource.owned() || missing_dependency {
+            continue;
+        }
+        match resource.find(ctx).await {
+            Ok(Some(mut record)) => {
+                record.ready = true;
+                report::resource("found", key, &resource.name(&ctx.settings), &record.id);
+                ctx.state.record(key, record)?;
+                found += 1;
+            }
+            Ok(None) => {}
+            // Someone else's: not ours to delete.
+            Err(e) if e.is::<NameTaken>() => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(found)
 }
 
 /// A resource that the state says is ready but that AWS no longer has.
@@ -222,30 +284,6 @@ mod tests {
             ..Default::default()
         };
         Settings::validate(values, None).unwrap()
-    }
-
-    /// The order a walk with one worker visits the resources in; panics on a cycle.
-    fn sequential_order(resources: &[Box<dyn Resource>], delete: bool) -> Vec<Key> {
-        let direction = if delete {
-            Direction::Delete
-        } else {
-            Direction::Create
-        };
-        let mut before = prerequisites(resources, direction);
-        let mut order = Vec::new();
-        while let Some(next) = before
-            .iter()
-            .find(|(_, waits_on)| waits_on.is_empty())
-            .map(|(k, _)| *k)
-        {
-            before.remove(&next);
-            for waits_on in before.values_mut() {
-                waits_on.remove(&next);
-            }
-            order.push(next);
-        }
-        assert!(before.is_empty(), "dependency cycle among {before:?}");
-        order
     }
 
     fn position(order: &[Key], key: Key) -> usize {

@@ -11,7 +11,8 @@ use ssh_key::rand_core::{OsRng, RngCore};
 use ssh_key::{LineEnding, PrivateKey};
 
 /// An SSH key pair in OpenSSH formats. `Debug` never shows the private half.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Empty (the default) in a state recovered by discovery, whose keys were lost with the state file.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyMaterial {
     /// OpenSSH private key (PEM-armoured `OPENSSH PRIVATE KEY`).
     pub private_key: String,

@@ -28,10 +28,23 @@ fn init_tracing(verbose: u8) {
     let default = match verbose {
         0 => "warn",
         1 => "warn,cfcr_aws=debug",
-        // Never trace the SDK's wire: request and response bodies can carry secrets.
-        _ => "info,cfcr_aws=trace,aws_smithy_runtime=info,aws_smithy_http=info",
+        _ => "info,cfcr_aws=trace",
     };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let mut filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    // Whatever RUST_LOG says: the SDK's and HTTP stack's traces carry request and response bodies,
+    // which hold secrets (CreateAccessKey's answer, ImportKeyPair's request).
+    for wire in [
+        "aws_smithy_runtime=info",
+        "aws_smithy_http=info",
+        "aws_smithy_http_client=info",
+        "aws_smithy_runtime_api=info",
+        "hyper=info",
+        "hyper_util=info",
+        "h2=info",
+        "rustls=info",
+    ] {
+        filter = filter.add_directive(wire.parse().expect("a valid directive"));
+    }
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

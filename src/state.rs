@@ -283,7 +283,7 @@ impl StateStore {
     }
 
     /// Removes the state file: the environment no longer exists.
-    pub fn remove(self) -> anyhow::Result<()> {
+    pub fn remove(&self) -> anyhow::Result<()> {
         fs::remove_file(&self.path).with_context(|| format!("removing {}", self.path.display()))
     }
 }

@@ -53,7 +53,9 @@ fn for_every_request(count: usize, check: impl Fn(&Proxy, usize) + Sync) {
                     if n > count {
                         break;
                     }
+                    let started = std::time::Instant::now();
                     check(&proxy, n);
+                    eprintln!("request {n}: checked in {:?}", started.elapsed());
                 }
             });
         }

@@ -5,7 +5,7 @@ use anyhow::bail;
 use crate::cli::{GlobalArgs, PaveArgs};
 use crate::config::Settings;
 use crate::lock::EnvLock;
-use crate::resources::{Ctx, inventory};
+use crate::resources::{Ctx, Key, Resource, inventory};
 use crate::state::{self, SCHEMA_VERSION, State, StateStore};
 use crate::{graph, keys, report};
 
@@ -46,6 +46,7 @@ pub async fn run(global: &GlobalArgs, args: PaveArgs) -> anyhow::Result<()> {
         }
     }
     let aws = crate::aws::connect(&settings.region, global.endpoint_url.as_deref()).await?;
+    let new = existing.is_none();
     let store = match existing {
         Some(paved) => {
             let store = StateStore::open(path, paved);
@@ -70,12 +71,11 @@ pub async fn run(global: &GlobalArgs, args: PaveArgs) -> anyhow::Result<()> {
         state: store,
         templates: crate::templates::Templates::new(global.templates.as_deref())?,
     };
-    graph::apply(
-        &ctx,
-        &inventory(&ctx.settings),
-        global.max_concurrency.into(),
-    )
-    .await?;
+    let resources = inventory(&ctx.settings);
+    if new {
+        refuse_orphans(&ctx, &resources).await?;
+    }
+    graph::apply(&ctx, &resources, global.max_concurrency.into()).await?;
 
     let outputs = crate::outputs::of(&ctx.state.snapshot());
     report::note(&format!(
@@ -88,4 +88,43 @@ pub async fn run(global: &GlobalArgs, args: PaveArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     super::bootstrap::hand_off(global, &ctx.state)
+}
+
+/// The resources whose names a new environment needs first: if any exists, a state was lost.
+const LANDMARKS: [Key; 4] = [
+    Key::Vpc,
+    Key::DeployerKeyPair,
+    Key::MasterRole,
+    Key::MasterLoadBalancer,
+];
+
+/// A new environment must not be built beside the remains of one whose state was lost: its keys
+/// are gone, and two VPCs with one name help nobody. Refuses (and removes the new state) if AWS
+/// already holds one of the environment's landmark resources.
+async fn refuse_orphans(ctx: &Ctx, resources: &[Box<dyn Resource>]) -> anyhow::Result<()> {
+    let probes = resources
+        .iter()
+        .filter(|r| LANDMARKS.contains(&r.key()))
+        .map(|r| async move { (r, r.find(ctx).await) });
+    let mut found = Vec::new();
+    for (resource, result) in futures::future::join_all(probes).await {
+        match result {
+            Ok(Some(record)) => {
+                found.push(format!("{} {}", resource.name(&ctx.settings), record.id))
+            }
+            Ok(None) => {}
+            Err(e) => found.push(format!("{e:#}")),
+        }
+    }
+    if found.is_empty() {
+        return Ok(());
+    }
+    let state = ctx.state.snapshot();
+    ctx.state.remove()?;
+    bail!(
+        "environment {:?} already has resources in AWS but no state file: {}. To delete them, run `cfcr-aws unpave --env {}` (it finds them by tag and name); to keep them, restore the state file",
+        state.env,
+        found.join("; "),
+        state.env
+    )
 }

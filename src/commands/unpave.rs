@@ -3,22 +3,30 @@
 use anyhow::bail;
 
 use crate::cli::{GlobalArgs, UnpaveArgs};
+use crate::config::{ConfigValues, DirectorCredentials};
+use crate::keys::KeyMaterial;
 use crate::lock::EnvLock;
 use crate::resources::{Ctx, inventory};
-use crate::state::{self, StateStore, Step};
+use crate::state::{self, SCHEMA_VERSION, State, StateStore, Step};
 use crate::{graph, leftovers, report};
 
 pub async fn run(global: &GlobalArgs, args: UnpaveArgs) -> anyhow::Result<()> {
     let env = super::environment(global, &args.env)?;
     let lock = EnvLock::acquire(&global.state_dir, &env, "unpave")?;
     let path = state::path_for(&global.state_dir, &env);
-    let Some(paved) = state::load(&path)? else {
-        report::note(&format!(
-            "nothing to do: there is no state for environment {env:?} in {}",
-            global.state_dir.display()
-        ));
-        lock.remove_file()?;
-        return Ok(());
+    let paved = match state::load(&path)? {
+        Some(paved) => paved,
+        None => match recover(global, &env, &path).await? {
+            Some(recovered) => recovered,
+            None => {
+                report::note(&format!(
+                    "nothing to do: there is no state for environment {env:?} in {}, and AWS holds nothing of it",
+                    global.state_dir.display()
+                ));
+                lock.remove_file()?;
+                return Ok(());
+            }
+        },
     };
     let aws = crate::aws::connect(&paved.region, global.endpoint_url.as_deref()).await?;
     let settings = paved.settings.clone();
@@ -89,4 +97,51 @@ pub async fn run(global: &GlobalArgs, args: UnpaveArgs) -> anyhow::Result<()> {
     lock.remove_file()?;
     report::note(&format!("environment {env:?} is gone"));
     Ok(())
+}
+
+/// Without a state file: finds the environment's resources in AWS by ownership tag and name and
+/// writes a state listing them, so that they can be deleted (and a crash resumed). `None` when AWS
+/// holds nothing of the environment.
+async fn recover(
+    global: &GlobalArgs,
+    env: &str,
+    path: &std::path::Path,
+) -> anyhow::Result<Option<State>> {
+    let flags = ConfigValues {
+        prefix: Some(env.to_string()),
+        ..ConfigValues::default()
+    };
+    let mut settings = super::settings(global, flags).await?;
+    // Look for the access-key mode's user too: the mode was lost with the state.
+    settings.director_credentials = DirectorCredentials::AccessKey;
+    let aws = crate::aws::connect(&settings.region, global.endpoint_url.as_deref()).await?;
+    report::note(&format!(
+        "no state for {env:?}: looking for its resources in {} by tag and name",
+        settings.region
+    ));
+    let state = State {
+        schema_version: SCHEMA_VERSION,
+        env: env.to_string(),
+        region: settings.region.clone(),
+        created_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+        settings: settings.clone(),
+        cluster_tag: String::new(),
+        deployer_key: KeyMaterial::default(),
+        bastion_host_key: KeyMaterial::default(),
+        director_access_key: None,
+        resources: Default::default(),
+        bootstrap: Default::default(),
+    };
+    let ctx = Ctx {
+        aws,
+        templates: crate::templates::Templates::new(global.templates.as_deref())?,
+        state: StateStore::create(path.to_path_buf(), state)?,
+        settings,
+    };
+    let found = graph::discover(&ctx, &inventory(&ctx.settings)).await?;
+    if found == 0 {
+        ctx.state.remove()?;
+        return Ok(None);
+    }
+    Ok(Some(ctx.state.snapshot()))
 }

@@ -23,6 +23,8 @@ pub enum Fault {
     },
     /// Close the connection after reading the request, sending nothing.
     Reset,
+    /// Hold the request this long, then forward it.
+    Delay(std::time::Duration),
 }
 
 /// Injects `fault` into the first `times` requests whose Action is `action` (any when `None`).
@@ -97,7 +99,7 @@ fn error_response(ec2: bool, status: u16, code: &str, message: &str) -> Vec<u8> 
         ),
     };
     format!(
-        "HTTP/1.1 {status} Injected\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "HTTP/1.1 {status} Injected\r\nContent-Type: text/xml\r\nx-amzn-RequestId: proxy-injected\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )
     .into_bytes()
@@ -186,6 +188,13 @@ fn serve(
             });
         (fault, plan.kill_after == Some(number))
     };
+    let fault = match fault {
+        Some(Fault::Delay(pause)) => {
+            std::thread::sleep(pause);
+            None
+        }
+        other => other,
+    };
     let response = match fault {
         Some(Fault::Reset) => {
             let _ = client.shutdown(Shutdown::Both);
@@ -201,7 +210,7 @@ fn serve(
             status,
             message,
         }) => error_response(ec2, status, code, message),
-        None => {
+        Some(Fault::Delay(_)) | None => {
             let mut server = match TcpStream::connect(upstream) {
                 Ok(server) => server,
                 Err(e) => {

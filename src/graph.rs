@@ -12,8 +12,9 @@ use std::fmt::Write;
 use futures::future::BoxFuture;
 use futures::stream::{FuturesUnordered, StreamExt};
 
-use crate::report;
 use crate::resources::{Ctx, Key, NameTaken, Resource};
+use crate::state::Record;
+use crate::{aws, report};
 
 /// Which way to walk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -243,18 +244,40 @@ async fn ensure(ctx: &Ctx, resource: &dyn Resource) -> anyhow::Result<()> {
                 report::resource(verb, key, &name, &found.id);
                 found
             }
-            None => {
-                let created = resource.create(ctx).await?;
-                ctx.state.record(key, created.clone())?;
-                report::resource("created", key, &name, &created.id);
-                created
-            }
+            None => create_or_adopt(ctx, resource, &name).await?,
         },
     };
     let mut record = resource.complete(ctx, record).await?;
     record.ready = true;
     ctx.state.record(key, record)?;
     Ok(())
+}
+
+/// Creates a resource and records it. A create that failed in transit may have happened anyway, so
+/// before trying again it looks for the resource, and adopts it if AWS made it after all.
+async fn create_or_adopt(ctx: &Ctx, resource: &dyn Resource, name: &str) -> anyhow::Result<Record> {
+    let key = resource.key();
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match resource.create(ctx).await {
+            Ok(created) => {
+                ctx.state.record(key, created.clone())?;
+                report::resource("created", key, name, &created.id);
+                return Ok(created);
+            }
+            Err(e) if aws::is_transient(&e) && attempt < aws::MAX_ATTEMPTS => {
+                tracing::debug!(%key, attempt, "create failed in transit, looking before retrying: {e:#}");
+                tokio::time::sleep(aws::delay_before_retry(attempt)).await;
+                if let Some(found) = resource.find(ctx).await? {
+                    ctx.state.record(key, found.clone())?;
+                    report::resource("adopted", key, name, &found.id);
+                    return Ok(found);
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 async fn remove(ctx: &Ctx, resource: &dyn Resource) -> anyhow::Result<()> {

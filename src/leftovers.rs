@@ -8,7 +8,7 @@ use aws_sdk_ec2::types::{Filter, InstanceStateName};
 
 use crate::aws::{self, ErrorClass, Policy, Tolerate, wait};
 use crate::report;
-use crate::resources::{CLUSTER_TAG, Ctx, Key};
+use crate::resources::{CLUSTER_TAG, Ctx, Key, instances_matching};
 
 /// Volumes stay attached for a while after their instance is terminated.
 const VOLUME_RELEASE: Duration = Duration::from_secs(300);
@@ -133,36 +133,20 @@ pub async fn foreign_instances(ctx: &Ctx) -> anyhow::Result<Vec<(String, String)
         return Ok(Vec::new());
     };
     let bastion = ctx.state.get(Key::Bastion).map(|r| r.id);
-    let ec2 = &ctx.aws.ec2;
-    let mut reservations = Vec::new();
-    let mut token = None;
-    loop {
-        let page = aws::call("DescribeInstances", &Policy::standard(), || {
-            ec2.describe_instances()
-                .filters(Filter::builder().name("vpc-id").values(&vpc_id).build())
-                .filters(
-                    Filter::builder()
-                        .name("instance-state-name")
-                        .set_values(Some(
-                            ["pending", "running", "stopping", "stopped"]
-                                .map(String::from)
-                                .to_vec(),
-                        ))
-                        .build(),
-                )
-                .set_next_token(token.clone())
-                .send()
-        })
-        .await?;
-        reservations.extend_from_slice(page.reservations());
-        token = page.next_token().map(str::to_string);
-        if token.is_none() {
-            break;
-        }
-    }
-    Ok(reservations
+    let filters = vec![
+        Filter::builder().name("vpc-id").values(&vpc_id).build(),
+        Filter::builder()
+            .name("instance-state-name")
+            .set_values(Some(
+                ["pending", "running", "stopping", "stopped"]
+                    .map(String::from)
+                    .to_vec(),
+            ))
+            .build(),
+    ];
+    Ok(instances_matching(ctx, filters)
+        .await?
         .iter()
-        .flat_map(|r| r.instances())
         // Matched here too: the emulator used in tests does not filter by VPC.
         .filter(|i| i.vpc_id() == Some(vpc_id.as_str()))
         .filter(|i| {

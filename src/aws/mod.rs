@@ -9,7 +9,10 @@ use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region};
 use aws_credential_types::provider::ProvideCredentials;
 
-pub use retry::{ErrorClass, Policy, Tolerate, absent_ok, call, exists_ok};
+pub use retry::{
+    ErrorClass, MAX_ATTEMPTS, Policy, Tolerate, absent_ok, call, delay_before_retry, exists_ok,
+    is_transient,
+};
 
 /// One client per AWS service the tool speaks to.
 #[derive(Clone, Debug)]

@@ -184,14 +184,29 @@ const MAX_DELAY: Duration = Duration::from_secs(15);
 const MAX_TOLERANCE_DELAY: Duration = Duration::from_secs(5);
 
 /// Retry policy for one request: the standard budget plus the eventual-consistency errors it tolerates.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Policy {
     tolerated: Vec<Tolerate>,
+    /// Whether a transient failure (5xx, a broken connection) is retried here.
+    retry_transient: bool,
 }
 
 impl Policy {
     pub fn standard() -> Policy {
-        Policy::default()
+        Policy {
+            tolerated: Vec::new(),
+            retry_transient: true,
+        }
+    }
+
+    /// For a create call without an idempotency token: a transient failure may have happened after
+    /// AWS acted, so it is not repeated blindly (that could make a second resource). The graph looks
+    /// for the resource before it creates again.
+    pub fn create() -> Policy {
+        Policy {
+            retry_transient: false,
+            ..Policy::standard()
+        }
     }
 
     pub fn tolerate(mut self, tolerate: Tolerate) -> Policy {
@@ -236,10 +251,13 @@ where
             Ok(output) => return Ok(output),
             Err(e) => AwsError::from_sdk(operation, e),
         };
+        let retried = match err.class {
+            ErrorClass::Throttled => true,
+            ErrorClass::Transient => policy.retry_transient,
+            _ => false,
+        };
         let delay = match err.class {
-            ErrorClass::Throttled | ErrorClass::Transient if attempt < MAX_ATTEMPTS => {
-                Some(backoff(attempt, BASE_DELAY, MAX_DELAY))
-            }
+            _ if retried && attempt < MAX_ATTEMPTS => Some(backoff(attempt, BASE_DELAY, MAX_DELAY)),
             _ => policy
                 .tolerance_for(&err)
                 .filter(|window| started.elapsed() < *window)
@@ -265,6 +283,17 @@ where
             }
         }
     }
+}
+
+/// Whether an error is a transient AWS failure: the request may or may not have taken effect.
+pub fn is_transient(err: &anyhow::Error) -> bool {
+    err.downcast_ref::<AwsError>()
+        .is_some_and(|e| e.is(ErrorClass::Transient))
+}
+
+/// The wait before attempt `attempt + 1` of something retried outside [`call`].
+pub fn delay_before_retry(attempt: u32) -> Duration {
+    backoff(attempt, BASE_DELAY, MAX_DELAY)
 }
 
 /// Turns "not found" into `None`, for lookups and for deletes of things that may already be gone.

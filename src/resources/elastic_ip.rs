@@ -70,7 +70,7 @@ impl Resource for ElasticIp {
 
     async fn create(&self, ctx: &Ctx) -> anyhow::Result<Record> {
         let ec2 = &ctx.aws.ec2;
-        let out = aws::call("AllocateAddress", &Policy::standard(), || {
+        let out = aws::call("AllocateAddress", &Policy::create(), || {
             ec2.allocate_address()
                 .domain(DomainType::Vpc)
                 .tag_specifications(

@@ -268,7 +268,7 @@ impl Resource for Role {
         let iam = &ctx.aws.iam;
         let name = self.name(&ctx.settings);
         let tags = tags(ctx, &name)?;
-        let out = aws::call("CreateRole", &Policy::standard(), || {
+        let out = aws::call("CreateRole", &Policy::create(), || {
             iam.create_role()
                 .role_name(&name)
                 .assume_role_policy_document(assume_role_document())
@@ -413,7 +413,7 @@ impl Resource for InstanceProfile {
         let iam = &ctx.aws.iam;
         let name = self.name(&ctx.settings);
         let tags = tags(ctx, &name)?;
-        let out = aws::call("CreateInstanceProfile", &Policy::standard(), || {
+        let out = aws::call("CreateInstanceProfile", &Policy::create(), || {
             iam.create_instance_profile()
                 .instance_profile_name(&name)
                 .set_tags(Some(tags.clone()))
@@ -575,7 +575,7 @@ impl Resource for DirectorPolicy {
             .map(|k| ctx.attribute(k, ARN))
             .collect::<anyhow::Result<Vec<_>>>()?;
         let tags = tags(ctx, &name)?;
-        let out = aws::call("CreatePolicy", &super::fresh(), || {
+        let out = aws::call("CreatePolicy", &super::fresh_create(), || {
             iam.create_policy()
                 .policy_name(&name)
                 .policy_document(director_policy(&roles))
@@ -710,7 +710,7 @@ impl Resource for DirectorUser {
         let iam = &ctx.aws.iam;
         let name = ctx.name(DIRECTOR);
         let tags = tags(ctx, &name)?;
-        aws::call("CreateUser", &Policy::standard(), || {
+        aws::call("CreateUser", &Policy::create(), || {
             iam.create_user()
                 .user_name(&name)
                 .set_tags(Some(tags.clone()))

@@ -41,6 +41,35 @@ async fn describe(ctx: &Ctx, id: &str) -> anyhow::Result<Option<aws_sdk_ec2::typ
     }))
 }
 
+/// Every instance matching `filters`, following every page.
+pub async fn instances_matching(
+    ctx: &Ctx,
+    filters: Vec<Filter>,
+) -> anyhow::Result<Vec<aws_sdk_ec2::types::Instance>> {
+    let ec2 = &ctx.aws.ec2;
+    let mut instances = Vec::new();
+    let mut token = None;
+    loop {
+        let page = aws::call("DescribeInstances", &Policy::standard(), || {
+            ec2.describe_instances()
+                .set_filters(Some(filters.clone()))
+                .set_next_token(token.clone())
+                .send()
+        })
+        .await?;
+        instances.extend(
+            page.reservations()
+                .iter()
+                .flat_map(|r| r.instances())
+                .cloned(),
+        );
+        token = page.next_token().map(str::to_string);
+        if token.is_none() {
+            return Ok(instances);
+        }
+    }
+}
+
 fn state_of(instance: &aws_sdk_ec2::types::Instance) -> Option<&InstanceStateName> {
     instance.state().and_then(|s| s.name())
 }
@@ -67,7 +96,6 @@ impl Resource for Bastion {
     }
 
     async fn find(&self, ctx: &Ctx) -> anyhow::Result<Option<Record>> {
-        let ec2 = &ctx.aws.ec2;
         let mut filters = ctx.owned_named(&ctx.name(NAME));
         filters.push(
             Filter::builder()
@@ -79,25 +107,9 @@ impl Resource for Bastion {
                 ))
                 .build(),
         );
-        let mut reservations = Vec::new();
-        let mut token = None;
-        loop {
-            let page = aws::call("DescribeInstances", &Policy::standard(), || {
-                ec2.describe_instances()
-                    .set_filters(Some(filters.clone()))
-                    .set_next_token(token.clone())
-                    .send()
-            })
-            .await?;
-            reservations.extend_from_slice(page.reservations());
-            token = page.next_token().map(str::to_string);
-            if token.is_none() {
-                break;
-            }
-        }
-        Ok(reservations
+        Ok(instances_matching(ctx, filters)
+            .await?
             .iter()
-            .flat_map(|r| r.instances())
             .filter(|i| super::tagged(i.tags(), ctx.env(), &ctx.name(NAME)))
             .find_map(|i| {
                 Some(
@@ -128,7 +140,8 @@ impl Resource for Bastion {
         let key_name = ctx.id(Key::DeployerKeyPair)?;
         // Same token on a retry after a crash: AWS returns the instance it already launched.
         let token = format!("{}-bastion-{}", ctx.env(), state.cluster_tag);
-        let policy = Policy::standard()
+        // Not retried in transit even with the token: emulators ignore it, and the graph looks first.
+        let policy = Policy::create()
             .tolerate(Tolerate::Message(
                 "Invalid IAM Instance Profile",
                 PROFILE_PROPAGATION,

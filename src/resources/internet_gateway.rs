@@ -44,7 +44,7 @@ impl Resource for InternetGateway {
 
     async fn create(&self, ctx: &Ctx) -> anyhow::Result<Record> {
         let ec2 = &ctx.aws.ec2;
-        let out = aws::call("CreateInternetGateway", &Policy::standard(), || {
+        let out = aws::call("CreateInternetGateway", &Policy::create(), || {
             ec2.create_internet_gateway()
                 .tag_specifications(ctx.ec2_tags(ResourceType::InternetGateway, &ctx.name(NAME)))
                 .send()

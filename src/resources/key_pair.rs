@@ -59,7 +59,7 @@ impl Resource for DeployerKeyPair {
         let ec2 = &ctx.aws.ec2;
         let name = ctx.name(NAME);
         let public_key = ctx.state.snapshot().deployer_key.public_key;
-        let out = aws::call("ImportKeyPair", &Policy::standard(), || {
+        let out = aws::call("ImportKeyPair", &Policy::create(), || {
             ec2.import_key_pair()
                 .key_name(&name)
                 .public_key_material(Blob::new(public_key.as_bytes()))

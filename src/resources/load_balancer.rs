@@ -91,7 +91,7 @@ impl Resource for MasterLoadBalancer {
             .instance_port(i32::from(API_SERVER_PORT))
             .build()?;
         let tags = [tag("Name", &name)?, tag(OWNER_TAG, ctx.env())?];
-        let out = aws::call("CreateLoadBalancer", &super::fresh(), || {
+        let out = aws::call("CreateLoadBalancer", &super::fresh_create(), || {
             elb.create_load_balancer()
                 .load_balancer_name(&name)
                 .listeners(listener.clone())

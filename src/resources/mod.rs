@@ -18,6 +18,8 @@ mod security_group;
 mod subnet;
 mod vpc;
 
+pub use instance::instances_matching;
+
 use std::fmt;
 
 use anyhow::anyhow;
@@ -234,6 +236,15 @@ fn releasing() -> crate::aws::Policy {
     crate::aws::Policy::standard().tolerate(crate::aws::Tolerate::Class(
         crate::aws::ErrorClass::DependencyViolation,
         RELEASE_WINDOW,
+    ))
+}
+
+/// The policy for a create call (see [`crate::aws::Policy::create`]) that refers to resources
+/// created a moment ago.
+fn fresh_create() -> crate::aws::Policy {
+    crate::aws::Policy::create().tolerate(crate::aws::Tolerate::Class(
+        crate::aws::ErrorClass::NotFound,
+        FRESH,
     ))
 }
 

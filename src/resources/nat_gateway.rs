@@ -95,7 +95,7 @@ impl Resource for NatGateway {
         let allocation_id = ctx.id(Key::NatEip)?;
         // Same token on a retry after a crash: AWS returns the gateway it already made.
         let token = format!("{}-nat-{}", ctx.env(), ctx.cluster_tag());
-        let out = aws::call("CreateNatGateway", &super::fresh(), || {
+        let out = aws::call("CreateNatGateway", &super::fresh_create(), || {
             ec2.create_nat_gateway()
                 .subnet_id(&subnet_id)
                 .allocation_id(&allocation_id)

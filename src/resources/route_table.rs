@@ -70,7 +70,7 @@ impl Resource for RouteTable {
     async fn create(&self, ctx: &Ctx) -> anyhow::Result<Record> {
         let ec2 = &ctx.aws.ec2;
         let vpc_id = ctx.id(Key::Vpc)?;
-        let out = aws::call("CreateRouteTable", &super::fresh(), || {
+        let out = aws::call("CreateRouteTable", &super::fresh_create(), || {
             ec2.create_route_table()
                 .vpc_id(&vpc_id)
                 .tag_specifications(

@@ -102,7 +102,7 @@ impl Resource for SecurityGroup {
         let ec2 = &ctx.aws.ec2;
         let vpc_id = ctx.id(Key::Vpc)?;
         let name = self.name(&ctx.settings);
-        let out = aws::call("CreateSecurityGroup", &super::fresh(), || {
+        let out = aws::call("CreateSecurityGroup", &super::fresh_create(), || {
             ec2.create_security_group()
                 .group_name(&name)
                 .description(self.description)

@@ -78,7 +78,7 @@ impl Resource for Subnet {
             &self.name(&ctx.settings),
             &[(CLUSTER_TAG, ctx.cluster_tag())],
         );
-        let out = aws::call("CreateSubnet", &super::fresh(), || {
+        let out = aws::call("CreateSubnet", &super::fresh_create(), || {
             ec2.create_subnet()
                 .vpc_id(&vpc_id)
                 .cidr_block(self.cidr(&ctx.settings))

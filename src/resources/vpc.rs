@@ -44,7 +44,7 @@ impl Resource for Vpc {
 
     async fn create(&self, ctx: &Ctx) -> anyhow::Result<Record> {
         let ec2 = &ctx.aws.ec2;
-        let out = aws::call("CreateVpc", &Policy::standard(), || {
+        let out = aws::call("CreateVpc", &Policy::create(), || {
             ec2.create_vpc()
                 .cidr_block(ctx.settings.vpc_cidr.to_string())
                 .tag_specifications(ctx.ec2_tags(ResourceType::Vpc, &ctx.name(NAME)))

@@ -23,6 +23,9 @@ pub enum Fault {
     },
     /// Close the connection after reading the request, sending nothing.
     Reset,
+    /// Forward the request, then send back only half of LocalStack's answer and close: AWS acted,
+    /// the tool saw a broken response.
+    Truncate,
     /// Hold the request this long, then forward it.
     Delay(std::time::Duration),
 }
@@ -195,6 +198,7 @@ fn serve(
         }
         other => other,
     };
+    let truncate = matches!(fault, Some(Fault::Truncate));
     let response = match fault {
         Some(Fault::Reset) => {
             let _ = client.shutdown(Shutdown::Both);
@@ -210,7 +214,7 @@ fn serve(
             status,
             message,
         }) => error_response(ec2, status, code, message),
-        Some(Fault::Delay(_)) | None => {
+        Some(Fault::Delay(_) | Fault::Truncate) | None => {
             let mut server = match TcpStream::connect(upstream) {
                 Ok(server) => server,
                 Err(e) => {
@@ -232,5 +236,10 @@ fn serve(
             .status();
         return;
     }
-    let _ = client.write_all(&response);
+    let sent = if truncate {
+        response.len() / 2
+    } else {
+        response.len()
+    };
+    let _ = client.write_all(&response[..sent]);
 }

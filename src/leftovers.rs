@@ -8,10 +8,10 @@ use aws_sdk_ec2::types::{Filter, InstanceStateName};
 
 use crate::aws::{self, ErrorClass, Policy, Tolerate, wait};
 use crate::report;
-use crate::resources::{CLUSTER_TAG, Ctx, Key, instances_matching};
+use crate::resources::{CLUSTER_TAG, Ctx, Key, instances_matching, not_terminated};
 
-/// Volumes stay attached for a while after their instance is terminated.
-const VOLUME_RELEASE: Duration = Duration::from_secs(300);
+/// How long deletes wait for terminated instances to release volumes and groups.
+const RELEASE_WINDOW: Duration = Duration::from_secs(300);
 
 fn cluster_tag_filters(cluster_tag: &str) -> [Filter; 2] {
     [
@@ -85,16 +85,17 @@ pub async fn delete_kubernetes_resources(ctx: &Ctx) -> anyhow::Result<()> {
     }
 
     let ec2 = &ctx.aws.ec2;
+    // Volumes stay attached, and groups referenced, until the instances using them are gone.
+    let releasing = Policy::standard().tolerate(Tolerate::Class(
+        ErrorClass::DependencyViolation,
+        RELEASE_WINDOW,
+    ));
     for filter in cluster_tag_filters(&cluster_tag) {
         let volumes = aws::call("DescribeVolumes", &Policy::standard(), || {
             ec2.describe_volumes().filters(filter.clone()).send()
         })
         .await?;
         for id in volumes.volumes().iter().filter_map(|v| v.volume_id()) {
-            let releasing = Policy::standard().tolerate(Tolerate::Class(
-                ErrorClass::DependencyViolation,
-                VOLUME_RELEASE,
-            ));
             aws::absent_ok(
                 aws::call("DeleteVolume", &releasing, || {
                     ec2.delete_volume().volume_id(id).send()
@@ -111,10 +112,6 @@ pub async fn delete_kubernetes_resources(ctx: &Ctx) -> anyhow::Result<()> {
         })
         .await?;
         for id in groups.security_groups().iter().filter_map(|g| g.group_id()) {
-            let releasing = Policy::standard().tolerate(Tolerate::Class(
-                ErrorClass::DependencyViolation,
-                VOLUME_RELEASE,
-            ));
             aws::absent_ok(
                 aws::call("DeleteSecurityGroup", &releasing, || {
                     ec2.delete_security_group().group_id(id).send()
@@ -135,14 +132,7 @@ pub async fn foreign_instances(ctx: &Ctx) -> anyhow::Result<Vec<(String, String)
     let bastion = ctx.state.get(Key::Bastion).map(|r| r.id);
     let filters = vec![
         Filter::builder().name("vpc-id").values(&vpc_id).build(),
-        Filter::builder()
-            .name("instance-state-name")
-            .set_values(Some(
-                ["pending", "running", "stopping", "stopped"]
-                    .map(String::from)
-                    .to_vec(),
-            ))
-            .build(),
+        not_terminated(),
     ];
     Ok(instances_matching(ctx, filters)
         .await?

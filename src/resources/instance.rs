@@ -41,6 +41,18 @@ async fn describe(ctx: &Ctx, id: &str) -> anyhow::Result<Option<aws_sdk_ec2::typ
     }))
 }
 
+/// Instances that exist, or may again: not terminated or being terminated.
+pub fn not_terminated() -> Filter {
+    Filter::builder()
+        .name("instance-state-name")
+        .set_values(Some(
+            ["pending", "running", "stopping", "stopped"]
+                .map(String::from)
+                .to_vec(),
+        ))
+        .build()
+}
+
 /// Every instance matching `filters`, following every page.
 pub async fn instances_matching(
     ctx: &Ctx,
@@ -97,16 +109,7 @@ impl Resource for Bastion {
 
     async fn find(&self, ctx: &Ctx) -> anyhow::Result<Option<Record>> {
         let mut filters = ctx.owned_named(&ctx.name(NAME));
-        filters.push(
-            Filter::builder()
-                .name("instance-state-name")
-                .set_values(Some(
-                    ["pending", "running", "stopping", "stopped"]
-                        .map(String::from)
-                        .to_vec(),
-                ))
-                .build(),
-        );
+        filters.push(not_terminated());
         Ok(instances_matching(ctx, filters)
             .await?
             .iter()

@@ -18,7 +18,7 @@ mod security_group;
 mod subnet;
 mod vpc;
 
-pub use instance::instances_matching;
+pub use instance::{instances_matching, not_terminated};
 
 use std::fmt;
 

@@ -40,27 +40,20 @@ pub async fn delete_kubernetes_resources(ctx: &Ctx) -> anyhow::Result<()> {
     let master = ctx.state.get(Key::MasterLoadBalancer).map(|r| r.id);
     let elb = &ctx.aws.elb;
 
-    let mut in_vpc = Vec::new();
-    let mut marker = None;
-    loop {
-        let page = aws::call("DescribeLoadBalancers", &Policy::standard(), || {
-            elb.describe_load_balancers()
-                .set_marker(marker.clone())
-                .send()
-        })
-        .await?;
-        in_vpc.extend(
-            page.load_balancer_descriptions()
-                .iter()
-                .filter(|d| d.vpc_id() == Some(vpc_id.as_str()))
-                .filter_map(|d| d.load_balancer_name().map(str::to_string))
-                .filter(|name| Some(name) != master.as_ref()),
-        );
-        marker = page.next_marker().map(str::to_string);
-        if marker.is_none() {
-            break;
-        }
-    }
+    let pages = aws::all_pages(
+        "DescribeLoadBalancers",
+        &Policy::standard(),
+        |marker| elb.describe_load_balancers().set_marker(marker).send(),
+        |page| page.next_marker(),
+    )
+    .await?;
+    let in_vpc: Vec<String> = pages
+        .iter()
+        .flat_map(|p| p.load_balancer_descriptions())
+        .filter(|d| d.vpc_id() == Some(vpc_id.as_str()))
+        .filter_map(|d| d.load_balancer_name().map(str::to_string))
+        .filter(|name| Some(name) != master.as_ref())
+        .collect();
     for names in in_vpc.chunks(20) {
         let tags = aws::call("DescribeTags", &Policy::standard(), || {
             elb.describe_tags()

@@ -10,8 +10,8 @@ use aws_config::{BehaviorVersion, Region};
 use aws_credential_types::provider::ProvideCredentials;
 
 pub use retry::{
-    ErrorClass, MAX_ATTEMPTS, Policy, Tolerate, absent_ok, call, delay_before_retry, exists_ok,
-    is_transient,
+    ErrorClass, MAX_ATTEMPTS, Policy, Tolerate, absent_ok, all_pages, call, delay_before_retry,
+    exists_ok, is_transient,
 };
 
 /// One client per AWS service the tool speaks to.

@@ -285,6 +285,31 @@ where
     }
 }
 
+/// Every page of a paginated describe call: `send` gets the previous page's token (`None` first),
+/// `next` reads the token for the page after.
+pub async fn all_pages<T, E, F, Fut>(
+    operation: &'static str,
+    policy: &Policy,
+    mut send: F,
+    next: fn(&T) -> Option<&str>,
+) -> Result<Vec<T>, AwsError>
+where
+    F: FnMut(Option<String>) -> Fut,
+    Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+    E: ProvideErrorMetadata + RequestId + StdError + Send + Sync + 'static,
+{
+    let mut pages = Vec::new();
+    let mut token = None;
+    loop {
+        let page = call(operation, policy, || send(token.clone())).await?;
+        token = next(&page).map(str::to_string);
+        pages.push(page);
+        if token.is_none() {
+            return Ok(pages);
+        }
+    }
+}
+
 /// Whether an error is a transient AWS failure: the request may or may not have taken effect.
 pub fn is_transient(err: &anyhow::Error) -> bool {
     err.downcast_ref::<AwsError>()

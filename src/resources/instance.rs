@@ -24,10 +24,16 @@ const BOOT_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 /// A new instance profile can take this long before RunInstances accepts it.
 const PROFILE_PROPAGATION: Duration = Duration::from_secs(120);
 
-async fn describe(ctx: &Ctx, id: &str) -> anyhow::Result<Option<aws_sdk_ec2::types::Instance>> {
+/// The instance; `None` once AWS no longer knows it. Right after the launch, `policy` must tolerate
+/// a passing "not found".
+async fn describe(
+    ctx: &Ctx,
+    id: &str,
+    policy: &Policy,
+) -> anyhow::Result<Option<aws_sdk_ec2::types::Instance>> {
     let ec2 = &ctx.aws.ec2;
     let out = aws::absent_ok(
-        aws::call("DescribeInstances", &super::fresh(), || {
+        aws::call("DescribeInstances", policy, || {
             ec2.describe_instances().instance_ids(id).send()
         })
         .await,
@@ -59,27 +65,24 @@ pub async fn instances_matching(
     filters: Vec<Filter>,
 ) -> anyhow::Result<Vec<aws_sdk_ec2::types::Instance>> {
     let ec2 = &ctx.aws.ec2;
-    let mut instances = Vec::new();
-    let mut token = None;
-    loop {
-        let page = aws::call("DescribeInstances", &Policy::standard(), || {
+    let pages = aws::all_pages(
+        "DescribeInstances",
+        &Policy::standard(),
+        |token| {
             ec2.describe_instances()
                 .set_filters(Some(filters.clone()))
-                .set_next_token(token.clone())
+                .set_next_token(token)
                 .send()
-        })
-        .await?;
-        instances.extend(
-            page.reservations()
-                .iter()
-                .flat_map(|r| r.instances())
-                .cloned(),
-        );
-        token = page.next_token().map(str::to_string);
-        if token.is_none() {
-            return Ok(instances);
-        }
-    }
+        },
+        |page| page.next_token(),
+    )
+    .await?;
+    Ok(pages
+        .iter()
+        .flat_map(|p| p.reservations())
+        .flat_map(|r| r.instances())
+        .cloned()
+        .collect())
 }
 
 fn state_of(instance: &aws_sdk_ec2::types::Instance) -> Option<&InstanceStateName> {
@@ -182,7 +185,7 @@ impl Resource for Bastion {
     async fn complete(&self, ctx: &Ctx, record: Record) -> anyhow::Result<Record> {
         let what = format!("bastion {} to be running", record.id);
         wait::until(&what, BOOT_TIMEOUT, || async {
-            let Some(instance) = describe(ctx, &record.id).await? else {
+            let Some(instance) = describe(ctx, &record.id, &super::fresh()).await? else {
                 return Ok(None);
             };
             match state_of(&instance) {
@@ -200,12 +203,14 @@ impl Resource for Bastion {
     }
 
     async fn exists(&self, ctx: &Ctx, record: &Record) -> anyhow::Result<bool> {
-        Ok(describe(ctx, &record.id).await?.is_some_and(|i| {
-            !matches!(
-                state_of(&i),
-                Some(InstanceStateName::Terminated | InstanceStateName::ShuttingDown)
-            )
-        }))
+        Ok(describe(ctx, &record.id, &Policy::standard())
+            .await?
+            .is_some_and(|i| {
+                !matches!(
+                    state_of(&i),
+                    Some(InstanceStateName::Terminated | InstanceStateName::ShuttingDown)
+                )
+            }))
     }
 
     async fn delete(&self, ctx: &Ctx, record: &Record) -> anyhow::Result<()> {
@@ -218,11 +223,13 @@ impl Resource for Bastion {
         )?;
         let what = format!("bastion {} to terminate", record.id);
         wait::until(&what, BOOT_TIMEOUT, || async {
-            Ok(match describe(ctx, &record.id).await? {
-                None => Some(()),
-                Some(i) if state_of(&i) == Some(&InstanceStateName::Terminated) => Some(()),
-                Some(_) => None,
-            })
+            Ok(
+                match describe(ctx, &record.id, &Policy::standard()).await? {
+                    None => Some(()),
+                    Some(i) if state_of(&i) == Some(&InstanceStateName::Terminated) => Some(()),
+                    Some(_) => None,
+                },
+            )
         })
         .await
     }

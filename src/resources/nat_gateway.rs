@@ -17,10 +17,16 @@ pub struct NatGateway;
 const NAME: &str = "nat";
 const TIMEOUT: Duration = Duration::from_secs(15 * 60);
 
-async fn current_state(ctx: &Ctx, id: &str) -> anyhow::Result<Option<NatGatewayState>> {
+/// The gateway's state; `None` once AWS no longer knows it. Right after the create, `policy` must
+/// tolerate a passing "not found".
+async fn current_state(
+    ctx: &Ctx,
+    id: &str,
+    policy: &Policy,
+) -> anyhow::Result<Option<NatGatewayState>> {
     let ec2 = &ctx.aws.ec2;
     let out = aws::absent_ok(
-        aws::call("DescribeNatGateways", &super::fresh(), || {
+        aws::call("DescribeNatGateways", policy, || {
             ec2.describe_nat_gateways().nat_gateway_ids(id).send()
         })
         .await,
@@ -58,26 +64,23 @@ impl Resource for NatGateway {
                 .values("available")
                 .build(),
         );
-        let mut gateways = Vec::new();
-        let mut token = None;
-        loop {
-            let page = aws::call("DescribeNatGateways", &Policy::standard(), || {
+        let pages = aws::all_pages(
+            "DescribeNatGateways",
+            &Policy::standard(),
+            |token| {
                 ec2.describe_nat_gateways()
                     .set_filter(Some(filters.clone()))
-                    .set_next_token(token.clone())
+                    .set_next_token(token)
                     .send()
-            })
-            .await?;
-            gateways.extend_from_slice(page.nat_gateways());
-            token = page.next_token().map(str::to_string);
-            if token.is_none() {
-                break;
-            }
-        }
+            },
+            |page| page.next_token(),
+        )
+        .await?;
         // Matched here too: LocalStack's emulation ignores tag filters on NAT gateways.
         let name = ctx.name(NAME);
-        Ok(gateways
+        Ok(pages
             .iter()
+            .flat_map(|p| p.nat_gateways())
             .filter(|g| super::tagged(g.tags(), ctx.env(), &name))
             .filter(|g| {
                 matches!(
@@ -114,7 +117,7 @@ impl Resource for NatGateway {
     async fn complete(&self, ctx: &Ctx, record: Record) -> anyhow::Result<Record> {
         let what = format!("NAT gateway {} to become available", record.id);
         wait::until(&what, TIMEOUT, || async {
-            match current_state(ctx, &record.id).await? {
+            match current_state(ctx, &record.id, &super::fresh()).await? {
                 Some(NatGatewayState::Available) => Ok(Some(())),
                 Some(NatGatewayState::Pending) | None => Ok(None),
                 Some(other) => bail!(
@@ -130,7 +133,7 @@ impl Resource for NatGateway {
 
     async fn exists(&self, ctx: &Ctx, record: &Record) -> anyhow::Result<bool> {
         Ok(matches!(
-            current_state(ctx, &record.id).await?,
+            current_state(ctx, &record.id, &Policy::standard()).await?,
             Some(NatGatewayState::Pending | NatGatewayState::Available)
         ))
     }
@@ -145,10 +148,12 @@ impl Resource for NatGateway {
         )?;
         let what = format!("NAT gateway {} to be deleted", record.id);
         wait::until(&what, TIMEOUT, || async {
-            Ok(match current_state(ctx, &record.id).await? {
-                None | Some(NatGatewayState::Deleted | NatGatewayState::Failed) => Some(()),
-                Some(_) => None,
-            })
+            Ok(
+                match current_state(ctx, &record.id, &Policy::standard()).await? {
+                    None | Some(NatGatewayState::Deleted | NatGatewayState::Failed) => Some(()),
+                    Some(_) => None,
+                },
+            )
         })
         .await
     }

@@ -6,7 +6,6 @@
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use rsa::pkcs1::EncodeRsaPrivateKey;
 use serde_json::{Value, json};
 
 use crate::config::DirectorCredentials;
@@ -64,31 +63,6 @@ pub fn render(state: &State, templates: &Templates) -> anyhow::Result<Vec<Render
     templates.bundle(&ctx)
 }
 
-/// The deployer key as PKCS#1 PEM (`BEGIN RSA PRIVATE KEY`), the form `~/deployer.pem` always had.
-fn deployer_pem(state: &State) -> anyhow::Result<String> {
-    let key = ssh_key::PrivateKey::from_openssh(&state.deployer_key.private_key)
-        .context("reading the deployer key from the state")?;
-    let pair = key
-        .key_data()
-        .rsa()
-        .context("the deployer key is not an RSA key")?;
-    // Built from the components here: ssh-key 0.6's own conversion passes p where q belongs.
-    let big = |m: &ssh_key::Mpint| {
-        rsa::BigUint::from_bytes_be(m.as_positive_bytes().unwrap_or_else(|| m.as_bytes()))
-    };
-    let rsa = rsa::RsaPrivateKey::from_components(
-        big(&pair.public.n),
-        big(&pair.public.e),
-        big(&pair.private.d),
-        vec![big(&pair.private.p), big(&pair.private.q)],
-    )
-    .context("converting the deployer key")?;
-    Ok(rsa
-        .to_pkcs1_pem(rsa::pkcs1::LineEnding::LF)
-        .context("encoding the deployer key")?
-        .to_string())
-}
-
 /// The upload: the bundle under `cfcr-manifests/` and the deployer key as `deployer.pem`.
 fn archive(state: &State, files: &[RenderedFile]) -> anyhow::Result<Vec<u8>> {
     let mut tar = tar::Builder::new(Vec::new());
@@ -111,7 +85,8 @@ fn archive(state: &State, files: &[RenderedFile]) -> anyhow::Result<Vec<u8>> {
         let path = format!("{BUNDLE_DIR}/{}", file.path.display());
         add(&path, file.contents.as_bytes(), file.mode)?;
     }
-    add("deployer.pem", deployer_pem(state)?.as_bytes(), 0o600)?;
+    // OpenSSH's own format: what ssh and the bosh CLI (for create-env's tunnel) read.
+    add("deployer.pem", state.deployer_key.private_key.as_bytes(), 0o600)?;
     Ok(tar.into_inner()?)
 }
 
@@ -213,38 +188,4 @@ pub fn kubeconfig_values(bastion: &Bastion) -> anyhow::Result<(String, String)> 
         .as_str()
         .context("/bosh-aws/cfcr/kubo-admin-password has no value")?;
     Ok((ca.to_string(), token.to_string()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_deployer_pem_is_the_same_key_in_pkcs1() {
-        let key = crate::keys::deployer_key("test").unwrap();
-        let state: State = serde_json::from_value(json!({
-            "schema_version": 1, "env": "t", "region": "us-east-1", "created_at": "now",
-            "settings": crate::config::Settings::validate(
-                crate::config::ConfigValues { prefix: Some("t".into()), region: Some("us-east-1".into()), ..Default::default() },
-                None,
-            ).unwrap(),
-            "cluster_tag": "x", "deployer_key": key, "bastion_host_key": key,
-        }))
-        .unwrap();
-        let pem = deployer_pem(&state).unwrap();
-        assert!(pem.starts_with("-----BEGIN RSA PRIVATE KEY-----\n"));
-        let parsed =
-            <rsa::RsaPrivateKey as rsa::pkcs1::DecodeRsaPrivateKey>::from_pkcs1_pem(&pem).unwrap();
-        parsed.validate().unwrap();
-        let public = ssh_key::PublicKey::from_openssh(&state.deployer_key.public_key).unwrap();
-        let n = public
-            .key_data()
-            .rsa()
-            .unwrap()
-            .n
-            .as_positive_bytes()
-            .unwrap()
-            .to_vec();
-        assert_eq!(rsa::traits::PublicKeyParts::n(&parsed).to_bytes_be(), n);
-    }
 }

@@ -1,12 +1,14 @@
 //! A fault-injecting HTTP proxy between cfcr-aws and LocalStack (the tool's `AWS_ENDPOINT_URL`
-//! points at it). It counts requests, and on command kills the tool after the N-th request (once
-//! LocalStack has acted on it, before the tool sees the answer), answers with throttling, server
-//! errors or given AWS error codes, or resets the connection.
+//! points at it). It logs every exchange with its timing, and on command kills the tool after the
+//! N-th request (once LocalStack has acted on it, before the tool sees the answer), answers with
+//! throttling, server errors or given AWS error codes, resets the connection, adds a fixed latency
+//! to every request, or makes the NAT gateway and instances look `pending` for a while, as on AWS.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// What to do instead of (or after) forwarding a request.
 #[derive(Clone, Debug)]
@@ -38,11 +40,44 @@ pub struct Rule {
     pub fault: Fault,
 }
 
+/// One request and its answer, as the proxy saw them.
+#[derive(Clone, Debug)]
+pub struct Exchange {
+    pub action: String,
+    /// When the request had arrived in full.
+    pub started: Instant,
+    /// When the answer had been sent.
+    pub finished: Instant,
+}
+
+impl Exchange {
+    /// Whether the request can change anything: every action but Describe*, List* and Get*.
+    pub fn mutating(&self) -> bool {
+        !["Describe", "List", "Get"]
+            .iter()
+            .any(|read| self.action.starts_with(read))
+    }
+}
+
+/// How long AWS's slow states last, counted from the create call's answer.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SlowStates {
+    /// A new NAT gateway is reported `pending` this long.
+    pub nat_gateway: Duration,
+    /// A new instance is reported `pending` this long.
+    pub instance: Duration,
+}
+
 #[derive(Default)]
 struct Plan {
     rules: Vec<Rule>,
     kill_after: Option<usize>,
     actions: Vec<String>,
+    latency: Duration,
+    log: Vec<Exchange>,
+    slow: SlowStates,
+    nat_gateway_created: Option<Instant>,
+    instance_launched: Option<Instant>,
 }
 
 pub struct Proxy {
@@ -146,9 +181,28 @@ impl Proxy {
         self.plan.lock().unwrap().actions.clone()
     }
 
+    /// Every exchange so far, in the order their answers were sent.
+    pub fn log(&self) -> Vec<Exchange> {
+        self.plan.lock().unwrap().log.clone()
+    }
+
     pub fn reset_count(&self) {
         self.requests.store(0, Ordering::SeqCst);
-        self.plan.lock().unwrap().actions.clear();
+        let mut plan = self.plan.lock().unwrap();
+        plan.actions.clear();
+        plan.log.clear();
+    }
+
+    /// Holds every request this long before forwarding it: a distant region's round trip.
+    pub fn set_latency(&self, latency: Duration) {
+        self.plan.lock().unwrap().latency = latency;
+    }
+
+    pub fn set_slow_states(&self, slow: SlowStates) {
+        let mut plan = self.plan.lock().unwrap();
+        plan.slow = slow;
+        plan.nat_gateway_created = None;
+        plan.instance_launched = None;
     }
 
     pub fn add_rule(&self, rule: Rule) {
@@ -175,10 +229,11 @@ fn serve(
     let Some((head, body)) = read_request(&mut client) else {
         return;
     };
+    let started = Instant::now();
     let action = action_of(&body);
     let ec2 = String::from_utf8_lossy(&body).contains("Version=2016-11-15");
     let number = requests.fetch_add(1, Ordering::SeqCst) + 1;
-    let (fault, kill) = {
+    let (fault, kill, latency) = {
         let mut plan = plan.lock().unwrap();
         plan.actions.push(action.clone());
         let fault = plan
@@ -189,8 +244,9 @@ fn serve(
                 r.times -= 1;
                 r.fault.clone()
             });
-        (fault, plan.kill_after == Some(number))
+        (fault, plan.kill_after == Some(number), plan.latency)
     };
+    std::thread::sleep(latency);
     let fault = match fault {
         Some(Fault::Delay(pause)) => {
             std::thread::sleep(pause);
@@ -236,10 +292,63 @@ fn serve(
             .status();
         return;
     }
+    let response = slow_down(plan, &action, response);
     let sent = if truncate {
         response.len() / 2
     } else {
         response.len()
     };
     let _ = client.write_all(&response[..sent]);
+    plan.lock().unwrap().log.push(Exchange {
+        action,
+        started,
+        finished: Instant::now(),
+    });
+}
+
+/// Notes when the NAT gateway and instances were created, and until their slow states are over,
+/// rewrites LocalStack's (instant) `available` and `running` to `pending`.
+fn slow_down(plan: &Mutex<Plan>, action: &str, response: Vec<u8>) -> Vec<u8> {
+    let mut plan = plan.lock().unwrap();
+    let now = Instant::now();
+    let still = |since: Option<Instant>, lasts: Duration| since.is_some_and(|t| now < t + lasts);
+    match action {
+        "CreateNatGateway" => {
+            plan.nat_gateway_created.get_or_insert(now);
+            response
+        }
+        "RunInstances" => {
+            plan.instance_launched.get_or_insert(now);
+            response
+        }
+        "DescribeNatGateways" if still(plan.nat_gateway_created, plan.slow.nat_gateway) => {
+            rewrite(&response, "<state>available</state>", "<state>pending</state>")
+        }
+        "DescribeInstances" if still(plan.instance_launched, plan.slow.instance) => rewrite(
+            &response,
+            "<instanceState><code>16</code><name>running</name>",
+            "<instanceState><code>0</code><name>pending</name>",
+        ),
+        _ => response,
+    }
+}
+
+/// Replaces text in an HTTP response's body and fixes its Content-Length.
+fn rewrite(response: &[u8], from: &str, to: &str) -> Vec<u8> {
+    let text = String::from_utf8_lossy(response);
+    let Some((head, body)) = text.split_once("\r\n\r\n") else {
+        return response.to_vec();
+    };
+    let body = body.replace(from, to);
+    let head: Vec<String> = head
+        .split("\r\n")
+        .map(|line| {
+            if line.to_ascii_lowercase().starts_with("content-length:") {
+                format!("Content-Length: {}", body.len())
+            } else {
+                line.to_string()
+            }
+        })
+        .collect();
+    format!("{}\r\n\r\n{body}", head.join("\r\n")).into_bytes()
 }

@@ -86,7 +86,11 @@ fn archive(state: &State, files: &[RenderedFile]) -> anyhow::Result<Vec<u8>> {
         add(&path, file.contents.as_bytes(), file.mode)?;
     }
     // OpenSSH's own format: what ssh and the bosh CLI (for create-env's tunnel) read.
-    add("deployer.pem", state.deployer_key.private_key.as_bytes(), 0o600)?;
+    add(
+        "deployer.pem",
+        state.deployer_key.private_key.as_bytes(),
+        0o600,
+    )?;
     Ok(tar.into_inner()?)
 }
 

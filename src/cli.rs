@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::ConfigValues;
+use crate::outputs::Format;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -37,8 +38,9 @@ pub struct GlobalArgs {
     /// Send every AWS request to this endpoint (e.g. LocalStack); AWS_ENDPOINT_URL works too.
     #[arg(long, global = true, value_name = "URL")]
     pub endpoint_url: Option<String>,
-    /// How many AWS resources may be worked on at once.
-    #[arg(long, global = true, value_name = "N", default_value_t = 8,
+    /// How many resources may be worked on at once. The default lets the widest level of the
+    /// graph go at once; AWS's request buckets allow far larger bursts, and throttling is retried.
+    #[arg(long, global = true, value_name = "N", default_value_t = 16,
           value_parser = clap::value_parser!(u16).range(1..=64))]
     pub max_concurrency: u16,
     /// Templates directory replacing the built-in templates/ (same layout).
@@ -60,11 +62,18 @@ pub enum Command {
     /// Create (or finish creating) every AWS resource of the environment.
     #[command(after_help = "Example:\n  cfcr-aws pave --config cfcr-aws.toml --yes")]
     Pave(Box<PaveArgs>),
+    /// Show what pave (or, with --destroy, unpave) would create, repair or delete; changes nothing.
+    #[command(
+        after_help = "Examples:\n  cfcr-aws plan --config cfcr-aws.toml\n  cfcr-aws plan --env my-env --detailed-exitcode --json\n  cfcr-aws plan --env my-env --destroy"
+    )]
+    Plan(Box<PlanArgs>),
     /// Delete everything the environment owns, dependents first.
     #[command(after_help = "Example:\n  cfcr-aws unpave --env my-env --yes")]
     Unpave(UnpaveArgs),
     /// Print the values the bastion and operators need (IPs, ids, names).
-    #[command(after_help = "Example:\n  cfcr-aws outputs --env my-env --json")]
+    #[command(
+        after_help = "Examples:\n  cfcr-aws outputs --env my-env\n  cfcr-aws outputs --env my-env bosh_bastion_ip\n  eval \"$(cfcr-aws outputs --env my-env --format env)\"\n  bosh int manifest.yml -l <(cfcr-aws outputs --env my-env --format yaml)"
+    )]
     Outputs(OutputsArgs),
     /// Every resource in the state, its id, and whether it still exists in AWS.
     #[command(after_help = "Example:\n  cfcr-aws status --env my-env")]
@@ -82,6 +91,44 @@ pub enum Command {
     /// Write a kubeconfig for the cluster (credentials read from CredHub through the bastion).
     #[command(after_help = "Example:\n  cfcr-aws kubeconfig --env my-env --out ~/.kube/cfcr")]
     Kubeconfig(KubeconfigArgs),
+    /// The deployer key: its public half, or the private key written to a 0600 file with --out.
+    #[command(
+        after_help = "Examples:\n  cfcr-aws ssh-key --env my-env\n  cfcr-aws ssh-key --env my-env --out ~/.ssh/my-env-deployer"
+    )]
+    SshKey(SshKeyArgs),
+    /// The environments in the state directory, with region, age and status (no AWS calls).
+    #[command(after_help = "Example:\n  cfcr-aws list --state-dir state/")]
+    List(ListArgs),
+    /// Shell completions for bash, zsh or fish, on standard output.
+    #[command(
+        after_help = "Examples:\n  cfcr-aws completions bash > /etc/bash_completion.d/cfcr-aws\n  cfcr-aws completions zsh > \"${fpath[1]}/_cfcr-aws\""
+    )]
+    Completions(CompletionsArgs),
+    /// The manual page (roff), generated from this command line's definition.
+    #[command(after_help = "Example:\n  cfcr-aws man > cfcr-aws.1 && man ./cfcr-aws.1")]
+    Man,
+}
+
+#[derive(Debug, Args)]
+pub struct SshKeyArgs {
+    #[command(flatten)]
+    pub env: EnvArgs,
+    /// Write the private key here, mode 0600 (refuses to overwrite a different file).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// One JSON array instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]
@@ -109,6 +156,24 @@ pub struct KubeconfigArgs {
     /// Where to write it (mode 0600); `-` for standard output [default: <state-dir>/<env>.kubeconfig]
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub values: ConfigValues,
+    /// A paved environment, planned against the settings in its state (no config file needed).
+    #[arg(long, value_name = "NAME", conflicts_with = "prefix")]
+    pub env: Option<String>,
+    /// Plan the unpave instead.
+    #[arg(long)]
+    pub destroy: bool,
+    /// Exit 0 when there is nothing to do, 2 when there are changes, 1 on error.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// One JSON object on standard output instead of the listing.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -149,8 +214,14 @@ pub struct UnpaveArgs {
 pub struct OutputsArgs {
     #[command(flatten)]
     pub env: EnvArgs,
-    /// One JSON object instead of a listing.
-    #[arg(long)]
+    /// Print only this output's value, raw (e.g. bosh_bastion_ip).
+    #[arg(value_name = "NAME")]
+    pub name: Option<String>,
+    /// How to print them.
+    #[arg(long, value_enum, default_value_t = Format::Text, conflicts_with = "name")]
+    pub format: Format,
+    /// Same as --format json.
+    #[arg(long, conflicts_with_all = ["format", "name"])]
     pub json: bool,
 }
 

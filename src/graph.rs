@@ -7,23 +7,15 @@
 //! failed resource; work already in flight finishes and is recorded, so a re-run continues cleanly.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write;
+use std::fmt::{self, Write};
 
 use futures::future::BoxFuture;
 use futures::stream::{FuturesUnordered, StreamExt};
 
-use crate::resources::{Ctx, Key, NameTaken, Resource};
+use crate::refresh::Health;
+use crate::resources::{Ctx, Key, NameTaken, Need, Resource};
 use crate::state::Record;
 use crate::{aws, report};
-
-/// Which way to walk.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Direction {
-    /// Dependencies first.
-    Create,
-    /// Dependents first.
-    Delete,
-}
 
 /// One or more resources failed; the rest of the walk finished what it could.
 #[derive(Debug, thiserror::Error)]
@@ -49,110 +41,173 @@ fn describe(failures: &[(Key, anyhow::Error)], blocked: &[Key]) -> String {
     text
 }
 
-/// For each resource, the resources that must be done before it in `direction`.
-fn prerequisites(
-    resources: &[Box<dyn Resource>],
-    direction: Direction,
-) -> BTreeMap<Key, BTreeSet<Key>> {
-    let present: BTreeSet<Key> = resources.iter().map(|r| r.key()).collect();
-    let mut before: BTreeMap<Key, BTreeSet<Key>> =
-        present.iter().map(|k| (*k, BTreeSet::new())).collect();
-    for resource in resources {
-        for dependency in resource
-            .depends_on()
-            .into_iter()
-            .filter(|d| present.contains(d))
-        {
-            match direction {
-                Direction::Create => before.entry(resource.key()).or_default().insert(dependency),
-                Direction::Delete => before.entry(dependency).or_default().insert(resource.key()),
-            };
-        }
-    }
-    before
+/// A point in a resource's creation: its id is known (`Created`), or its follow-up steps and
+/// waits are done too (`Ready`). Dependents wait for whichever they need, so a subnet is created
+/// while the VPC's attributes are still being set, and an address is allocated long before the
+/// instance it will be associated with is running.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Stage {
+    Created,
+    Ready,
 }
 
-/// The order a walk with one worker visits the resources in; panics on a cycle.
-pub fn sequential_order(resources: &[Box<dyn Resource>], delete: bool) -> Vec<Key> {
-    let direction = if delete {
-        Direction::Delete
-    } else {
-        Direction::Create
+fn node(need: &Need) -> (Key, Stage) {
+    match *need {
+        Need::Id(key) => (key, Stage::Created),
+        Need::Ready(key) => (key, Stage::Ready),
+    }
+}
+
+/// For each point of each resource's creation, the points that must be reached first.
+fn creation_graph(
+    resources: &[Box<dyn Resource>],
+) -> BTreeMap<(Key, Stage), BTreeSet<(Key, Stage)>> {
+    let present: BTreeSet<Key> = resources.iter().map(|r| r.key()).collect();
+    let known = |needs: &[Need]| -> BTreeSet<(Key, Stage)> {
+        needs
+            .iter()
+            .map(node)
+            .filter(|(k, _)| present.contains(k))
+            .collect()
     };
-    let mut before = prerequisites(resources, direction);
+    let mut graph = BTreeMap::new();
+    for resource in resources {
+        let key = resource.key();
+        let needs = resource.needs();
+        graph.insert((key, Stage::Created), known(&needs.create));
+        let mut ready = known(&needs.complete);
+        ready.insert((key, Stage::Created));
+        graph.insert((key, Stage::Ready), ready);
+    }
+    graph
+}
+
+/// For each resource, the resources that must be deleted before it: everything that needs it.
+fn deletion_graph(resources: &[Box<dyn Resource>]) -> BTreeMap<Key, BTreeSet<Key>> {
+    let present: BTreeSet<Key> = resources.iter().map(|r| r.key()).collect();
+    let mut graph: BTreeMap<Key, BTreeSet<Key>> =
+        present.iter().map(|k| (*k, BTreeSet::new())).collect();
+    for resource in resources {
+        let needs = resource.needs();
+        let used = needs
+            .create
+            .iter()
+            .chain(&needs.complete)
+            .map(|n| node(n).0)
+            .chain(needs.delete_before);
+        for dependency in used.filter(|d| present.contains(d)) {
+            graph.entry(dependency).or_default().insert(resource.key());
+        }
+    }
+    graph
+}
+
+/// The order a walk with one worker visits the nodes of `graph` in; panics on a cycle.
+fn topological<N: Ord + Copy + fmt::Debug>(mut graph: BTreeMap<N, BTreeSet<N>>) -> Vec<N> {
     let mut order = Vec::new();
-    while let Some(next) = before
+    while let Some(next) = graph
         .iter()
         .find(|(_, waits_on)| waits_on.is_empty())
-        .map(|(k, _)| *k)
+        .map(|(n, _)| *n)
     {
-        before.remove(&next);
-        for waits_on in before.values_mut() {
+        graph.remove(&next);
+        for waits_on in graph.values_mut() {
             waits_on.remove(&next);
         }
         order.push(next);
     }
-    assert!(before.is_empty(), "dependency cycle among {before:?}");
+    assert!(graph.is_empty(), "dependency cycle among {graph:?}");
     order
 }
 
-async fn walk<'a>(
-    resources: &'a [Box<dyn Resource>],
-    direction: Direction,
+/// The order resources are created in (by their create calls) or deleted in, one at a time.
+pub fn sequential_order(resources: &[Box<dyn Resource>], delete: bool) -> Vec<Key> {
+    if delete {
+        return topological(deletion_graph(resources));
+    }
+    topological(creation_graph(resources))
+        .into_iter()
+        .filter(|(_, stage)| *stage == Stage::Created)
+        .map(|(key, _)| key)
+        .collect()
+}
+
+/// Runs `step` for every node of `graph` once the nodes it waits on are done, at most
+/// `max_concurrency` at a time. A failed node blocks only what waits on it.
+async fn walk<'a, N>(
+    mut graph: BTreeMap<N, BTreeSet<N>>,
     max_concurrency: usize,
-    step: impl Fn(&'a dyn Resource) -> BoxFuture<'a, anyhow::Result<()>>,
-) -> Result<(), WalkError> {
-    let by_key: BTreeMap<Key, &dyn Resource> =
-        resources.iter().map(|r| (r.key(), r.as_ref())).collect();
-    let mut before = prerequisites(resources, direction);
+    step: impl Fn(N) -> BoxFuture<'a, anyhow::Result<()>>,
+) -> Result<(), (Vec<(N, anyhow::Error)>, Vec<N>)>
+where
+    N: Ord + Copy + 'a,
+{
     let mut running = FuturesUnordered::new();
     let mut failures = Vec::new();
     let max_concurrency = max_concurrency.max(1);
     loop {
-        let ready: Vec<Key> = before
+        let ready: Vec<N> = graph
             .iter()
             .filter(|(_, waits_on)| waits_on.is_empty())
-            .map(|(k, _)| *k)
+            .map(|(n, _)| *n)
             .take(max_concurrency.saturating_sub(running.len()))
             .collect();
-        for key in ready {
-            before.remove(&key);
-            let future = step(by_key[&key]);
-            running.push(async move { (key, future.await) });
+        for node in ready {
+            graph.remove(&node);
+            let future = step(node);
+            running.push(async move { (node, future.await) });
         }
-        let Some((key, result)) = running.next().await else {
+        let Some((node, result)) = running.next().await else {
             break;
         };
         match result {
             Ok(()) => {
-                for waits_on in before.values_mut() {
-                    waits_on.remove(&key);
+                for waits_on in graph.values_mut() {
+                    waits_on.remove(&node);
                 }
             }
-            Err(err) => failures.push((key, err)),
+            Err(err) => failures.push((node, err)),
         }
     }
     if failures.is_empty() {
         Ok(())
     } else {
-        Err(WalkError {
-            failures,
-            blocked: before.into_keys().collect(),
-        })
+        Err((failures, graph.into_keys().collect()))
     }
 }
 
-/// Brings every resource to ready: adopts what exists, creates what does not, finishes what a
-/// crashed run left half-done. Each id is in the state before any follow-up step or wait.
+/// Brings every resource to ready: adopts what a crashed run created, creates what does not
+/// exist, finishes what was left half-done. Each id is in the state before any follow-up step.
 pub async fn apply(
     ctx: &Ctx,
     resources: &[Box<dyn Resource>],
+    health: &BTreeMap<Key, Health>,
     max_concurrency: usize,
 ) -> Result<(), WalkError> {
-    walk(resources, Direction::Create, max_concurrency, |r| {
-        Box::pin(ensure(ctx, r))
-    })
+    let by_key: BTreeMap<Key, &dyn Resource> =
+        resources.iter().map(|r| (r.key(), r.as_ref())).collect();
+    walk(
+        creation_graph(resources),
+        max_concurrency,
+        |(key, stage)| match stage {
+            Stage::Created => Box::pin(ensure_created(ctx, by_key[&key], health.get(&key))),
+            Stage::Ready => Box::pin(ensure_ready(ctx, by_key[&key])),
+        },
+    )
     .await
+    .map_err(|(failures, blocked)| {
+        let failed: BTreeSet<Key> = failures.iter().map(|((k, _), _)| *k).collect();
+        WalkError {
+            failures: failures.into_iter().map(|((k, _), e)| (k, e)).collect(),
+            blocked: blocked
+                .into_iter()
+                .map(|(k, _)| k)
+                .filter(|k| !failed.contains(k))
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect(),
+        }
+    })
 }
 
 /// Deletes every resource in the state, dependents first.
@@ -161,10 +216,39 @@ pub async fn destroy(
     resources: &[Box<dyn Resource>],
     max_concurrency: usize,
 ) -> Result<(), WalkError> {
-    walk(resources, Direction::Delete, max_concurrency, |r| {
-        Box::pin(remove(ctx, r))
+    let by_key: BTreeMap<Key, &dyn Resource> =
+        resources.iter().map(|r| (r.key(), r.as_ref())).collect();
+    settle_intents(ctx, resources).await?;
+    walk(deletion_graph(resources), max_concurrency, |key| {
+        Box::pin(remove(ctx, by_key[&key]))
     })
     .await
+    .map_err(|(failures, blocked)| WalkError { failures, blocked })
+}
+
+/// Resources whose create call a crashed run sent without recording the answer: found and
+/// recorded if AWS made them, so that unpave deletes them too.
+async fn settle_intents(ctx: &Ctx, resources: &[Box<dyn Resource>]) -> Result<(), WalkError> {
+    for key in sequential_order(resources, false) {
+        if !ctx.state.intended(key) || ctx.state.get(key).is_some() {
+            continue;
+        }
+        let resource = resources
+            .iter()
+            .find(|r| r.key() == key)
+            .expect("ordered keys");
+        let settled = async {
+            match resource.find(ctx).await? {
+                Some(record) => adopt(ctx, resource.as_ref(), record),
+                None => ctx.state.forget(key),
+            }
+        };
+        settled.await.map_err(|e| WalkError {
+            failures: vec![(key, e)],
+            blocked: Vec::new(),
+        })?;
+    }
+    Ok(())
 }
 
 /// Finds the resources of an environment whose state was lost, by ownership tag and name, and
@@ -183,9 +267,11 @@ pub async fn discover(ctx: &Ctx, resources: &[Box<dyn Resource>]) -> anyhow::Res
             .find(|r| r.key() == key)
             .expect("ordered keys");
         let missing_dependency = resource
-            .depends_on()
+            .needs()
+            .create
             .iter()
-            .any(|d| owned.contains(d) && ctx.state.get(*d).is_none());
+            .map(|n| node(n).0)
+            .any(|d| owned.contains(&d) && ctx.state.get(d).is_none());
         if !resource.owned() || missing_dependency {
             continue;
         }
@@ -205,74 +291,129 @@ pub async fn discover(ctx: &Ctx, resources: &[Box<dyn Resource>]) -> anyhow::Res
     Ok(found)
 }
 
-/// A resource that the state says is ready but that AWS no longer has.
-#[derive(Debug, thiserror::Error)]
-#[error(
-    "{name} ({id}) is recorded in the state but no longer exists in AWS; pave cannot repair that yet: run `cfcr-aws unpave` and pave again"
-)]
-pub struct Vanished {
-    pub name: String,
-    pub id: String,
-}
-
-async fn ensure(ctx: &Ctx, resource: &dyn Resource) -> anyhow::Result<()> {
-    let key = resource.key();
-    let name = resource.name(&ctx.settings);
-    let record = match ctx.state.get(key) {
-        Some(record) if record.ready => {
-            if resource.exists(ctx, &record).await? {
-                return Ok(());
-            }
-            return Err(Vanished {
-                name,
-                id: record.id,
-            }
-            .into());
+/// Turns the refresh's findings into work for the walk: a resource gone from AWS is forgotten, so
+/// that it is created again, and what uses it in its follow-up steps runs them again (the address
+/// is associated with the new instance, the profile takes the new role). Changed resources are
+/// repaired by the walk itself.
+pub fn prepare(
+    ctx: &Ctx,
+    resources: &[Box<dyn Resource>],
+    health: &BTreeMap<Key, Health>,
+) -> anyhow::Result<()> {
+    let missing: BTreeSet<Key> = health
+        .iter()
+        .filter(|(_, h)| **h == Health::Missing)
+        .map(|(k, _)| *k)
+        .collect();
+    for resource in resources {
+        let key = resource.key();
+        let Some(record) = ctx.state.get(key) else {
+            continue;
+        };
+        if missing.contains(&key) {
+            report::resource("missing", key, &resource.name(&ctx.settings), &record.id);
+            ctx.state.forget(key)?;
+        } else if resource
+            .needs()
+            .complete
+            .iter()
+            .any(|n| missing.contains(&node(n).0))
+        {
+            ctx.state.record(
+                key,
+                Record {
+                    ready: false,
+                    ..record
+                },
+            )?;
         }
-        Some(record) => {
-            report::resource("resuming", key, &name, &record.id);
-            record
-        }
-        None => match resource.find(ctx).await? {
-            Some(found) => {
-                ctx.state.record(key, found.clone())?;
-                let verb = if resource.owned() {
-                    "adopted"
-                } else {
-                    "resolved"
-                };
-                report::resource(verb, key, &name, &found.id);
-                found
-            }
-            None => create_or_adopt(ctx, resource, &name).await?,
-        },
-    };
-    let mut record = resource.complete(ctx, record).await?;
-    record.ready = true;
-    ctx.state.record(key, record)?;
+    }
     Ok(())
 }
 
-/// Creates a resource and records it. A create that failed in transit may have happened anyway, so
-/// before trying again it looks for the resource, and adopts it if AWS made it after all.
-async fn create_or_adopt(ctx: &Ctx, resource: &dyn Resource, name: &str) -> anyhow::Result<Record> {
+fn adopt(ctx: &Ctx, resource: &dyn Resource, record: Record) -> anyhow::Result<()> {
     let key = resource.key();
+    let verb = if resource.owned() {
+        "adopted"
+    } else {
+        "resolved"
+    };
+    report::resource(verb, key, &resource.name(&ctx.settings), &record.id);
+    ctx.state.record(key, record)
+}
+
+/// Gives the resource an id in the state. Only a resource whose create a crashed run may have sent
+/// (or a data source) is looked for first: a new environment's resources are simply created.
+async fn ensure_created(
+    ctx: &Ctx,
+    resource: &dyn Resource,
+    health: Option<&Health>,
+) -> anyhow::Result<()> {
+    let key = resource.key();
+    if let Some(record) = ctx.state.get(key) {
+        let name = resource.name(&ctx.settings);
+        if !record.ready {
+            report::resource("resuming", key, &name, &record.id);
+        } else if let Some(Health::Changed(changes)) = health {
+            resource.repair(ctx, &record).await?;
+            report::resource("repaired", key, &name, &record.id);
+            for change in changes {
+                report::note(&format!("          {change}"));
+            }
+        }
+        return Ok(());
+    }
+    if (ctx.state.intended(key) || !resource.owned())
+        && let Some(found) = resource.find(ctx).await?
+    {
+        return adopt(ctx, resource, found);
+    }
+    create_or_adopt(ctx, resource).await
+}
+
+/// Runs the follow-up steps and waits of a created resource and marks it ready.
+async fn ensure_ready(ctx: &Ctx, resource: &dyn Resource) -> anyhow::Result<()> {
+    let key = resource.key();
+    let record = ctx
+        .state
+        .get(key)
+        .ok_or_else(|| anyhow::anyhow!("{key} was not created"))?;
+    if record.ready {
+        return Ok(());
+    }
+    let mut record = resource.complete(ctx, record).await?;
+    record.ready = true;
+    ctx.state.record(key, record)
+}
+
+/// Creates a resource and records it, with its intent noted first. A create that failed in transit
+/// may have happened anyway, and a name that already exists may be ours from a lost run: either
+/// way it looks, and adopts what it finds.
+async fn create_or_adopt(ctx: &Ctx, resource: &dyn Resource) -> anyhow::Result<()> {
+    let key = resource.key();
+    let name = resource.name(&ctx.settings);
+    if resource.owned() {
+        ctx.state.intend(key)?;
+    }
     let mut attempt = 0;
     loop {
         attempt += 1;
         match resource.create(ctx).await {
             Ok(created) => {
-                ctx.state.record(key, created.clone())?;
-                report::resource("created", key, name, &created.id);
-                return Ok(created);
+                report::resource("created", key, &name, &created.id);
+                return ctx.state.record(key, created);
+            }
+            Err(e) if aws::is_class(&e, aws::ErrorClass::AlreadyExists) => {
+                return match resource.find(ctx).await? {
+                    Some(found) => adopt(ctx, resource, found),
+                    None => Err(e),
+                };
             }
             Err(e) if aws::is_transient(&e) && attempt < aws::MAX_ATTEMPTS => {
                 tracing::debug!(%key, attempt, "create failed in transit, looking before retrying: {e:#}");
                 tokio::time::sleep(aws::delay_before_retry(attempt)).await;
                 if let Some(found) = resource.find(ctx).await? {
-                    ctx.state.record(key, found.clone())?;
-                    report::resource("adopted", key, name, &found.id);
-                    return Ok(found);
+                    return adopt(ctx, resource, found);
                 }
             }
             Err(e) => return Err(e),
@@ -320,7 +461,7 @@ mod tests {
             let order = sequential_order(&resources, false);
             assert_eq!(order.len(), resources.len());
             for r in &resources {
-                for d in r.depends_on() {
+                for d in r.needs().create.iter().map(|n| node(n).0) {
                     assert!(
                         position(&order, d) < position(&order, r.key()),
                         "{d} before {}",
@@ -340,7 +481,9 @@ mod tests {
         before(Key::BastionEip, Key::Bastion);
         before(Key::Bastion, Key::DirectorInstanceProfile);
         before(Key::MasterLoadBalancer, Key::PublicSubnet);
-        before(Key::PrivateRouteTable, Key::NatGateway);
+        before(Key::PrivateRoute, Key::NatGateway);
+        before(Key::PrivateRoute, Key::PrivateRouteTable);
+        before(Key::PublicRoute, Key::InternetGateway);
         before(Key::NatGateway, Key::NatEip);
         before(Key::NatEip, Key::InternetGateway);
         before(Key::NodeAccessSecurityGroup, Key::Vpc);

@@ -10,6 +10,8 @@ mod keys;
 mod leftovers;
 mod lock;
 mod outputs;
+mod preflight;
+mod refresh;
 mod report;
 mod resources;
 mod ssh;
@@ -71,6 +73,9 @@ fn main() -> ExitCode {
         Err(err) => {
             if let Some(commands::RemoteExit(code)) = err.downcast_ref() {
                 return ExitCode::from(*code);
+            }
+            if err.is::<commands::ChangesPending>() {
+                return ExitCode::from(2);
             }
             eprintln!("error: {err:#}");
             ExitCode::from(exit_status(&err))

@@ -80,6 +80,54 @@ pub fn of(state: &State) -> Outputs {
     out
 }
 
+/// The formats `outputs` prints in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// `name = value` lines, aligned, for people.
+    Text,
+    /// One JSON object.
+    Json,
+    /// `export name='value'` lines, for `eval` in a shell (the bastion's variables).
+    Env,
+    /// A YAML mapping, usable as a BOSH vars file (`bosh -l`).
+    Yaml,
+}
+
+pub fn render(outputs: &Outputs, format: Format) -> String {
+    match format {
+        Format::Text => listing(outputs),
+        Format::Json => {
+            let mut text = serde_json::to_string_pretty(outputs).expect("JSON values");
+            text.push('\n');
+            text
+        }
+        Format::Env => outputs
+            .iter()
+            .map(|(name, value)| format!("export {name}={}\n", shell_quoted(&raw(value))))
+            .collect(),
+        // JSON scalars and arrays are YAML flow scalars and sequences: exact, whatever the value.
+        Format::Yaml => outputs
+            .iter()
+            .map(|(name, value)| format!("{name}: {value}\n"))
+            .collect(),
+    }
+}
+
+/// One value as a shell or a script wants it: strings bare, lists as `[a,b]` (the bastion's form),
+/// absent values empty.
+pub fn raw(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        Value::Array(items) => format!("[{}]", items.iter().map(raw).collect::<Vec<_>>().join(",")),
+        other => other.to_string(),
+    }
+}
+
+fn shell_quoted(text: &str) -> String {
+    format!("'{}'", text.replace('\'', r"'\''"))
+}
+
 /// `name = value` lines, aligned, for people.
 pub fn listing(outputs: &Outputs) -> String {
     let width = outputs.keys().map(|k| k.len()).max().unwrap_or(0);
@@ -94,4 +142,34 @@ pub fn listing(outputs: &Outputs) -> String {
             format!("{name:<width$} = {shown}\n")
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Outputs {
+        let mut out = Outputs::new();
+        out.insert("default_security_groups", json!(["sg-1", "sg-2"]));
+        out.insert("kubernetes_master_port", json!(8443));
+        out.insert("prefix", json!("it's"));
+        out.insert("vpc_id", Value::Null);
+        out
+    }
+
+    #[test]
+    fn env_lines_are_quoted_for_eval() {
+        assert_eq!(
+            render(&sample(), Format::Env),
+            "export default_security_groups='[sg-1,sg-2]'\nexport kubernetes_master_port='8443'\nexport prefix='it'\\''s'\nexport vpc_id=''\n"
+        );
+    }
+
+    #[test]
+    fn yaml_is_a_flat_mapping_of_exact_values() {
+        assert_eq!(
+            render(&sample(), Format::Yaml),
+            "default_security_groups: [\"sg-1\",\"sg-2\"]\nkubernetes_master_port: 8443\nprefix: \"it's\"\nvpc_id: null\n"
+        );
+    }
 }

@@ -4,7 +4,7 @@
 //! atomically (temp file, fsync, rename, fsync of the directory) and the file is created with mode
 //! 0600 from the start, because it holds private keys. The format is documented in docs/state.md.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
@@ -78,6 +78,10 @@ pub struct State {
     pub director_access_key: Option<AccessKey>,
     #[serde(default)]
     pub resources: BTreeMap<Key, Record>,
+    /// Resources whose create call was (or was about to be) sent but whose answer is not recorded
+    /// yet: a re-run looks for these before creating them, and only these.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub creating: BTreeSet<Key>,
     /// How far the bastion hand-off got.
     #[serde(default)]
     pub bootstrap: BootstrapProgress,
@@ -270,16 +274,35 @@ impl StateStore {
         self.save(&state)
     }
 
+    /// Notes that `key` is about to be created, before the create call is sent.
+    pub fn intend(&self, key: Key) -> anyhow::Result<()> {
+        self.update(|s| {
+            s.creating.insert(key);
+        })
+    }
+
+    /// Whether a create of `key` may have reached AWS without its answer being recorded.
+    pub fn intended(&self, key: Key) -> bool {
+        self.lock().creating.contains(&key)
+    }
+
     pub fn record(&self, key: Key, record: Record) -> anyhow::Result<()> {
         self.update(|s| {
+            s.creating.remove(&key);
             s.resources.insert(key, record);
         })
     }
 
     pub fn forget(&self, key: Key) -> anyhow::Result<()> {
         self.update(|s| {
+            s.creating.remove(&key);
             s.resources.remove(&key);
         })
+    }
+
+    /// Drops a record without saving: for `plan`, which reasons about the state pave would have.
+    pub fn forget_in_memory(&self, key: Key) {
+        self.lock().resources.remove(&key);
     }
 
     /// Removes the state file: the environment no longer exists.

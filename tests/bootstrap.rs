@@ -146,7 +146,10 @@ fn bootstrap_runs_every_step_on_the_bastion_and_unpave_tears_down_first() {
     let home = bastion.home();
     let pem = std::fs::read_to_string(home.join("deployer.pem")).unwrap();
     assert!(pem.starts_with("-----BEGIN OPENSSH PRIVATE KEY-----"));
-    assert_eq!(pem, env.state()["deployer_key"]["private_key"].as_str().unwrap());
+    assert_eq!(
+        pem,
+        env.state()["deployer_key"]["private_key"].as_str().unwrap()
+    );
     let mode = |p: &str| {
         std::fs::metadata(home.join(p))
             .unwrap()

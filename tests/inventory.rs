@@ -671,7 +671,7 @@ async fn pave_creates_the_whole_inventory_and_unpave_removes_all_of_it() {
         .keys()
         .map(String::as_str)
         .collect();
-    assert_eq!(keys.len(), 22, "{keys:?}");
+    assert_eq!(keys.len(), 24, "{keys:?}");
     assert!(!keys.contains("director_user"));
     assert!(
         state["resources"]
@@ -726,7 +726,7 @@ async fn pave_creates_the_whole_inventory_and_unpave_removes_all_of_it() {
     assert_eq!(env.state(), state);
 
     let status = env.run(&["status"]).ok().stdout;
-    assert_eq!(status.matches(" present").count(), 22, "{status}");
+    assert_eq!(status.matches(" present").count(), 24, "{status}");
 
     let gone = env.unpave();
     assert_eq!(
@@ -798,31 +798,118 @@ async fn access_key_mode_adds_a_user_whose_secret_stays_in_the_state() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn status_reports_a_resource_deleted_behind_the_tools_back() {
-    let env = Env::new("stat", "");
+async fn drift_is_shown_by_status_and_plan_and_repaired_by_pave() {
+    let env = Env::new("drift", "");
     env.pave();
     let aws = aws().await;
-    aws.ec2
-        .delete_key_pair()
-        .key_name(format!("{}-deployer", env.prefix))
+    // Behind the tool's back: an instance profile deleted, an SSH rule revoked, a tag removed, a
+    // route pointed elsewhere.
+    let profile = env.id("worker_instance_profile");
+    aws.iam
+        .remove_role_from_instance_profile()
+        .instance_profile_name(&profile)
+        .role_name(env.id("worker_role"))
         .send()
         .await
         .unwrap();
-    let status = env.run(&["status"]).ok().stdout;
-    let line = status
-        .lines()
-        .find(|l| l.starts_with("deployer_key_pair"))
+    aws.iam
+        .delete_instance_profile()
+        .instance_profile_name(&profile)
+        .send()
+        .await
         .unwrap();
-    assert!(line.ends_with("missing"), "{status}");
-    assert_eq!(status.matches(" present").count(), 21, "{status}");
+    let group = env.id("node_access_security_group");
+    aws.ec2
+        .revoke_security_group_ingress()
+        .group_id(&group)
+        .ip_protocol("tcp")
+        .from_port(22)
+        .to_port(22)
+        .cidr_ip("0.0.0.0/0")
+        .send()
+        .await
+        .unwrap();
+    let subnet = env.id("private_subnet");
+    aws.ec2
+        .delete_tags()
+        .resources(&subnet)
+        .tags(aws_sdk_ec2::types::Tag::builder().key("Name").build())
+        .send()
+        .await
+        .unwrap();
+    let table = env.id("private_route_table");
+    aws.ec2
+        .replace_route()
+        .route_table_id(&table)
+        .destination_cidr_block("0.0.0.0/0")
+        .gateway_id(env.id("internet_gateway"))
+        .send()
+        .await
+        .unwrap();
 
-    let refused = env.run(&["pave", "--yes", "--no-bootstrap"]);
-    assert_eq!(refused.code, 1);
+    let status = env.run(&["status"]).ok().stdout;
+    let line = |key: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(&format!("{key} ")))
+            .unwrap_or_else(|| panic!("no {key} in {status}"))
+            .to_string()
+    };
     assert!(
-        refused.stderr.contains("no longer exists"),
-        "{}",
-        refused.stderr
+        line("worker_instance_profile").ends_with("missing"),
+        "{status}"
     );
+    assert!(
+        line("node_access_security_group").contains("changed: ingress tcp/22"),
+        "{status}"
+    );
+    assert!(
+        line("private_subnet").contains("changed: tag Name is missing"),
+        "{status}"
+    );
+    assert!(
+        line("private_route").contains("changed: routes to igw-"),
+        "{status}"
+    );
+    assert_eq!(status.matches(" present").count(), 20, "{status}");
+
+    let plan = env.run(&["plan", "--detailed-exitcode", "--json"]);
+    assert_eq!(plan.code, 2, "{}", plan.stderr);
+    let plan: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
+    let action = |key: &str| {
+        plan["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["resource"] == key)
+            .map(|r| r["action"].as_str().unwrap().to_string())
+    };
+    assert_eq!(action("worker_instance_profile").as_deref(), Some("create"));
+    assert_eq!(
+        action("node_access_security_group").as_deref(),
+        Some("repair")
+    );
+    assert_eq!(action("private_subnet").as_deref(), Some("repair"));
+    assert_eq!(action("private_route").as_deref(), Some("repair"));
+    assert_eq!(
+        action("bastion"),
+        None,
+        "unchanged resources are not in the plan"
+    );
+
+    let repaired = env.pave();
+    for key in [
+        "worker_instance_profile",
+        "node_access_security_group",
+        "private_subnet",
+        "private_route",
+    ] {
+        assert!(repaired.stderr.contains(key), "{key}: {}", repaired.stderr);
+    }
+    let status = env.run(&["status"]).ok().stdout;
+    assert_eq!(status.matches(" present").count(), 24, "{status}");
+    let plan = env.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "{}{}", plan.stdout, plan.stderr);
 
     env.unpave();
     assert_nothing_left(&env, &aws).await;

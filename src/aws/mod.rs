@@ -11,7 +11,7 @@ use aws_credential_types::provider::ProvideCredentials;
 
 pub use retry::{
     ErrorClass, MAX_ATTEMPTS, Policy, Tolerate, absent_ok, all_pages, call, delay_before_retry,
-    exists_ok, is_transient,
+    exists_ok, is_class, is_transient,
 };
 
 /// One client per AWS service the tool speaks to.

@@ -312,8 +312,12 @@ where
 
 /// Whether an error is a transient AWS failure: the request may or may not have taken effect.
 pub fn is_transient(err: &anyhow::Error) -> bool {
-    err.downcast_ref::<AwsError>()
-        .is_some_and(|e| e.is(ErrorClass::Transient))
+    is_class(err, ErrorClass::Transient)
+}
+
+/// Whether `err` is an AWS error of `class`.
+pub fn is_class(err: &anyhow::Error, class: ErrorClass) -> bool {
+    err.downcast_ref::<AwsError>().is_some_and(|e| e.is(class))
 }
 
 /// The wait before attempt `attempt + 1` of something retried outside [`call`].

@@ -2,8 +2,12 @@
 //! its state, and asking the operator.
 
 mod bootstrap;
+mod cli_docs;
+mod list;
 mod outputs;
 mod pave;
+mod plan;
+mod ssh_key;
 mod status;
 mod unpave;
 
@@ -17,11 +21,13 @@ use crate::config::{ConfigValues, Settings, ValidationError, validate_prefix};
 use crate::state::{self, State};
 
 pub use bootstrap::RemoteExit;
+pub use plan::ChangesPending;
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let global = &cli.global;
     match cli.command {
         Command::Pave(args) => pave::run(global, *args).await,
+        Command::Plan(args) => plan::run(global, *args).await,
         Command::Unpave(args) => unpave::run(global, args).await,
         Command::Outputs(args) => outputs::run(global, args),
         Command::Status(args) => status::run(global, args).await,
@@ -29,6 +35,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Render(args) => bootstrap::render(global, args),
         Command::Ssh(args) => bootstrap::ssh(global, args),
         Command::Kubeconfig(args) => bootstrap::kubeconfig(global, args),
+        Command::SshKey(args) => ssh_key::run(global, args),
+        Command::List(args) => list::run(global, args),
+        Command::Completions(args) => cli_docs::completions(args),
+        Command::Man => cli_docs::man(),
     }
 }
 

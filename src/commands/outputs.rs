@@ -1,15 +1,25 @@
 //! `cfcr-aws outputs`: the environment's values, from the state alone (no AWS calls).
 
 use crate::cli::{GlobalArgs, OutputsArgs};
+use crate::config::ValidationError;
+use crate::outputs::{self, Format};
 
 pub fn run(global: &GlobalArgs, args: OutputsArgs) -> anyhow::Result<()> {
     let env = super::environment(global, &args.env)?;
     let state = super::existing_state(&global.state_dir, &env)?;
-    let outputs = crate::outputs::of(&state);
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&outputs)?);
-    } else {
-        print!("{}", crate::outputs::listing(&outputs));
+    let all = outputs::of(&state);
+    if let Some(name) = &args.name {
+        let value = all.get(name.as_str()).ok_or_else(|| ValidationError {
+            field: "NAME".into(),
+            problem: format!(
+                "no output {name:?}; the outputs are: {}",
+                all.keys().copied().collect::<Vec<_>>().join(", ")
+            ),
+        })?;
+        println!("{}", outputs::raw(value));
+        return Ok(());
     }
+    let format = if args.json { Format::Json } else { args.format };
+    print!("{}", outputs::render(&all, format));
     Ok(())
 }

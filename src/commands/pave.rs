@@ -5,11 +5,12 @@ use anyhow::bail;
 use crate::cli::{GlobalArgs, PaveArgs};
 use crate::config::Settings;
 use crate::lock::EnvLock;
-use crate::resources::{Ctx, Key, Resource, inventory};
+use crate::preflight::{self, PreflightFailed};
+use crate::resources::{Ctx, Key, inventory};
 use crate::state::{self, SCHEMA_VERSION, State, StateStore};
-use crate::{graph, keys, report};
+use crate::{graph, keys, refresh, report};
 
-fn new_state(settings: &Settings) -> anyhow::Result<State> {
+pub(super) fn new_state(settings: &Settings) -> anyhow::Result<State> {
     Ok(State {
         schema_version: SCHEMA_VERSION,
         env: settings.prefix.clone(),
@@ -21,6 +22,7 @@ fn new_state(settings: &Settings) -> anyhow::Result<State> {
         bastion_host_key: keys::host_key(&settings.name("bosh-bastion"))?,
         director_access_key: None,
         resources: Default::default(),
+        creating: Default::default(),
         bootstrap: Default::default(),
     })
 }
@@ -72,10 +74,21 @@ pub async fn run(global: &GlobalArgs, args: PaveArgs) -> anyhow::Result<()> {
         templates: crate::templates::Templates::new(global.templates.as_deref())?,
     };
     let resources = inventory(&ctx.settings);
-    if new {
-        refuse_orphans(&ctx, &resources).await?;
+    let seen = refresh::observe(&ctx, &resources).await?;
+    let health = refresh::health(&ctx, &resources, &seen).await?;
+    graph::prepare(&ctx, &resources, &health)?;
+    let findings = preflight::check(&ctx, &resources, new).await?;
+    if !findings.problems.is_empty() {
+        if new {
+            ctx.state.remove()?;
+        }
+        return Err(PreflightFailed(findings.problems).into());
     }
-    graph::apply(&ctx, &resources, global.max_concurrency.into()).await?;
+    if let Some((name, image)) = findings.image {
+        report::resource("resolved", Key::BastionImage, &name, &image.id);
+        ctx.state.record(Key::BastionImage, image)?;
+    }
+    graph::apply(&ctx, &resources, &health, global.max_concurrency.into()).await?;
 
     let outputs = crate::outputs::of(&ctx.state.snapshot());
     report::note(&format!(
@@ -88,43 +101,4 @@ pub async fn run(global: &GlobalArgs, args: PaveArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     super::bootstrap::hand_off(global, &ctx.state)
-}
-
-/// The resources whose names a new environment needs first: if any exists, a state was lost.
-const LANDMARKS: [Key; 4] = [
-    Key::Vpc,
-    Key::DeployerKeyPair,
-    Key::MasterRole,
-    Key::MasterLoadBalancer,
-];
-
-/// A new environment must not be built beside the remains of one whose state was lost: its keys
-/// are gone, and two VPCs with one name help nobody. Refuses (and removes the new state) if AWS
-/// already holds one of the environment's landmark resources.
-async fn refuse_orphans(ctx: &Ctx, resources: &[Box<dyn Resource>]) -> anyhow::Result<()> {
-    let probes = resources
-        .iter()
-        .filter(|r| LANDMARKS.contains(&r.key()))
-        .map(|r| async move { (r, r.find(ctx).await) });
-    let mut found = Vec::new();
-    for (resource, result) in futures::future::join_all(probes).await {
-        match result {
-            Ok(Some(record)) => {
-                found.push(format!("{} {}", resource.name(&ctx.settings), record.id))
-            }
-            Ok(None) => {}
-            Err(e) => found.push(format!("{e:#}")),
-        }
-    }
-    if found.is_empty() {
-        return Ok(());
-    }
-    let state = ctx.state.snapshot();
-    ctx.state.remove()?;
-    bail!(
-        "environment {:?} already has resources in AWS but no state file: {}. To delete them, run `cfcr-aws unpave --env {}` (it finds them by tag and name); to keep them, restore the state file",
-        state.env,
-        found.join("; "),
-        state.env
-    )
 }

@@ -1,8 +1,7 @@
-//! `cfcr-aws status`: every resource in the state and whether AWS still has it.
-
-use futures::future::join_all;
+//! `cfcr-aws status`: every resource in the state and how AWS has it now.
 
 use crate::cli::{EnvArgs, GlobalArgs};
+use crate::refresh::{self, Health};
 use crate::resources::{Ctx, inventory};
 use crate::state::StateStore;
 
@@ -19,25 +18,21 @@ pub async fn run(global: &GlobalArgs, args: EnvArgs) -> anyhow::Result<()> {
         templates: crate::templates::Templates::new(global.templates.as_deref())?,
     };
     let resources = inventory(&ctx.settings);
-    let checks = resources.iter().filter_map(|r| {
-        let record = ctx.state.get(r.key())?;
-        let ctx = &ctx;
-        Some(async move {
-            let exists = r.exists(ctx, &record).await;
-            (r, record, exists)
-        })
-    });
-    let rows = join_all(checks).await;
-    println!("{:<28} {:<30} {:<24} STATUS", "RESOURCE", "NAME", "ID");
-    for (resource, record, exists) in rows {
-        let status = match exists {
-            Ok(true) if record.ready => "present".to_string(),
-            Ok(true) => "incomplete (re-run pave)".to_string(),
-            Ok(false) => "missing".to_string(),
-            Err(e) => format!("unknown ({e:#})"),
+    let seen = refresh::observe(&ctx, &resources).await?;
+    let health = refresh::health(&ctx, &resources, &seen).await?;
+    println!("{:<28} {:<34} {:<24} STATUS", "RESOURCE", "NAME", "ID");
+    for resource in &resources {
+        let Some(record) = ctx.state.get(resource.key()) else {
+            continue;
+        };
+        let status = match health.get(&resource.key()) {
+            None => "incomplete (re-run pave)".to_string(),
+            Some(Health::Present) => "present".to_string(),
+            Some(Health::Missing) => "missing".to_string(),
+            Some(Health::Changed(changes)) => format!("changed: {}", changes.join("; ")),
         };
         println!(
-            "{:<28} {:<30} {:<24} {status}",
+            "{:<28} {:<34} {:<24} {status}",
             resource.key().to_string(),
             resource.name(&ctx.settings),
             record.id

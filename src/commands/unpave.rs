@@ -130,6 +130,7 @@ async fn recover(
         bastion_host_key: KeyMaterial::default(),
         director_access_key: None,
         resources: Default::default(),
+        creating: Default::default(),
         bootstrap: Default::default(),
     };
     let ctx = Ctx {

@@ -5,9 +5,10 @@ use anyhow::bail;
 use async_trait::async_trait;
 use aws_sdk_ec2::types::Filter;
 
-use super::{Ctx, Key, Resource};
+use super::{Ctx, Key, Needs, Resource};
 use crate::aws::{self, Policy};
 use crate::config::{AmiSource, CANONICAL_OWNER_ID, Settings};
+use crate::refresh::{Health, Observed};
 use crate::state::Record;
 
 pub struct BastionImage;
@@ -29,8 +30,8 @@ impl Resource for BastionImage {
         false
     }
 
-    fn depends_on(&self) -> Vec<Key> {
-        Vec::new()
+    fn needs(&self) -> Needs {
+        Needs::default()
     }
 
     async fn find(&self, ctx: &Ctx) -> anyhow::Result<Option<Record>> {
@@ -88,6 +89,11 @@ impl Resource for BastionImage {
             .await,
         )?;
         Ok(out.is_some_and(|o| !o.images().is_empty()))
+    }
+
+    fn observe(&self, _ctx: &Ctx, _record: &Record, _seen: &Observed) -> Option<Health> {
+        // Looked up once; what matters later is the instance made from it.
+        Some(Health::Present)
     }
 
     async fn delete(&self, _ctx: &Ctx, _record: &Record) -> anyhow::Result<()> {

@@ -3,9 +3,10 @@
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{DomainType, ResourceType};
 
-use super::{Ctx, Key, Resource};
+use super::{Ctx, Key, Need, Needs, Resource};
 use crate::aws::{self, Policy};
 use crate::config::Settings;
+use crate::refresh::{Health, Observed};
 use crate::state::Record;
 
 pub const PUBLIC_IP: &str = "public_ip";
@@ -45,12 +46,13 @@ impl Resource for ElasticIp {
         settings.name(self.suffix)
     }
 
-    fn depends_on(&self) -> Vec<Key> {
-        // Public addresses in a VPC need its internet gateway; it cannot be detached while they
-        // are mapped, so they go first on the way out.
-        let mut keys = vec![Key::InternetGateway];
-        keys.extend(self.instance);
-        keys
+    fn needs(&self) -> Needs {
+        Needs {
+            complete: self.instance.map(Need::Ready).into_iter().collect(),
+            // The internet gateway cannot be detached while addresses in its VPC are mapped.
+            delete_before: vec![Key::InternetGateway],
+            ..Needs::default()
+        }
     }
 
     async fn find(&self, ctx: &Ctx) -> anyhow::Result<Option<Record>> {
@@ -109,6 +111,14 @@ impl Resource for ElasticIp {
             .await,
         )?;
         Ok(out.is_some_and(|o| !o.addresses().is_empty()))
+    }
+
+    fn tag_id(&self, record: &Record) -> Option<String> {
+        Some(record.id.clone())
+    }
+
+    fn observe(&self, ctx: &Ctx, record: &Record, seen: &Observed) -> Option<Health> {
+        ctx.tagged_health(seen, &record.id, &self.name(&ctx.settings))
     }
 
     async fn delete(&self, ctx: &Ctx, record: &Record) -> anyhow::Result<()> {

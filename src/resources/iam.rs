@@ -5,12 +5,26 @@ use async_trait::async_trait;
 use aws_sdk_iam::types::Tag;
 use serde_json::{Value, json};
 
-use super::{Ctx, Key, NameTaken, OWNER_TAG, Resource};
+use super::{Ctx, Key, NameTaken, Need, Needs, OWNER_TAG, Resource};
 use crate::aws::{self, ErrorClass, Policy};
 use crate::config::Settings;
+use crate::refresh::{Health, Observed};
 use crate::state::{AccessKey, Record};
 
 pub const ARN: &str = "arn";
+
+/// The IAM path of everything an environment owns, so one listing per kind finds it all.
+pub fn iam_path(env: &str) -> String {
+    format!("/cfcr-aws/{env}/")
+}
+
+fn present_if(present: bool) -> Option<Health> {
+    Some(if present {
+        Health::Present
+    } else {
+        Health::Missing
+    })
+}
 
 fn tags(ctx: &Ctx, name: &str) -> anyhow::Result<Vec<Tag>> {
     Ok(vec![
@@ -242,8 +256,8 @@ impl Resource for Role {
         settings.name(self.suffix)
     }
 
-    fn depends_on(&self) -> Vec<Key> {
-        Vec::new()
+    fn needs(&self) -> Needs {
+        Needs::default()
     }
 
     async fn find(&self, ctx: &Ctx) -> anyhow::Result<Option<Record>> {
@@ -271,6 +285,7 @@ impl Resource for Role {
         let out = aws::call("CreateRole", &Policy::create(), || {
             iam.create_role()
                 .role_name(&name)
+                .path(iam_path(ctx.env()))
                 .assume_role_policy_document(assume_role_document())
                 .set_tags(Some(tags.clone()))
                 .send()
@@ -304,6 +319,10 @@ impl Resource for Role {
             .await,
         )?
         .is_some())
+    }
+
+    fn observe(&self, _ctx: &Ctx, record: &Record, seen: &Observed) -> Option<Health> {
+        present_if(seen.roles.contains(&record.id))
     }
 
     async fn delete(&self, ctx: &Ctx, record: &Record) -> anyhow::Result<()> {
@@ -385,8 +404,11 @@ impl Resource for InstanceProfile {
         settings.name(self.suffix)
     }
 
-    fn depends_on(&self) -> Vec<Key> {
-        vec![self.role]
+    fn needs(&self) -> Needs {
+        Needs {
+            complete: vec![Need::Id(self.role)],
+            ..Needs::default()
+        }
     }
 
     async fn find(&self, ctx: &Ctx) -> anyhow::Result<Option<Record>> {
@@ -416,6 +438,7 @@ impl Resource for InstanceProfile {
         let out = aws::call("CreateInstanceProfile", &Policy::create(), || {
             iam.create_instance_profile()
                 .instance_profile_name(&name)
+                .path(iam_path(ctx.env()))
                 .set_tags(Some(tags.clone()))
                 .send()
         })
@@ -468,6 +491,18 @@ impl Resource for InstanceProfile {
             .await,
         )?
         .is_some())
+    }
+
+    fn observe(&self, ctx: &Ctx, record: &Record, seen: &Observed) -> Option<Health> {
+        let Some(profile) = seen.instance_profiles.get(&record.id) else {
+            return Some(Health::Missing);
+        };
+        let role = ctx.id(self.role).ok()?;
+        Some(if profile.roles().iter().any(|r| r.role_name() == role) {
+            Health::Present
+        } else {
+            Health::Changed(vec![format!("does not hold role {role}")])
+        })
     }
 
     async fn delete(&self, ctx: &Ctx, record: &Record) -> anyhow::Result<()> {
@@ -529,7 +564,8 @@ impl DirectorPolicy {
         let account = account_of(&role_arn)
             .ok_or_else(|| anyhow::anyhow!("cannot read the account id from {role_arn}"))?;
         Ok(format!(
-            "arn:aws:iam::{account}:policy/{}",
+            "arn:aws:iam::{account}:policy{}{}",
+            iam_path(ctx.env()),
             ctx.name(DIRECTOR)
         ))
     }
@@ -545,8 +581,16 @@ impl Resource for DirectorPolicy {
         settings.name(DIRECTOR)
     }
 
-    fn depends_on(&self) -> Vec<Key> {
-        vec![Key::MasterRole, Key::WorkerRole, Key::DirectorRole]
+    fn needs(&self) -> Needs {
+        Needs {
+            // Its document names the three roles' ARNs; it is attached to the director's role.
+            create: vec![
+                Need::Id(Key::MasterRole),
+                Need::Id(Key::WorkerRole),
+                Need::Id(Key::DirectorRole),
+            ],
+            ..Needs::default()
+        }
     }
 
     async fn find(&self, ctx: &Ctx) -> anyhow::Result<Option<Record>> {
@@ -578,6 +622,7 @@ impl Resource for DirectorPolicy {
         let out = aws::call("CreatePolicy", &super::fresh_create(), || {
             iam.create_policy()
                 .policy_name(&name)
+                .path(iam_path(ctx.env()))
                 .policy_document(director_policy(&roles))
                 .set_tags(Some(tags.clone()))
                 .send()
@@ -613,6 +658,10 @@ impl Resource for DirectorPolicy {
             .await,
         )?
         .is_some())
+    }
+
+    fn observe(&self, _ctx: &Ctx, record: &Record, seen: &Observed) -> Option<Health> {
+        present_if(seen.policies.contains(&record.id))
     }
 
     async fn delete(&self, ctx: &Ctx, record: &Record) -> anyhow::Result<()> {
@@ -684,8 +733,11 @@ impl Resource for DirectorUser {
         settings.name(DIRECTOR)
     }
 
-    fn depends_on(&self) -> Vec<Key> {
-        vec![Key::DirectorPolicy]
+    fn needs(&self) -> Needs {
+        Needs {
+            complete: vec![Need::Id(Key::DirectorPolicy)],
+            ..Needs::default()
+        }
     }
 
     async fn find(&self, ctx: &Ctx) -> anyhow::Result<Option<Record>> {
@@ -713,6 +765,7 @@ impl Resource for DirectorUser {
         aws::call("CreateUser", &Policy::create(), || {
             iam.create_user()
                 .user_name(&name)
+                .path(iam_path(ctx.env()))
                 .set_tags(Some(tags.clone()))
                 .send()
         })
@@ -760,6 +813,10 @@ impl Resource for DirectorUser {
             .await,
         )?
         .is_some())
+    }
+
+    fn observe(&self, _ctx: &Ctx, record: &Record, seen: &Observed) -> Option<Health> {
+        present_if(seen.users.contains(&record.id))
     }
 
     async fn delete(&self, ctx: &Ctx, record: &Record) -> anyhow::Result<()> {

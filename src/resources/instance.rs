@@ -11,9 +11,10 @@ use aws_sdk_ec2::types::{
 };
 use base64::Engine;
 
-use super::{Ctx, Key, Resource};
+use super::{Ctx, Key, Need, Needs, Resource};
 use crate::aws::{self, ErrorClass, Policy, Tolerate, wait};
 use crate::config::Settings;
+use crate::refresh::{Health, Observed};
 use crate::state::Record;
 
 pub struct Bastion;
@@ -99,15 +100,24 @@ impl Resource for Bastion {
         settings.name(NAME)
     }
 
-    fn depends_on(&self) -> Vec<Key> {
-        vec![
-            Key::BastionImage,
-            Key::PublicSubnet,
-            Key::PublicRouteTable,
-            Key::NodeAccessSecurityGroup,
-            Key::DeployerKeyPair,
-            Key::DirectorInstanceProfile,
-        ]
+    fn needs(&self) -> Needs {
+        Needs {
+            // The profile must hold its role when the instance starts; the key pair must exist.
+            create: vec![
+                Need::Id(Key::BastionImage),
+                Need::Id(Key::PublicSubnet),
+                Need::Id(Key::NodeAccessSecurityGroup),
+                Need::Ready(Key::DeployerKeyPair),
+                Need::Ready(Key::DirectorInstanceProfile),
+            ],
+            // Ready means reachable: its subnet routed to the internet, its rules in place.
+            complete: vec![
+                Need::Ready(Key::PublicRouteTable),
+                Need::Ready(Key::PublicRoute),
+                Need::Ready(Key::NodeAccessSecurityGroup),
+            ],
+            ..Needs::default()
+        }
     }
 
     async fn find(&self, ctx: &Ctx) -> anyhow::Result<Option<Record>> {
@@ -211,6 +221,23 @@ impl Resource for Bastion {
                     Some(InstanceStateName::Terminated | InstanceStateName::ShuttingDown)
                 )
             }))
+    }
+
+    fn tag_id(&self, record: &Record) -> Option<String> {
+        Some(record.id.clone())
+    }
+
+    fn observe(&self, ctx: &Ctx, record: &Record, seen: &Observed) -> Option<Health> {
+        let live = seen.instances.get(&record.id).is_some_and(|i| {
+            !matches!(
+                state_of(i),
+                Some(InstanceStateName::Terminated | InstanceStateName::ShuttingDown) | None
+            )
+        });
+        if !live {
+            return Some(Health::Missing);
+        }
+        ctx.tagged_health(seen, &record.id, &self.name(&ctx.settings))
     }
 
     async fn delete(&self, ctx: &Ctx, record: &Record) -> anyhow::Result<()> {

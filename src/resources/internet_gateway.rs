@@ -3,9 +3,10 @@
 use async_trait::async_trait;
 use aws_sdk_ec2::types::ResourceType;
 
-use super::{Ctx, Key, Resource};
+use super::{Ctx, Key, Need, Needs, Resource};
 use crate::aws::{self, Policy};
 use crate::config::Settings;
+use crate::refresh::{Health, Observed};
 use crate::state::Record;
 
 pub struct InternetGateway;
@@ -22,8 +23,11 @@ impl Resource for InternetGateway {
         settings.name(NAME)
     }
 
-    fn depends_on(&self) -> Vec<Key> {
-        vec![Key::Vpc]
+    fn needs(&self) -> Needs {
+        Needs {
+            complete: vec![Need::Id(Key::Vpc)],
+            ..Needs::default()
+        }
     }
 
     async fn find(&self, ctx: &Ctx) -> anyhow::Result<Option<Record>> {
@@ -85,6 +89,14 @@ impl Resource for InternetGateway {
             .await,
         )?;
         Ok(out.is_some_and(|o| !o.internet_gateways().is_empty()))
+    }
+
+    fn tag_id(&self, record: &Record) -> Option<String> {
+        Some(record.id.clone())
+    }
+
+    fn observe(&self, ctx: &Ctx, record: &Record, seen: &Observed) -> Option<Health> {
+        ctx.tagged_health(seen, &record.id, &self.name(&ctx.settings))
     }
 
     async fn delete(&self, ctx: &Ctx, record: &Record) -> anyhow::Result<()> {

@@ -5,10 +5,13 @@ use async_trait::async_trait;
 use aws_sdk_ec2::primitives::Blob;
 use aws_sdk_ec2::types::ResourceType;
 
-use super::{Ctx, Key, NameTaken, OWNER_TAG, Resource};
+use super::{Ctx, Key, NameTaken, Needs, OWNER_TAG, Resource};
 use crate::aws::{self, Policy};
 use crate::config::Settings;
+use crate::refresh::{Health, Observed};
 use crate::state::Record;
+
+const KEY_PAIR_ID: &str = "key_pair_id";
 
 pub struct DeployerKeyPair;
 
@@ -24,8 +27,8 @@ impl Resource for DeployerKeyPair {
         settings.name(NAME)
     }
 
-    fn depends_on(&self) -> Vec<Key> {
-        Vec::new()
+    fn needs(&self) -> Needs {
+        Needs::default()
     }
 
     async fn find(&self, ctx: &Ctx) -> anyhow::Result<Option<Record>> {
@@ -81,6 +84,14 @@ impl Resource for DeployerKeyPair {
         Ok(out.is_some_and(|o| !o.key_pairs().is_empty()))
     }
 
+    fn tag_id(&self, record: &Record) -> Option<String> {
+        record.attribute(KEY_PAIR_ID).map(str::to_string)
+    }
+
+    fn observe(&self, ctx: &Ctx, record: &Record, seen: &Observed) -> Option<Health> {
+        ctx.tagged_health(seen, record.attribute(KEY_PAIR_ID)?, &record.id)
+    }
+
     async fn delete(&self, ctx: &Ctx, record: &Record) -> anyhow::Result<()> {
         let ec2 = &ctx.aws.ec2;
         aws::absent_ok(
@@ -96,7 +107,7 @@ impl Resource for DeployerKeyPair {
 fn record(name: &str, key_pair_id: Option<&str>) -> Record {
     let record = Record::new(name);
     match key_pair_id {
-        Some(id) => record.with("key_pair_id", id),
+        Some(id) => record.with(KEY_PAIR_ID, id),
         None => record,
     }
 }

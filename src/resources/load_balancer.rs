@@ -5,9 +5,10 @@ use async_trait::async_trait;
 use aws_sdk_elasticloadbalancing::types::{HealthCheck, Listener, Tag};
 
 use super::security_group::API_SERVER_PORT;
-use super::{Ctx, Key, NameTaken, OWNER_TAG, Resource};
+use super::{Ctx, Key, NameTaken, Need, Needs, OWNER_TAG, Resource};
 use crate::aws::{self, Policy};
 use crate::config::Settings;
+use crate::refresh::{Health, Observed};
 use crate::state::Record;
 
 pub struct MasterLoadBalancer;
@@ -29,13 +30,16 @@ impl Resource for MasterLoadBalancer {
         settings.name(NAME)
     }
 
-    fn depends_on(&self) -> Vec<Key> {
-        // An internet-facing load balancer needs the VPC's internet gateway.
-        vec![
-            Key::PublicSubnet,
-            Key::ApiAccessSecurityGroup,
-            Key::InternetGateway,
-        ]
+    fn needs(&self) -> Needs {
+        Needs {
+            // An internet-facing load balancer needs the VPC's internet gateway attached.
+            create: vec![
+                Need::Id(Key::PublicSubnet),
+                Need::Id(Key::ApiAccessSecurityGroup),
+                Need::Ready(Key::InternetGateway),
+            ],
+            ..Needs::default()
+        }
     }
 
     async fn find(&self, ctx: &Ctx) -> anyhow::Result<Option<Record>> {
@@ -134,6 +138,14 @@ impl Resource for MasterLoadBalancer {
             .await,
         )?;
         Ok(out.is_some_and(|o| !o.load_balancer_descriptions().is_empty()))
+    }
+
+    fn observe(&self, _ctx: &Ctx, record: &Record, seen: &Observed) -> Option<Health> {
+        Some(if seen.load_balancers.contains_key(&record.id) {
+            Health::Present
+        } else {
+            Health::Missing
+        })
     }
 
     async fn delete(&self, ctx: &Ctx, record: &Record) -> anyhow::Result<()> {

@@ -3,7 +3,7 @@
 //!
 //! A resource knows how to find itself in AWS (by ownership tag or name, to adopt what a crashed run
 //! created but did not record), create itself, finish its follow-up steps, check that it still exists,
-//! and delete itself. It does not know the order: that is [`crate::graph`]'s job, from `depends_on`.
+//! and delete itself. It does not know the order: that is [`crate::graph`]'s job, from `needs`.
 
 mod ami;
 mod elastic_ip;
@@ -13,11 +13,13 @@ mod internet_gateway;
 mod key_pair;
 mod load_balancer;
 mod nat_gateway;
+mod route;
 mod route_table;
 mod security_group;
 mod subnet;
 mod vpc;
 
+pub use iam::iam_path;
 pub use instance::{instances_matching, not_terminated};
 
 use std::fmt;
@@ -29,6 +31,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::aws::Clients;
 use crate::config::{DirectorCredentials, Settings};
+use crate::refresh::{Health, Observed};
 use crate::state::{Record, StateStore};
 use crate::templates::Templates;
 
@@ -48,9 +51,11 @@ pub enum Key {
     PublicSubnet,
     PrivateSubnet,
     PublicRouteTable,
+    PublicRoute,
     NatEip,
     NatGateway,
     PrivateRouteTable,
+    PrivateRoute,
     NodeAccessSecurityGroup,
     ApiAccessSecurityGroup,
     MasterLoadBalancer,
@@ -104,6 +109,25 @@ impl Ctx {
 
     fn env(&self) -> &str {
         &self.settings.prefix
+    }
+
+    /// Puts back an EC2 resource's `Name` and ownership tags.
+    async fn retag(&self, id: &str, name: &str) -> anyhow::Result<()> {
+        let ec2 = &self.aws.ec2;
+        crate::aws::call("CreateTags", &crate::aws::Policy::standard(), || {
+            ec2.create_tags()
+                .resources(id)
+                .tags(Tag::builder().key("Name").value(name).build())
+                .tags(Tag::builder().key(OWNER_TAG).value(self.env()).build())
+                .send()
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// An EC2 resource's health from the snapshot's tags.
+    fn tagged_health(&self, seen: &Observed, id: &str, name: &str) -> Option<Health> {
+        seen.tagged(id, self.env(), name)
     }
 
     fn cluster_tag(&self) -> String {
@@ -164,6 +188,29 @@ pub struct NameTaken {
     pub env: String,
 }
 
+/// Something a step of a resource's creation uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Need {
+    /// The other resource's id (or ARN): it must have been created.
+    Id(Key),
+    /// The other resource as it will be used: created and its follow-up steps and waits done
+    /// (an attached internet gateway, an available NAT gateway, a running instance).
+    Ready(Key),
+}
+
+/// What a resource's steps use; the graph derives both walks from it. A resource is deleted
+/// before everything it needs.
+#[derive(Clone, Debug, Default)]
+pub struct Needs {
+    /// Before `create`.
+    pub create: Vec<Need>,
+    /// Before `complete`.
+    pub complete: Vec<Need>,
+    /// Resources neither step uses that AWS will not delete while this one exists (an internet
+    /// gateway cannot be detached while addresses in its VPC are mapped).
+    pub delete_before: Vec<Key>,
+}
+
 /// The interface every resource kind implements. See the module docs.
 #[async_trait]
 pub trait Resource: Send + Sync {
@@ -175,8 +222,8 @@ pub trait Resource: Send + Sync {
     fn owned(&self) -> bool {
         true
     }
-    /// The resources that must exist before this one can be created (and be deleted after it).
-    fn depends_on(&self) -> Vec<Key>;
+    /// What its steps use, see [`Needs`].
+    fn needs(&self) -> Needs;
     /// Looks for the resource in AWS by its ownership tag or name.
     async fn find(&self, ctx: &Ctx) -> anyhow::Result<Option<Record>>;
     /// Creates the resource with one call; the caller records the result before anything else.
@@ -186,8 +233,26 @@ pub trait Resource: Send + Sync {
     async fn complete(&self, _ctx: &Ctx, record: Record) -> anyhow::Result<Record> {
         Ok(record)
     }
-    /// Whether the recorded resource still exists.
+    /// Whether the recorded resource still exists, by its own describe call: the refresh's
+    /// fallback when the batched snapshot does not show it.
     async fn exists(&self, ctx: &Ctx, record: &Record) -> anyhow::Result<bool>;
+    /// The id EC2 keeps this resource's tags under, for the refresh's one tag listing; `None`
+    /// outside EC2's tagging.
+    fn tag_id(&self, _record: &Record) -> Option<String> {
+        None
+    }
+    /// Its health judged from the refresh's snapshot; `None` when the snapshot cannot tell.
+    fn observe(&self, _ctx: &Ctx, _record: &Record, _seen: &Observed) -> Option<Health> {
+        None
+    }
+    /// Brings a resource that drifted back to its declared state: its tags, then its follow-up
+    /// steps again (they put back rules, routes, associations and roles, and leave what is right).
+    async fn repair(&self, ctx: &Ctx, record: &Record) -> anyhow::Result<()> {
+        if let Some(id) = self.tag_id(record) {
+            ctx.retag(&id, &self.name(&ctx.settings)).await?;
+        }
+        self.complete(ctx, record.clone()).await.map(drop)
+    }
     /// Deletes the resource and what it owns; a resource already gone counts as deleted.
     async fn delete(&self, ctx: &Ctx, record: &Record) -> anyhow::Result<()>;
 }
@@ -202,9 +267,11 @@ pub fn inventory(settings: &Settings) -> Vec<Box<dyn Resource>> {
         Box::new(subnet::Subnet::public()),
         Box::new(subnet::Subnet::private()),
         Box::new(route_table::RouteTable::public()),
+        Box::new(route::DefaultRoute::public()),
         Box::new(elastic_ip::ElasticIp::nat()),
         Box::new(nat_gateway::NatGateway),
         Box::new(route_table::RouteTable::private()),
+        Box::new(route::DefaultRoute::private()),
         Box::new(security_group::SecurityGroup::node_access()),
         Box::new(security_group::SecurityGroup::api_access()),
         Box::new(load_balancer::MasterLoadBalancer),

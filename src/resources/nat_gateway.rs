@@ -7,9 +7,10 @@ use anyhow::bail;
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{Filter, NatGatewayState, ResourceType};
 
-use super::{Ctx, Key, Resource};
+use super::{Ctx, Key, Need, Needs, Resource};
 use crate::aws::{self, Policy, wait};
 use crate::config::Settings;
+use crate::refresh::{Health, Observed};
 use crate::state::Record;
 
 pub struct NatGateway;
@@ -50,8 +51,16 @@ impl Resource for NatGateway {
         settings.name(NAME)
     }
 
-    fn depends_on(&self) -> Vec<Key> {
-        vec![Key::PublicSubnet, Key::NatEip, Key::InternetGateway]
+    fn needs(&self) -> Needs {
+        Needs {
+            // A public NAT gateway in a VPC without an attached internet gateway fails.
+            create: vec![
+                Need::Id(Key::PublicSubnet),
+                Need::Id(Key::NatEip),
+                Need::Ready(Key::InternetGateway),
+            ],
+            ..Needs::default()
+        }
     }
 
     async fn find(&self, ctx: &Ctx) -> anyhow::Result<Option<Record>> {
@@ -136,6 +145,23 @@ impl Resource for NatGateway {
             current_state(ctx, &record.id, &Policy::standard()).await?,
             Some(NatGatewayState::Pending | NatGatewayState::Available)
         ))
+    }
+
+    fn tag_id(&self, record: &Record) -> Option<String> {
+        Some(record.id.clone())
+    }
+
+    fn observe(&self, ctx: &Ctx, record: &Record, seen: &Observed) -> Option<Health> {
+        let live = seen.nat_gateways.get(&record.id).is_some_and(|g| {
+            matches!(
+                g.state(),
+                Some(NatGatewayState::Pending | NatGatewayState::Available)
+            )
+        });
+        if !live {
+            return Some(Health::Missing);
+        }
+        ctx.tagged_health(seen, &record.id, &self.name(&ctx.settings))
     }
 
     async fn delete(&self, ctx: &Ctx, record: &Record) -> anyhow::Result<()> {

@@ -1,20 +1,20 @@
-//! The two route tables: public (default route to the internet gateway) and private (default route
-//! to the NAT gateway), each associated with its subnet.
+//! The two route tables, public and private, each associated with its subnet. Their default
+//! routes are resources of their own (route.rs): the private one waits for the NAT gateway, the
+//! table and its association need not.
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::ResourceType;
 
-use super::{Ctx, Key, Resource};
+use super::{Ctx, Key, Need, Needs, Resource};
 use crate::aws::{self, Policy};
 use crate::config::Settings;
+use crate::refresh::{Health, Observed, changed_if};
 use crate::state::Record;
 
 pub struct RouteTable {
     key: Key,
     suffix: &'static str,
     subnet: Key,
-    /// The default route's target: the internet gateway or the NAT gateway.
-    target: Key,
 }
 
 impl RouteTable {
@@ -23,7 +23,6 @@ impl RouteTable {
             key: Key::PublicRouteTable,
             suffix: "public-route-table",
             subnet: Key::PublicSubnet,
-            target: Key::InternetGateway,
         }
     }
 
@@ -32,7 +31,6 @@ impl RouteTable {
             key: Key::PrivateRouteTable,
             suffix: "private-route-table",
             subnet: Key::PrivateSubnet,
-            target: Key::NatGateway,
         }
     }
 }
@@ -47,8 +45,12 @@ impl Resource for RouteTable {
         settings.name(self.suffix)
     }
 
-    fn depends_on(&self) -> Vec<Key> {
-        vec![Key::Vpc, self.subnet, self.target]
+    fn needs(&self) -> Needs {
+        Needs {
+            create: vec![Need::Id(Key::Vpc)],
+            complete: vec![Need::Id(self.subnet)],
+            ..Needs::default()
+        }
     }
 
     async fn find(&self, ctx: &Ctx) -> anyhow::Result<Option<Record>> {
@@ -88,24 +90,7 @@ impl Resource for RouteTable {
 
     async fn complete(&self, ctx: &Ctx, record: Record) -> anyhow::Result<Record> {
         let ec2 = &ctx.aws.ec2;
-        let target = ctx.id(self.target)?;
         let subnet_id = ctx.id(self.subnet)?;
-        let route = || {
-            let request = ec2
-                .create_route()
-                .route_table_id(&record.id)
-                .destination_cidr_block("0.0.0.0/0");
-            if self.target == Key::NatGateway {
-                request.nat_gateway_id(&target)
-            } else {
-                request.gateway_id(&target)
-            }
-        };
-        aws::exists_ok(
-            aws::call("CreateRoute", &super::fresh(), || route().send())
-                .await
-                .map(drop),
-        )?;
         aws::exists_ok(
             aws::call("AssociateRouteTable", &super::fresh(), || {
                 ec2.associate_route_table()
@@ -130,6 +115,29 @@ impl Resource for RouteTable {
             .await,
         )?;
         Ok(out.is_some_and(|o| !o.route_tables().is_empty()))
+    }
+
+    fn tag_id(&self, record: &Record) -> Option<String> {
+        Some(record.id.clone())
+    }
+
+    fn observe(&self, ctx: &Ctx, record: &Record, seen: &Observed) -> Option<Health> {
+        let Some(table) = seen.route_tables.get(&record.id) else {
+            return Some(Health::Missing);
+        };
+        let subnet = ctx.id(self.subnet).ok()?;
+        let associated = table
+            .associations()
+            .iter()
+            .any(|a| a.subnet_id() == Some(subnet.as_str()));
+        let mut changes = match ctx.tagged_health(seen, &record.id, &self.name(&ctx.settings))? {
+            Health::Changed(changes) => changes,
+            _ => Vec::new(),
+        };
+        if !associated {
+            changes.push(format!("not associated with subnet {subnet}"));
+        }
+        Some(changed_if(changes))
     }
 
     async fn delete(&self, ctx: &Ctx, record: &Record) -> anyhow::Result<()> {

@@ -2,13 +2,16 @@
 //! the bastion and the BOSH VMs) and `api-access` (the Kubernetes API, for the master ELB).
 //! Egress stays at AWS's default: everything to 0.0.0.0/0.
 
+use std::collections::BTreeSet;
+
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType, UserIdGroupPair};
 use ipnet::Ipv4Net;
 
-use super::{Ctx, Key, Resource};
+use super::{Ctx, Key, Need, Needs, Resource};
 use crate::aws::{self, Policy};
 use crate::config::Settings;
+use crate::refresh::{Health, Observed, changed_if};
 use crate::state::Record;
 
 /// The port the Kubernetes API server listens on, behind the ELB.
@@ -68,6 +71,30 @@ impl SecurityGroup {
     }
 }
 
+/// Every rule as "protocol/port from source", one per source, to compare declared with actual.
+fn rules(permissions: &[IpPermission]) -> BTreeSet<String> {
+    let mut rules = BTreeSet::new();
+    for p in permissions {
+        let protocol = match p.ip_protocol() {
+            Some("-1") | None => "all".to_string(),
+            Some(proto) => match (p.from_port(), p.to_port()) {
+                (Some(from), Some(to)) if from == to => format!("{proto}/{from}"),
+                (Some(from), Some(to)) => format!("{proto}/{from}-{to}"),
+                _ => proto.to_string(),
+            },
+        };
+        let sources = p
+            .ip_ranges()
+            .iter()
+            .filter_map(|r| r.cidr_ip())
+            .chain(p.user_id_group_pairs().iter().filter_map(|g| g.group_id()));
+        for source in sources {
+            rules.insert(format!("{protocol} from {source}"));
+        }
+    }
+    rules
+}
+
 #[async_trait]
 impl Resource for SecurityGroup {
     fn key(&self) -> Key {
@@ -78,8 +105,11 @@ impl Resource for SecurityGroup {
         settings.name(self.suffix)
     }
 
-    fn depends_on(&self) -> Vec<Key> {
-        vec![Key::Vpc]
+    fn needs(&self) -> Needs {
+        Needs {
+            create: vec![Need::Id(Key::Vpc)],
+            ..Needs::default()
+        }
     }
 
     async fn find(&self, ctx: &Ctx) -> anyhow::Result<Option<Record>> {
@@ -140,6 +170,47 @@ impl Resource for SecurityGroup {
             .await,
         )?;
         Ok(out.is_some_and(|o| !o.security_groups().is_empty()))
+    }
+
+    fn tag_id(&self, record: &Record) -> Option<String> {
+        Some(record.id.clone())
+    }
+
+    fn observe(&self, ctx: &Ctx, record: &Record, seen: &Observed) -> Option<Health> {
+        let Some(group) = seen.security_groups.get(&record.id) else {
+            return Some(Health::Missing);
+        };
+        let mut changes = match ctx.tagged_health(seen, &record.id, &self.name(&ctx.settings)) {
+            Some(Health::Changed(changes)) => changes,
+            _ => Vec::new(),
+        };
+        let actual = rules(group.ip_permissions());
+        for rule in rules(&self.ingress(&ctx.settings, &record.id)) {
+            if !actual.contains(&rule) {
+                changes.push(format!("ingress {rule} is missing"));
+            }
+        }
+        Some(changed_if(changes))
+    }
+
+    /// Its tags, and each declared rule that is not there, one call per rule (a call holding a
+    /// rule that exists fails whole).
+    async fn repair(&self, ctx: &Ctx, record: &Record) -> anyhow::Result<()> {
+        let ec2 = &ctx.aws.ec2;
+        ctx.retag(&record.id, &self.name(&ctx.settings)).await?;
+        for permission in self.ingress(&ctx.settings, &record.id) {
+            aws::exists_ok(
+                aws::call("AuthorizeSecurityGroupIngress", &Policy::standard(), || {
+                    ec2.authorize_security_group_ingress()
+                        .group_id(&record.id)
+                        .ip_permissions(permission.clone())
+                        .send()
+                })
+                .await
+                .map(drop),
+            )?;
+        }
+        Ok(())
     }
 
     async fn delete(&self, ctx: &Ctx, record: &Record) -> anyhow::Result<()> {

@@ -3,9 +3,10 @@
 use async_trait::async_trait;
 use aws_sdk_ec2::types::ResourceType;
 
-use super::{CLUSTER_TAG, Ctx, Key, Resource};
+use super::{CLUSTER_TAG, Ctx, Key, Need, Needs, Resource};
 use crate::aws::{self, Policy};
 use crate::config::Settings;
+use crate::refresh::{Health, Observed};
 use crate::state::Record;
 
 pub struct Subnet {
@@ -50,8 +51,11 @@ impl Resource for Subnet {
         settings.name(self.suffix)
     }
 
-    fn depends_on(&self) -> Vec<Key> {
-        vec![Key::Vpc]
+    fn needs(&self) -> Needs {
+        Needs {
+            create: vec![Need::Id(Key::Vpc)],
+            ..Needs::default()
+        }
     }
 
     async fn find(&self, ctx: &Ctx) -> anyhow::Result<Option<Record>> {
@@ -100,6 +104,14 @@ impl Resource for Subnet {
             .await,
         )?;
         Ok(out.is_some_and(|o| !o.subnets().is_empty()))
+    }
+
+    fn tag_id(&self, record: &Record) -> Option<String> {
+        Some(record.id.clone())
+    }
+
+    fn observe(&self, ctx: &Ctx, record: &Record, seen: &Observed) -> Option<Health> {
+        ctx.tagged_health(seen, &record.id, &self.name(&ctx.settings))
     }
 
     async fn delete(&self, ctx: &Ctx, record: &Record) -> anyhow::Result<()> {

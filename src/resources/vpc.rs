@@ -3,9 +3,10 @@
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
 
-use super::{Ctx, Key, Resource};
+use super::{Ctx, Key, Needs, Resource};
 use crate::aws::{self, Policy};
 use crate::config::Settings;
+use crate::refresh::{Health, Observed};
 use crate::state::Record;
 
 pub struct Vpc;
@@ -22,8 +23,8 @@ impl Resource for Vpc {
         settings.name(NAME)
     }
 
-    fn depends_on(&self) -> Vec<Key> {
-        Vec::new()
+    fn needs(&self) -> Needs {
+        Needs::default()
     }
 
     async fn find(&self, ctx: &Ctx) -> anyhow::Result<Option<Record>> {
@@ -86,6 +87,14 @@ impl Resource for Vpc {
             .await,
         )?;
         Ok(out.is_some_and(|o| !o.vpcs().is_empty()))
+    }
+
+    fn tag_id(&self, record: &Record) -> Option<String> {
+        Some(record.id.clone())
+    }
+
+    fn observe(&self, ctx: &Ctx, record: &Record, seen: &Observed) -> Option<Health> {
+        ctx.tagged_health(seen, &record.id, &self.name(&ctx.settings))
     }
 
     async fn delete(&self, ctx: &Ctx, record: &Record) -> anyhow::Result<()> {

@@ -321,9 +321,11 @@ fn slow_down(plan: &Mutex<Plan>, action: &str, response: Vec<u8>) -> Vec<u8> {
             plan.instance_launched.get_or_insert(now);
             response
         }
-        "DescribeNatGateways" if still(plan.nat_gateway_created, plan.slow.nat_gateway) => {
-            rewrite(&response, "<state>available</state>", "<state>pending</state>")
-        }
+        "DescribeNatGateways" if still(plan.nat_gateway_created, plan.slow.nat_gateway) => rewrite(
+            &response,
+            "<state>available</state>",
+            "<state>pending</state>",
+        ),
         "DescribeInstances" if still(plan.instance_launched, plan.slow.instance) => rewrite(
             &response,
             "<instanceState><code>16</code><name>running</name>",

@@ -24,7 +24,7 @@ struct Options {
     #[arg(long, default_value_t = 100)]
     latency_ms: u64,
     /// The normal concurrency to compare with concurrency 1.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 16)]
     concurrency: usize,
     /// How long the NAT gateway stays `pending` in the slow-state runs, in seconds (0: skip them).
     #[arg(long, default_value_t = 20)]
@@ -95,7 +95,13 @@ const PHASES: [&str; 3] = ["pave", "pave, no changes", "unpave"];
 fn phases(proxy: &Proxy, concurrency: usize, show_requests: bool) -> Vec<Measure> {
     let env = Env::against(&format!("bench-c{concurrency}"), "", &proxy.url);
     let limit = concurrency.to_string();
-    let pave = ["--max-concurrency", &limit, "pave", "--yes", "--no-bootstrap"];
+    let pave = [
+        "--max-concurrency",
+        &limit,
+        "pave",
+        "--yes",
+        "--no-bootstrap",
+    ];
     let unpave = ["--max-concurrency", &limit, "unpave", "--yes"];
     vec![
         measure(proxy, &env, &pave, show_requests),

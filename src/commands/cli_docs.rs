@@ -1,0 +1,26 @@
+//! `cfcr-aws completions` and `cfcr-aws man`: generated from the clap definition, so they never
+//! drift from the real flags.
+
+use clap::CommandFactory;
+
+use crate::cli::{Cli, CompletionsArgs};
+
+pub fn completions(args: CompletionsArgs) -> anyhow::Result<()> {
+    let mut command = Cli::command();
+    clap_complete::generate(args.shell, &mut command, "cfcr-aws", &mut std::io::stdout());
+    Ok(())
+}
+
+/// The page for the tool, followed by a section per command with its own options.
+pub fn man() -> anyhow::Result<()> {
+    let command = Cli::command();
+    let mut out = std::io::stdout().lock();
+    clap_mangen::Man::new(command.clone()).render(&mut out)?;
+    for sub in command.get_subcommands() {
+        let name = format!("cfcr-aws-{}", sub.get_name());
+        let page = clap_mangen::Man::new(sub.clone().name(name));
+        page.render_subcommands_section(&mut out)?;
+        page.render_options_section(&mut out)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,242 @@
+//! `cfcr-aws plan`: what `pave` (or `unpave`, with `--destroy`) would do, resource by resource. It
+//! reads AWS (the refresh and the preflight checks) and changes nothing, not even the state file.
+
+use anyhow::bail;
+use serde_json::{Value, json};
+
+use crate::cli::{GlobalArgs, PlanArgs};
+use crate::graph;
+use crate::preflight::{self, PreflightFailed};
+use crate::refresh::{self, Health};
+use crate::resources::{Ctx, Key, inventory};
+use crate::state::{self, StateStore};
+
+/// `--detailed-exitcode` and there is work to do: exit status 2, no error message.
+#[derive(Debug, thiserror::Error)]
+#[error("changes are pending")]
+pub struct ChangesPending;
+
+/// One line of the plan.
+struct Step {
+    key: Key,
+    name: String,
+    id: Option<String>,
+    action: &'static str,
+    changes: Vec<String>,
+}
+
+pub async fn run(global: &GlobalArgs, args: PlanArgs) -> anyhow::Result<()> {
+    let (settings, existing) = match &args.env {
+        Some(env) => {
+            let paved = super::existing_state(&global.state_dir, env)?;
+            (paved.settings.clone(), Some(paved))
+        }
+        None => {
+            let settings = super::settings(global, args.values).await?;
+            let existing = state::load(&state::path_for(&global.state_dir, &settings.prefix))?;
+            (settings, existing)
+        }
+    };
+    if let Some(paved) = &existing {
+        let changed = paved.settings.differences(&settings);
+        if !changed.is_empty() {
+            bail!(
+                "the configuration differs from the paved environment {:?} in: {}. Those cannot be changed in place; pave would refuse: restore those values, or unpave and pave again",
+                settings.prefix,
+                changed.join("; ")
+            );
+        }
+    }
+    if args.destroy && existing.is_none() {
+        bail!(
+            "no state for environment {:?} in {}: nothing to destroy",
+            settings.prefix,
+            global.state_dir.display()
+        );
+    }
+    let aws = crate::aws::connect(&settings.region, global.endpoint_url.as_deref()).await?;
+    let new = existing.is_none();
+    let state = match existing {
+        Some(state) => state,
+        None => super::pave::new_state(&settings)?,
+    };
+    // Never saved: plan only reads.
+    let path = state::path_for(&global.state_dir, &settings.prefix);
+    let ctx = Ctx {
+        aws,
+        settings,
+        state: StateStore::open(path, state),
+        templates: crate::templates::Templates::new(global.templates.as_deref())?,
+    };
+    let resources = inventory(&ctx.settings);
+    let (steps, problems) = if args.destroy {
+        (destroy_steps(&ctx, &resources), Vec::new())
+    } else {
+        pave_steps(&ctx, &resources, new).await?
+    };
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&as_json(&ctx, &steps, &problems, args.destroy))?
+        );
+    } else {
+        print!("{}", listing(&ctx, &steps, &problems, args.destroy));
+    }
+    if !problems.is_empty() {
+        return Err(PreflightFailed(problems).into());
+    }
+    if args.detailed_exitcode && !steps.is_empty() {
+        return Err(ChangesPending.into());
+    }
+    Ok(())
+}
+
+async fn pave_steps(
+    ctx: &Ctx,
+    resources: &[Box<dyn crate::resources::Resource>],
+    new: bool,
+) -> anyhow::Result<(Vec<Step>, Vec<String>)> {
+    let seen = refresh::observe(ctx, resources).await?;
+    let health = refresh::health(ctx, resources, &seen).await?;
+    let missing: Vec<Key> = health
+        .iter()
+        .filter(|(_, h)| **h == Health::Missing)
+        .map(|(k, _)| *k)
+        .collect();
+    let mut steps = Vec::new();
+    for key in graph::sequential_order(resources, false) {
+        let resource = resources
+            .iter()
+            .find(|r| r.key() == key)
+            .expect("ordered keys");
+        let record = ctx.state.get(key);
+        let id = record.as_ref().map(|r| r.id.clone());
+        let (action, changes) = match (&record, health.get(&key)) {
+            (None, _) if resource.owned() => ("create", Vec::new()),
+            (None, _) => ("look up", Vec::new()),
+            (Some(_), Some(Health::Missing)) => (
+                "create",
+                vec!["recorded in the state but gone from AWS".to_string()],
+            ),
+            (Some(_), Some(Health::Changed(changes))) => ("repair", changes.clone()),
+            (Some(r), _) if !r.ready => (
+                "finish",
+                vec!["a previous run stopped before its follow-up steps".to_string()],
+            ),
+            (Some(_), _) => {
+                let reruns: Vec<String> = resource
+                    .needs()
+                    .complete
+                    .iter()
+                    .map(|n| match n {
+                        crate::resources::Need::Id(k) | crate::resources::Need::Ready(k) => *k,
+                    })
+                    .filter(|k| missing.contains(k))
+                    .map(|k| format!("its follow-up steps run again for the new {k}"))
+                    .collect();
+                if reruns.is_empty() {
+                    continue;
+                }
+                ("update", reruns)
+            }
+        };
+        steps.push(Step {
+            key,
+            name: resource.name(&ctx.settings),
+            id,
+            action,
+            changes,
+        });
+    }
+    // What preflight needs to see: the state as pave will have it, missing resources forgotten.
+    for key in &missing {
+        ctx.state.forget_in_memory(*key);
+    }
+    let findings = preflight::check(ctx, resources, new).await?;
+    Ok((steps, findings.problems))
+}
+
+fn destroy_steps(ctx: &Ctx, resources: &[Box<dyn crate::resources::Resource>]) -> Vec<Step> {
+    graph::sequential_order(resources, true)
+        .into_iter()
+        .filter_map(|key| {
+            let resource = resources.iter().find(|r| r.key() == key)?;
+            let record = ctx.state.get(key)?;
+            Some(Step {
+                key,
+                name: resource.name(&ctx.settings),
+                id: Some(record.id),
+                action: if resource.owned() { "delete" } else { "forget" },
+                changes: Vec::new(),
+            })
+        })
+        .collect()
+}
+
+fn summary(steps: &[Step]) -> Value {
+    let count = |action: &str| steps.iter().filter(|s| s.action == action).count();
+    json!({
+        "create": count("create"),
+        "repair": count("repair"),
+        "update": count("update") + count("finish"),
+        "delete": count("delete"),
+    })
+}
+
+fn as_json(ctx: &Ctx, steps: &[Step], problems: &[String], destroy: bool) -> Value {
+    json!({
+        "env": ctx.settings.prefix,
+        "region": ctx.settings.region,
+        "destroy": destroy,
+        "resources": steps.iter().map(|s| json!({
+            "resource": s.key.to_string(),
+            "name": s.name,
+            "id": s.id,
+            "action": s.action,
+            "changes": s.changes,
+        })).collect::<Vec<_>>(),
+        "summary": summary(steps),
+        "problems": problems,
+    })
+}
+
+fn listing(ctx: &Ctx, steps: &[Step], problems: &[String], destroy: bool) -> String {
+    let what = if destroy { "unpave" } else { "pave" };
+    let mut text = format!(
+        "{what} of environment {:?} in {}:\n",
+        ctx.settings.prefix, ctx.settings.region
+    );
+    if steps.is_empty() {
+        text.push_str("  nothing to do: AWS matches the state\n");
+    }
+    for step in steps {
+        let sign = match step.action {
+            "create" | "look up" => '+',
+            "delete" | "forget" => '-',
+            _ => '~',
+        };
+        let id = step
+            .id
+            .as_deref()
+            .map(|id| format!(" ({id})"))
+            .unwrap_or_default();
+        text.push_str(&format!(
+            "  {sign} {:<8} {:<28} {}{id}\n",
+            step.action,
+            step.key.to_string(),
+            step.name
+        ));
+        for change in &step.changes {
+            text.push_str(&format!("               {change}\n"));
+        }
+    }
+    let counts = summary(steps);
+    text.push_str(&format!(
+        "Plan: {} to create, {} to repair, {} to update, {} to delete.\n",
+        counts["create"], counts["repair"], counts["update"], counts["delete"]
+    ));
+    for problem in problems {
+        text.push_str(&format!("Problem: {problem}\n"));
+    }
+    text
+}

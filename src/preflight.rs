@@ -1,0 +1,242 @@
+//! Preflight: everything that would stop a pave half-way but can be known before the first create —
+//! the zone, the image, room for the addresses, names taken by others, remains of a lost state —
+//! checked at once and reported together. `pave` runs it before creating anything; `plan` shows it.
+//! Read-only: it records nothing.
+
+use std::collections::BTreeSet;
+
+use aws_sdk_ec2::types::{AvailabilityZoneState, Filter};
+use futures::future::join_all;
+
+use crate::aws::{self, Policy};
+use crate::resources::{Ctx, Key, NameTaken, OWNER_TAG, Resource};
+use crate::state::Record;
+
+/// The resources whose names are unique in the account or region, so someone else may hold them.
+const NAMED: [Key; 9] = [
+    Key::DeployerKeyPair,
+    Key::MasterLoadBalancer,
+    Key::MasterRole,
+    Key::WorkerRole,
+    Key::DirectorRole,
+    Key::MasterInstanceProfile,
+    Key::WorkerInstanceProfile,
+    Key::DirectorInstanceProfile,
+    Key::DirectorUser,
+];
+
+/// What preflight found.
+#[derive(Debug, Default)]
+pub struct Findings {
+    /// Each would stop the pave; all are reported together.
+    pub problems: Vec<String>,
+    /// The bastion's image (what was looked for, and what was found), resolved on the way: pave
+    /// records it.
+    pub image: Option<(String, Record)>,
+}
+
+/// Problems found before anything was created.
+#[derive(Debug, thiserror::Error)]
+#[error("preflight found {} problem(s); nothing was created:\n  - {}", .0.len(), .0.join("\n  - "))]
+pub struct PreflightFailed(pub Vec<String>);
+
+/// Checks what the resources still to be created need. `new` says the environment has no state,
+/// so anything of it in AWS is the remains of a lost state.
+pub async fn check(
+    ctx: &Ctx,
+    resources: &[Box<dyn Resource>],
+    new: bool,
+) -> anyhow::Result<Findings> {
+    let to_create: BTreeSet<Key> = resources
+        .iter()
+        .map(|r| r.key())
+        .filter(|k| ctx.state.get(*k).is_none())
+        .collect();
+    if to_create.is_empty() {
+        return Ok(Findings::default());
+    }
+    let image = async {
+        let resource = resources.iter().find(|r| r.key() == Key::BastionImage)?;
+        if !to_create.contains(&Key::BastionImage) {
+            return None;
+        }
+        Some(match resource.find(ctx).await {
+            Ok(Some(record)) => Ok((resource.name(&ctx.settings), record)),
+            Ok(None) => Err(format!(
+                "bastion_ami: no image matches {}; name another image or pattern",
+                resource.name(&ctx.settings)
+            )),
+            Err(e) => Err(format!("bastion_ami: {e:#}")),
+        })
+    };
+    let names = join_all(
+        resources
+            .iter()
+            .filter(|r| NAMED.contains(&r.key()) && to_create.contains(&r.key()))
+            .map(|r| name_free(ctx, r.as_ref())),
+    );
+    let needs_addresses = [Key::NatEip, Key::BastionEip]
+        .iter()
+        .filter(|k| to_create.contains(k))
+        .count();
+    let (image, names, zone, addresses, orphans) = futures::join!(
+        image,
+        names,
+        zone(ctx),
+        address_room(ctx, needs_addresses),
+        orphans(ctx, new)
+    );
+    let mut findings = Findings::default();
+    match image {
+        Some(Ok(image)) => findings.image = Some(image),
+        Some(Err(problem)) => findings.problems.push(problem),
+        None => {}
+    }
+    findings.problems.extend(names.into_iter().flatten());
+    findings.problems.extend(zone?);
+    findings.problems.extend(address_room_problem(addresses?));
+    findings.problems.extend(orphans?);
+    Ok(findings)
+}
+
+/// A problem when the resource's name is held: by someone else, or by this environment without a
+/// state (then the state was lost).
+async fn name_free(ctx: &Ctx, resource: &dyn Resource) -> Option<String> {
+    let name = resource.name(&ctx.settings);
+    match resource.find(ctx).await {
+        Ok(None) => None,
+        Ok(Some(_)) => Some(format!(
+            "{} {name:?} already exists with this environment's tag but is not in the state: restore the state file, or run `cfcr-aws unpave --env {}` to delete what is left",
+            resource.key(),
+            ctx.settings.prefix
+        )),
+        Err(e) if e.is::<NameTaken>() => Some(format!("{e:#}")),
+        Err(e) => Some(format!("checking {} {name:?}: {e:#}", resource.key())),
+    }
+}
+
+async fn zone(ctx: &Ctx) -> anyhow::Result<Option<String>> {
+    let ec2 = &ctx.aws.ec2;
+    let zone = &ctx.settings.zone;
+    let out = aws::call("DescribeAvailabilityZones", &Policy::standard(), || {
+        ec2.describe_availability_zones()
+            .all_availability_zones(true)
+            .send()
+    })
+    .await?;
+    let zones = out.availability_zones();
+    Ok(
+        match zones.iter().find(|z| z.zone_name() == Some(zone.as_str())) {
+            Some(z) if z.state() == Some(&AvailabilityZoneState::Available) => None,
+            Some(z) => Some(format!(
+                "zone: {zone} is {}, not available; choose another zone of {}",
+                z.state()
+                    .map(|s| s.as_str())
+                    .unwrap_or("in an unknown state"),
+                ctx.settings.region
+            )),
+            None => Some(format!(
+                "zone: {zone} is not a zone of {}; it has {}",
+                ctx.settings.region,
+                zones
+                    .iter()
+                    .filter_map(|z| z.zone_name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        },
+    )
+}
+
+/// (addresses the environment needs, the account's limit, addresses in use).
+type AddressRoom = Option<(usize, usize, usize)>;
+
+async fn address_room(ctx: &Ctx, needed: usize) -> anyhow::Result<AddressRoom> {
+    if needed == 0 {
+        return Ok(None);
+    }
+    let ec2 = &ctx.aws.ec2;
+    let policy = Policy::standard();
+    let attributes = aws::call("DescribeAccountAttributes", &policy, || {
+        ec2.describe_account_attributes()
+            .attribute_names(aws_sdk_ec2::types::AccountAttributeName::from(
+                "vpc-max-elastic-ips",
+            ))
+            .send()
+    });
+    let addresses = aws::call("DescribeAddresses", &policy, || {
+        ec2.describe_addresses()
+            .filters(Filter::builder().name("domain").values("vpc").build())
+            .send()
+    });
+    let (attributes, addresses) = futures::try_join!(attributes, addresses)?;
+    let limit = attributes
+        .account_attributes()
+        .iter()
+        .filter(|a| a.attribute_name() == Some("vpc-max-elastic-ips"))
+        .flat_map(|a| a.attribute_values())
+        .find_map(|v| v.attribute_value()?.parse::<usize>().ok());
+    Ok(limit.map(|limit| (needed, limit, addresses.addresses().len())))
+}
+
+fn address_room_problem(room: AddressRoom) -> Option<String> {
+    let (needed, limit, used) = room?;
+    (used + needed > limit).then(|| {
+        format!(
+            "elastic IPs: the region allows {limit} and {used} are allocated, so the {needed} this environment needs do not fit; release some or raise the quota"
+        )
+    })
+}
+
+/// A new environment whose VPC already exists: the remains of a lost state. (The other named
+/// resources are checked by name; everything else of an environment lives in its VPC.)
+async fn orphans(ctx: &Ctx, new: bool) -> anyhow::Result<Option<String>> {
+    if !new {
+        return Ok(None);
+    }
+    let ec2 = &ctx.aws.ec2;
+    let env = &ctx.settings.prefix;
+    let out = aws::call("DescribeVpcs", &Policy::standard(), || {
+        ec2.describe_vpcs()
+            .filters(
+                Filter::builder()
+                    .name(format!("tag:{OWNER_TAG}"))
+                    .values(env)
+                    .build(),
+            )
+            .send()
+    })
+    .await?;
+    let found: Vec<&str> = out
+        .vpcs()
+        .iter()
+        .filter(|v| {
+            v.tags()
+                .iter()
+                .any(|t| t.key() == Some(OWNER_TAG) && t.value() == Some(env.as_str()))
+        })
+        .filter_map(|v| v.vpc_id())
+        .collect();
+    Ok((!found.is_empty()).then(|| {
+        format!(
+            "AWS already holds VPC {} of environment {env:?} but there is no state file: run `cfcr-aws unpave --env {env}` to delete what is left (it finds it by tag and name), or restore the state file",
+            found.join(", ")
+        )
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_must_fit_the_quota() {
+        assert_eq!(address_room_problem(None), None);
+        assert_eq!(address_room_problem(Some((2, 5, 3))), None);
+        let problem = address_room_problem(Some((2, 5, 4))).unwrap();
+        assert!(
+            problem.contains("allows 5 and 4 are allocated"),
+            "{problem}"
+        );
+    }
+}

@@ -1,0 +1,429 @@
+//! Refresh: what AWS holds now for the resources in the state, read in a handful of batched,
+//! concurrent calls (one listing per kind, not one describe per resource), and each resource's
+//! health judged from it. `pave` refreshes before it walks the graph, `status` shows the result.
+//!
+//! A snapshot that does not show a resource proves little (a listing can lag, a resource can lose
+//! its tags), so a resource the snapshot misses is confirmed with its own describe call.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use aws_sdk_ec2::types::{Filter, Instance, NatGateway, RouteTable, SecurityGroup};
+use aws_sdk_elasticloadbalancing::types::LoadBalancerDescription;
+use aws_sdk_iam::types::InstanceProfile;
+use futures::future::{join_all, try_join4};
+
+use crate::aws::{self, Policy};
+use crate::resources::{Ctx, Key, OWNER_TAG, Resource, iam_path};
+use crate::state::Record;
+
+/// A recorded resource as AWS has it now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Health {
+    Present,
+    Missing,
+    /// There, but not as declared: what differs, one item each.
+    Changed(Vec<String>),
+}
+
+/// The batched snapshot. Each map holds only what its listing returned.
+#[derive(Debug, Default)]
+pub struct Observed {
+    /// Every tag of the recorded EC2 resources, by resource id.
+    pub ec2_tags: BTreeMap<String, BTreeMap<String, String>>,
+    pub nat_gateways: BTreeMap<String, NatGateway>,
+    pub instances: BTreeMap<String, Instance>,
+    pub security_groups: BTreeMap<String, SecurityGroup>,
+    pub route_tables: BTreeMap<String, RouteTable>,
+    pub load_balancers: BTreeMap<String, LoadBalancerDescription>,
+    /// Under the environment's IAM path, by name.
+    pub instance_profiles: BTreeMap<String, InstanceProfile>,
+    pub roles: BTreeSet<String>,
+    /// ARNs.
+    pub policies: BTreeSet<String>,
+    pub users: BTreeSet<String>,
+}
+
+impl Observed {
+    /// The health of an EC2 resource by its tags: `None` when the snapshot has no tags for it.
+    pub fn tagged(&self, id: &str, env: &str, name: &str) -> Option<Health> {
+        let tags = self.ec2_tags.get(id)?;
+        let mut changes = Vec::new();
+        for (key, value) in [("Name", name), (OWNER_TAG, env)] {
+            match tags.get(key) {
+                Some(v) if v == value => {}
+                Some(v) => changes.push(format!("tag {key} is {v:?}, not {value:?}")),
+                None => changes.push(format!("tag {key} is missing")),
+            }
+        }
+        Some(changed_if(changes))
+    }
+}
+
+/// `Present` when nothing differs.
+pub fn changed_if(changes: Vec<String>) -> Health {
+    if changes.is_empty() {
+        Health::Present
+    } else {
+        Health::Changed(changes)
+    }
+}
+
+/// Ids of the recorded resources of `keys`.
+fn ids(ctx: &Ctx, keys: &[Key]) -> Vec<String> {
+    keys.iter()
+        .filter_map(|k| ctx.state.get(*k))
+        .map(|r| r.id)
+        .collect()
+}
+
+fn id_filter(name: &str, ids: Vec<String>) -> Filter {
+    Filter::builder().name(name).set_values(Some(ids)).build()
+}
+
+/// Reads the snapshot for the resources recorded in the state: every listing at once.
+pub async fn observe(ctx: &Ctx, resources: &[Box<dyn Resource>]) -> anyhow::Result<Observed> {
+    let tag_ids: Vec<String> = resources
+        .iter()
+        .filter_map(|r| r.tag_id(&ctx.state.get(r.key())?))
+        .collect();
+    let (tags, network, elb, iam) = try_join4(
+        ec2_tags(ctx, tag_ids),
+        network(ctx),
+        load_balancers(ctx),
+        iam(ctx),
+    )
+    .await?;
+    let (nat_gateways, instances, security_groups, route_tables) = network;
+    let (instance_profiles, roles, policies, users) = iam;
+    Ok(Observed {
+        ec2_tags: tags,
+        nat_gateways,
+        instances,
+        security_groups,
+        route_tables,
+        load_balancers: elb,
+        instance_profiles,
+        roles,
+        policies,
+        users,
+    })
+}
+
+async fn ec2_tags(
+    ctx: &Ctx,
+    ids: Vec<String>,
+) -> anyhow::Result<BTreeMap<String, BTreeMap<String, String>>> {
+    let mut tags: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    if ids.is_empty() {
+        return Ok(tags);
+    }
+    let ec2 = &ctx.aws.ec2;
+    let filter = id_filter("resource-id", ids);
+    let pages = aws::all_pages(
+        "DescribeTags",
+        &Policy::standard(),
+        |token| {
+            ec2.describe_tags()
+                .filters(filter.clone())
+                .set_next_token(token)
+                .send()
+        },
+        |page| page.next_token(),
+    )
+    .await?;
+    for tag in pages.iter().flat_map(|p| p.tags()) {
+        if let (Some(id), Some(key)) = (tag.resource_id(), tag.key()) {
+            tags.entry(id.to_string())
+                .or_default()
+                .insert(key.to_string(), tag.value().unwrap_or_default().to_string());
+        }
+    }
+    Ok(tags)
+}
+
+type Network = (
+    BTreeMap<String, NatGateway>,
+    BTreeMap<String, Instance>,
+    BTreeMap<String, SecurityGroup>,
+    BTreeMap<String, RouteTable>,
+);
+
+/// The kinds whose state or contents matter beyond their tags. Filters, not id lists: an id list
+/// fails whole when one id is gone.
+async fn network(ctx: &Ctx) -> anyhow::Result<Network> {
+    let ec2 = &ctx.aws.ec2;
+    let nat_ids = ids(ctx, &[Key::NatGateway]);
+    let instance_ids = ids(ctx, &[Key::Bastion]);
+    let group_ids = ids(
+        ctx,
+        &[Key::NodeAccessSecurityGroup, Key::ApiAccessSecurityGroup],
+    );
+    let table_ids = ids(ctx, &[Key::PublicRouteTable, Key::PrivateRouteTable]);
+    let nat_gateways = async {
+        if nat_ids.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        let filter = id_filter("nat-gateway-id", nat_ids.clone());
+        let pages = aws::all_pages(
+            "DescribeNatGateways",
+            &Policy::standard(),
+            |token| {
+                ec2.describe_nat_gateways()
+                    .filter(filter.clone())
+                    .set_next_token(token)
+                    .send()
+            },
+            |page| page.next_token(),
+        )
+        .await?;
+        // Matched by id here too: LocalStack's emulation ignores the filter.
+        Ok::<_, anyhow::Error>(
+            pages
+                .iter()
+                .flat_map(|p| p.nat_gateways())
+                .filter_map(|g| Some((g.nat_gateway_id()?.to_string(), g.clone())))
+                .filter(|(id, _)| nat_ids.contains(id))
+                .collect(),
+        )
+    };
+    let instances = async {
+        if instance_ids.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        let found = crate::resources::instances_matching(
+            ctx,
+            vec![id_filter("instance-id", instance_ids.clone())],
+        )
+        .await?;
+        Ok::<_, anyhow::Error>(
+            found
+                .into_iter()
+                .filter_map(|i| Some((i.instance_id()?.to_string(), i)))
+                .filter(|(id, _)| instance_ids.contains(id))
+                .collect(),
+        )
+    };
+    let security_groups = async {
+        if group_ids.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        let out = aws::call("DescribeSecurityGroups", &Policy::standard(), || {
+            ec2.describe_security_groups()
+                .filters(id_filter("group-id", group_ids.clone()))
+                .send()
+        })
+        .await?;
+        Ok::<_, anyhow::Error>(
+            out.security_groups()
+                .iter()
+                .filter_map(|g| Some((g.group_id()?.to_string(), g.clone())))
+                .collect(),
+        )
+    };
+    let route_tables = async {
+        if table_ids.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        let out = aws::call("DescribeRouteTables", &Policy::standard(), || {
+            ec2.describe_route_tables()
+                .filters(id_filter("route-table-id", table_ids.clone()))
+                .send()
+        })
+        .await?;
+        Ok::<_, anyhow::Error>(
+            out.route_tables()
+                .iter()
+                .filter_map(|t| Some((t.route_table_id()?.to_string(), t.clone())))
+                .collect(),
+        )
+    };
+    try_join4(nat_gateways, instances, security_groups, route_tables).await
+}
+
+async fn load_balancers(ctx: &Ctx) -> anyhow::Result<BTreeMap<String, LoadBalancerDescription>> {
+    let names = ids(ctx, &[Key::MasterLoadBalancer]);
+    if names.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let elb = &ctx.aws.elb;
+    let out = aws::absent_ok(
+        aws::call("DescribeLoadBalancers", &Policy::standard(), || {
+            elb.describe_load_balancers()
+                .set_load_balancer_names(Some(names.clone()))
+                .send()
+        })
+        .await,
+    )?;
+    Ok(out
+        .iter()
+        .flat_map(|o| o.load_balancer_descriptions())
+        .filter_map(|d| Some((d.load_balancer_name()?.to_string(), d.clone())))
+        .collect())
+}
+
+type Iam = (
+    BTreeMap<String, InstanceProfile>,
+    BTreeSet<String>,
+    BTreeSet<String>,
+    BTreeSet<String>,
+);
+
+/// Everything under the environment's IAM path: one listing per kind, however many there are.
+async fn iam(ctx: &Ctx) -> anyhow::Result<Iam> {
+    let client = &ctx.aws.iam;
+    let path = iam_path(&ctx.settings.prefix);
+    let recorded = |keys: &[Key]| keys.iter().any(|k| ctx.state.get(*k).is_some());
+    let profiles = async {
+        if !recorded(&[
+            Key::MasterInstanceProfile,
+            Key::WorkerInstanceProfile,
+            Key::DirectorInstanceProfile,
+        ]) {
+            return Ok(BTreeMap::new());
+        }
+        let pages = aws::all_pages(
+            "ListInstanceProfiles",
+            &Policy::standard(),
+            |marker| {
+                client
+                    .list_instance_profiles()
+                    .path_prefix(&path)
+                    .set_marker(marker)
+                    .send()
+            },
+            |page| page.marker(),
+        )
+        .await?;
+        Ok::<_, anyhow::Error>(
+            pages
+                .iter()
+                .flat_map(|p| p.instance_profiles())
+                .filter(|p| p.path() == path)
+                .map(|p| (p.instance_profile_name().to_string(), p.clone()))
+                .collect(),
+        )
+    };
+    let roles = async {
+        if !recorded(&[Key::MasterRole, Key::WorkerRole, Key::DirectorRole]) {
+            return Ok(BTreeSet::new());
+        }
+        let pages = aws::all_pages(
+            "ListRoles",
+            &Policy::standard(),
+            |marker| {
+                client
+                    .list_roles()
+                    .path_prefix(&path)
+                    .set_marker(marker)
+                    .send()
+            },
+            |page| page.marker(),
+        )
+        .await?;
+        Ok::<_, anyhow::Error>(
+            pages
+                .iter()
+                .flat_map(|p| p.roles())
+                .filter(|r| r.path() == path)
+                .map(|r| r.role_name().to_string())
+                .collect(),
+        )
+    };
+    let policies = async {
+        if !recorded(&[Key::DirectorPolicy]) {
+            return Ok(BTreeSet::new());
+        }
+        let pages = aws::all_pages(
+            "ListPolicies",
+            &Policy::standard(),
+            |marker| {
+                client
+                    .list_policies()
+                    .scope(aws_sdk_iam::types::PolicyScopeType::Local)
+                    .path_prefix(&path)
+                    .set_marker(marker)
+                    .send()
+            },
+            |page| page.marker(),
+        )
+        .await?;
+        Ok::<_, anyhow::Error>(
+            pages
+                .iter()
+                .flat_map(|p| p.policies())
+                .filter(|p| p.path() == Some(path.as_str()))
+                .filter_map(|p| p.arn().map(str::to_string))
+                .collect(),
+        )
+    };
+    let users = async {
+        if !recorded(&[Key::DirectorUser]) {
+            return Ok(BTreeSet::new());
+        }
+        let pages = aws::all_pages(
+            "ListUsers",
+            &Policy::standard(),
+            |marker| {
+                client
+                    .list_users()
+                    .path_prefix(&path)
+                    .set_marker(marker)
+                    .send()
+            },
+            |page| page.marker(),
+        )
+        .await?;
+        Ok::<_, anyhow::Error>(
+            pages
+                .iter()
+                .flat_map(|p| p.users())
+                .filter(|u| u.path() == path)
+                .map(|u| u.user_name().to_string())
+                .collect(),
+        )
+    };
+    try_join4(profiles, roles, policies, users).await
+}
+
+/// The health of every resource recorded as ready. What the snapshot does not show is confirmed
+/// with the resource's own describe call, concurrently.
+pub async fn health(
+    ctx: &Ctx,
+    resources: &[Box<dyn Resource>],
+    seen: &Observed,
+) -> anyhow::Result<BTreeMap<Key, Health>> {
+    let checks = resources.iter().filter_map(|r| {
+        let record = ctx.state.get(r.key()).filter(|rec| rec.ready)?;
+        Some(async move { (r.key(), judge(ctx, r.as_ref(), &record, seen).await) })
+    });
+    let mut health = BTreeMap::new();
+    for (key, result) in join_all(checks).await {
+        health.insert(key, result?);
+    }
+    Ok(health)
+}
+
+async fn judge(
+    ctx: &Ctx,
+    resource: &dyn Resource,
+    record: &Record,
+    seen: &Observed,
+) -> anyhow::Result<Health> {
+    if let Some(health) = resource.observe(ctx, record, seen)
+        && health != Health::Missing
+    {
+        return Ok(health);
+    }
+    if !resource.exists(ctx, record).await? {
+        return Ok(Health::Missing);
+    }
+    // There after all: the snapshot missed it because its tags are gone.
+    let untagged = resource
+        .tag_id(record)
+        .is_some_and(|id| !seen.ec2_tags.contains_key(&id));
+    Ok(if untagged {
+        Health::Changed(vec![format!("tags Name and {OWNER_TAG} are missing")])
+    } else {
+        Health::Present
+    })
+}

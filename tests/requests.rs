@@ -1,0 +1,68 @@
+//! Issue #5's request budget, counted by the proxy (counts, never timings): a pave, a pave with
+//! nothing to do, and an unpave each stay within their number of AWS requests, and a pave with
+//! nothing to do changes nothing.
+
+mod common;
+
+use common::proxy::Proxy;
+use common::{Env, endpoint};
+
+#[test]
+fn pave_repave_and_unpave_stay_within_their_request_budgets() {
+    let proxy = Proxy::start(endpoint());
+    let env = Env::against("budget", "", &proxy.url);
+
+    env.pave();
+    let pave = proxy.log();
+    assert!(pave.len() <= 55, "pave sent {} requests", pave.len());
+
+    proxy.reset_count();
+    let again = env.pave();
+    let repave = proxy.log();
+    let mutating: Vec<&str> = repave
+        .iter()
+        .filter(|e| e.mutating())
+        .map(|e| e.action.as_str())
+        .collect();
+    assert!(mutating.is_empty(), "a no-change pave sent {mutating:?}");
+    assert!(
+        repave.len() <= 10,
+        "a no-change pave sent {} requests",
+        repave.len()
+    );
+    assert!(
+        !again.stderr.contains("created"),
+        "nothing is created twice:\n{}",
+        again.stderr
+    );
+
+    proxy.reset_count();
+    env.unpave();
+    let unpave = proxy.log();
+    assert!(unpave.len() <= 55, "unpave sent {} requests", unpave.len());
+}
+
+#[test]
+fn a_new_environment_is_created_without_looking_for_each_resource_first() {
+    let proxy = Proxy::start(endpoint());
+    let env = Env::against("nolook", "", &proxy.url);
+    env.pave();
+    let looks: Vec<String> = proxy
+        .actions()
+        .into_iter()
+        .filter(|a| a.starts_with("Describe") || a.starts_with("Get") || a.starts_with("List"))
+        .collect();
+    // The orphan probe, the image lookup, and the two waits (NAT gateway, instance).
+    assert_eq!(
+        looks
+            .iter()
+            .filter(|a| !matches!(
+                a.as_str(),
+                "DescribeTags" | "DescribeImages" | "DescribeNatGateways" | "DescribeInstances"
+            ))
+            .count(),
+        0,
+        "{looks:?}"
+    );
+    env.unpave();
+}

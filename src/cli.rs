@@ -6,6 +6,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::config::ConfigValues;
 use crate::outputs::Format;
+use crate::report::LogFormat;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -52,9 +53,22 @@ pub struct GlobalArgs {
     /// The bastion's login user.
     #[arg(long, global = true, value_name = "USER", default_value = "ubuntu")]
     pub bastion_user: String,
-    /// More detail on standard error (-v, -vv); RUST_LOG overrides.
+    /// More detail on standard error (-v: debug logs and full error chains, -vv: trace); RUST_LOG
+    /// overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// Skip preflight's elastic IP quota check: for emulators that report a quota they do not
+    /// enforce (LocalStack says 5).
+    #[arg(long, global = true, env = "CFCR_AWS_SKIP_QUOTA_CHECK",
+          value_parser = clap::builder::FalseyValueParser::new())]
+    pub skip_quota_check: bool,
+    /// Only warnings and errors on standard error.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// How progress and logs are written to standard error: text (a live display on a terminal,
+    /// timestamped lines elsewhere) or json (one object per line, for machines).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
 }
 
 #[derive(Debug, Subcommand)]

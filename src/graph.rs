@@ -381,9 +381,20 @@ async fn ensure_ready(ctx: &Ctx, resource: &dyn Resource) -> anyhow::Result<()> 
     if record.ready {
         return Ok(());
     }
+    let name = resource.name(&ctx.settings);
+    let _shown = report::activity(format!("{key} {name}: follow-up steps and waits"));
+    let started = std::time::Instant::now();
     let mut record = resource.complete(ctx, record).await?;
     record.ready = true;
-    ctx.state.record(key, record)
+    let id = record.id.clone();
+    ctx.state.record(key, record)?;
+    // A wait worth knowing about in a log: the NAT gateway, the instance.
+    if started.elapsed() > std::time::Duration::from_secs(2) {
+        let waited =
+            humantime::format_duration(std::time::Duration::from_secs(started.elapsed().as_secs()));
+        report::resource("ready", key, &name, &format!("{id} (after {waited})"));
+    }
+    Ok(())
 }
 
 /// Creates a resource and records it, with its intent noted first. A create that failed in transit
@@ -392,6 +403,7 @@ async fn ensure_ready(ctx: &Ctx, resource: &dyn Resource) -> anyhow::Result<()> 
 async fn create_or_adopt(ctx: &Ctx, resource: &dyn Resource) -> anyhow::Result<()> {
     let key = resource.key();
     let name = resource.name(&ctx.settings);
+    let _shown = report::activity(format!("creating {key} {name}"));
     if resource.owned() {
         ctx.state.intend(key)?;
     }
@@ -426,6 +438,7 @@ async fn remove(ctx: &Ctx, resource: &dyn Resource) -> anyhow::Result<()> {
     let Some(record) = ctx.state.get(key) else {
         return Ok(());
     };
+    let _shown = report::activity(format!("deleting {key} {}", record.id));
     resource.delete(ctx, &record).await?;
     ctx.state.forget(key)?;
     if resource.owned() {

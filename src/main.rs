@@ -7,6 +7,7 @@ mod commands;
 mod config;
 mod graph;
 mod keys;
+mod last_error;
 mod leftovers;
 mod lock;
 mod outputs;
@@ -26,8 +27,9 @@ use tracing_subscriber::EnvFilter;
 /// Exit status for usage and validation errors; 1 is for everything else.
 const USAGE: u8 = 2;
 
-fn init_tracing(verbose: u8) {
+fn init_tracing(verbose: u8, quiet: bool, format: report::LogFormat) {
     let default = match verbose {
+        0 if quiet => "error",
         0 => "warn",
         1 => "warn,cfcr_aws=debug",
         _ => "info,cfcr_aws=trace",
@@ -47,10 +49,13 @@ fn init_tracing(verbose: u8) {
     ] {
         filter = filter.add_directive(wire.parse().expect("a valid directive"));
     }
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        report::LogFormat::Json => builder.json().init(),
+        report::LogFormat::Text => builder.init(),
+    }
 }
 
 fn exit_status(err: &anyhow::Error) -> u8 {
@@ -60,7 +65,11 @@ fn exit_status(err: &anyhow::Error) -> u8 {
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    init_tracing(cli.global.verbose);
+    let global = &cli.global;
+    init_tracing(global.verbose, global.quiet, global.log_format);
+    report::init(global.quiet, global.log_format);
+    let state_dir = global.state_dir.clone();
+    let verbose = global.verbose > 0;
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -78,6 +87,14 @@ fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
             eprintln!("error: {err:#}");
+            if verbose {
+                for (depth, cause) in err.chain().enumerate() {
+                    eprintln!("  {depth}: {cause}");
+                }
+            }
+            if let Err(e) = last_error::record(&state_dir, &err) {
+                eprintln!("warning: could not record the error: {e:#}");
+            }
             ExitCode::from(exit_status(&err))
         }
     }

@@ -46,6 +46,7 @@ pub async fn check(
     ctx: &Ctx,
     resources: &[Box<dyn Resource>],
     new: bool,
+    check_quota: bool,
 ) -> anyhow::Result<Findings> {
     let to_create: BTreeSet<Key> = resources
         .iter()
@@ -73,11 +74,11 @@ pub async fn check(
         resources
             .iter()
             .filter(|r| NAMED.contains(&r.key()) && to_create.contains(&r.key()))
-            .map(|r| name_free(ctx, r.as_ref())),
+            .map(|r| name_free(ctx, r.as_ref(), new)),
     );
     let needs_addresses = [Key::NatEip, Key::BastionEip]
         .iter()
-        .filter(|k| to_create.contains(k))
+        .filter(|k| check_quota && to_create.contains(k))
         .count();
     let (image, names, zone, addresses, orphans) = futures::join!(
         image,
@@ -100,11 +101,13 @@ pub async fn check(
 }
 
 /// A problem when the resource's name is held: by someone else, or by this environment without a
-/// state (then the state was lost).
-async fn name_free(ctx: &Ctx, resource: &dyn Resource) -> Option<String> {
+/// state (then the state was lost). With a state, the environment's own resource is one a crashed
+/// run created: pave adopts it.
+async fn name_free(ctx: &Ctx, resource: &dyn Resource, new: bool) -> Option<String> {
     let name = resource.name(&ctx.settings);
     match resource.find(ctx).await {
         Ok(None) => None,
+        Ok(Some(_)) if !new => None,
         Ok(Some(_)) => Some(format!(
             "{} {name:?} already exists with this environment's tag but is not in the state: restore the state file, or run `cfcr-aws unpave --env {}` to delete what is left",
             resource.key(),

@@ -731,7 +731,7 @@ async fn pave_creates_the_whole_inventory_and_unpave_removes_all_of_it() {
     let gone = env.unpave();
     assert_eq!(
         gone.stderr.matches("deleted ").count(),
-        21,
+        23,
         "{}",
         gone.stderr
     );

@@ -245,9 +245,7 @@ async fn a_lost_state_blocks_a_second_environment_and_unpave_finds_the_first() {
     let refused = env.run(&["pave", "--yes", "--no-bootstrap"]);
     assert_eq!(refused.code, 1);
     assert!(
-        refused
-            .stderr
-            .contains("already has resources in AWS but no state file"),
+        refused.stderr.contains("AWS already holds VPC"),
         "{}",
         refused.stderr
     );
@@ -262,7 +260,7 @@ async fn a_lost_state_blocks_a_second_environment_and_unpave_finds_the_first() {
     let recovered = env.run(&["unpave", "--env", &env.prefix, "--yes"]).ok();
     assert_eq!(
         recovered.stderr.matches("found ").count(),
-        22,
+        24,
         "{}",
         recovered.stderr
     );

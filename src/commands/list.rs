@@ -58,6 +58,7 @@ pub fn run(global: &GlobalArgs, args: ListArgs) -> anyhow::Result<()> {
         .into_iter()
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .filter(|p| p.file_name().is_some_and(|n| n != crate::last_error::FILE))
         .collect();
     paths.sort();
     for path in paths {

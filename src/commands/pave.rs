@@ -77,15 +77,17 @@ pub async fn run(global: &GlobalArgs, args: PaveArgs) -> anyhow::Result<()> {
     let seen = refresh::observe(&ctx, &resources).await?;
     let health = refresh::health(&ctx, &resources, &seen).await?;
     graph::prepare(&ctx, &resources, &health)?;
-    let findings = preflight::check(&ctx, &resources, new).await?;
+    let findings = preflight::check(&ctx, &resources, new, !global.skip_quota_check).await?;
     if !findings.problems.is_empty() {
         if new {
             ctx.state.remove()?;
         }
         return Err(PreflightFailed(findings.problems).into());
     }
-    if let Some((name, image)) = findings.image {
+    if let Some((name, mut image)) = findings.image {
         report::resource("resolved", Key::BastionImage, &name, &image.id);
+        // A data source: nothing follows the lookup.
+        image.ready = true;
         ctx.state.record(Key::BastionImage, image)?;
     }
     graph::apply(&ctx, &resources, &health, global.max_concurrency.into()).await?;

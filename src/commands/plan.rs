@@ -72,7 +72,7 @@ pub async fn run(global: &GlobalArgs, args: PlanArgs) -> anyhow::Result<()> {
     let (steps, problems) = if args.destroy {
         (destroy_steps(&ctx, &resources), Vec::new())
     } else {
-        pave_steps(&ctx, &resources, new).await?
+        pave_steps(&ctx, &resources, new, !global.skip_quota_check).await?
     };
     if args.json {
         println!(
@@ -95,6 +95,7 @@ async fn pave_steps(
     ctx: &Ctx,
     resources: &[Box<dyn crate::resources::Resource>],
     new: bool,
+    check_quota: bool,
 ) -> anyhow::Result<(Vec<Step>, Vec<String>)> {
     let seen = refresh::observe(ctx, resources).await?;
     let health = refresh::health(ctx, resources, &seen).await?;
@@ -152,7 +153,7 @@ async fn pave_steps(
     for key in &missing {
         ctx.state.forget_in_memory(*key);
     }
-    let findings = preflight::check(ctx, resources, new).await?;
+    let findings = preflight::check(ctx, resources, new, check_quota).await?;
     Ok((steps, findings.problems))
 }
 

@@ -121,6 +121,9 @@ impl Env {
             .env("AWS_ACCESS_KEY_ID", "test")
             .env("AWS_SECRET_ACCESS_KEY", "test")
             .env("AWS_EC2_METADATA_DISABLED", "true")
+            // LocalStack reports an elastic IP quota of 5 and does not enforce it; tests run in
+            // parallel.
+            .env("CFCR_AWS_SKIP_QUOTA_CHECK", "true")
             .env("AWS_ENDPOINT_URL", &self.endpoint);
         command
     }

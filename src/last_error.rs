@@ -1,0 +1,34 @@
+//! `<state-dir>/last-error.json`: the last failure's details (when, the command line, the message,
+//! every cause, the AWS request id), kept for a bug report or a support case after the terminal is
+//! gone. Written 0600 like the state: messages can name resources and accounts.
+
+use std::path::Path;
+
+use serde_json::json;
+
+use crate::aws::retry::AwsError;
+use crate::state::write_private_file;
+
+/// The file's name in the state directory.
+pub const FILE: &str = "last-error.json";
+
+/// Records `err`, if the state directory exists (a typo on the command line creates nothing).
+pub fn record(state_dir: &Path, err: &anyhow::Error) -> anyhow::Result<()> {
+    if !state_dir.is_dir() {
+        return Ok(());
+    }
+    let request_id = err
+        .chain()
+        .find_map(|cause| cause.downcast_ref::<AwsError>())
+        .and_then(|aws| aws.request_id.clone());
+    let record = json!({
+        "time": humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+        "command": std::env::args().collect::<Vec<_>>(),
+        "error": format!("{err:#}"),
+        "causes": err.chain().map(|c| c.to_string()).collect::<Vec<_>>(),
+        "aws_request_id": request_id,
+    });
+    let mut text = serde_json::to_vec_pretty(&record)?;
+    text.push(b'\n');
+    write_private_file(&state_dir.join(FILE), &text)
+}

@@ -27,6 +27,18 @@ pub struct GlobalArgs {
     /// Config file (TOML) [default: ./cfcr-aws.toml, if present]
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Where the state lives: `s3://BUCKET/PREFIX` (shared, locked; see docs/state.md) or, when
+    /// absent (and no `state` key in the config file), --state-dir.
+    #[arg(
+        long,
+        global = true,
+        value_name = "s3://BUCKET/PREFIX",
+        env = "CFCR_AWS_STATE"
+    )]
+    pub state: Option<String>,
+    /// With an S3 state: create the bucket (versioned, private) if it does not exist.
+    #[arg(long, global = true)]
+    pub create_state_bucket: bool,
     /// Directory holding the environments' state files.
     #[arg(
         long,
@@ -118,9 +130,44 @@ pub enum Command {
         after_help = "Examples:\n  cfcr-aws completions bash > /etc/bash_completion.d/cfcr-aws\n  cfcr-aws completions zsh > \"${fpath[1]}/_cfcr-aws\""
     )]
     Completions(CompletionsArgs),
+    /// Remove an S3 state lock whose holder died (never automatic: check the holder first).
+    #[command(
+        after_help = "Example:\n  cfcr-aws --state s3://team-states/cfcr force-unlock 3f9c0a5e1b2d4c6f --env my-env"
+    )]
+    ForceUnlock(ForceUnlockArgs),
+    /// Manage where an environment's state lives.
+    #[command(subcommand)]
+    State(StateCommand),
     /// The manual page (roff), generated from this command line's definition.
     #[command(after_help = "Example:\n  cfcr-aws man > cfcr-aws.1 && man ./cfcr-aws.1")]
     Man,
+}
+
+#[derive(Debug, Args)]
+pub struct ForceUnlockArgs {
+    #[command(flatten)]
+    pub env: EnvArgs,
+    /// The lock's ID, as the refused command printed it.
+    #[arg(value_name = "ID")]
+    pub id: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// Move an environment's state to another backend (from --state, or the local state dir).
+    #[command(
+        after_help = "Examples:\n  cfcr-aws state migrate --env my-env --to s3://team-states/cfcr\n  cfcr-aws --state s3://team-states/cfcr state migrate --env my-env --to local"
+    )]
+    Migrate(MigrateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    #[command(flatten)]
+    pub env: EnvArgs,
+    /// The destination: s3://BUCKET/PREFIX, or `local` for --state-dir.
+    #[arg(long, value_name = "s3://BUCKET/PREFIX|local")]
+    pub to: String,
 }
 
 #[derive(Debug, Args)]

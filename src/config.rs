@@ -131,6 +131,10 @@ pub struct ConfigValues {
     /// Git ref of cloudfoundry-incubator/kubo-deployment cloned on the bastion.
     #[arg(long)]
     pub kubo_deployment_ref: Option<String>,
+    /// Where the state lives: `s3://BUCKET/PREFIX`, or the local state directory when absent. Every
+    /// command reads it; the global `--state` flag wins.
+    #[arg(skip)]
+    pub state: Option<String>,
 }
 
 impl ConfigValues {
@@ -208,6 +212,7 @@ impl ConfigValues {
             kubectl_sha256: self.kubectl_sha256.or(base.kubectl_sha256),
             bosh_deployment_ref: self.bosh_deployment_ref.or(base.bosh_deployment_ref),
             kubo_deployment_ref: self.kubo_deployment_ref.or(base.kubo_deployment_ref),
+            state: self.state.or(base.state),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! `cfcr-aws`: paves AWS for CFCR. See docs/architecture.md for how the pieces fit.
 
 mod aws;
+mod backend;
 mod bootstrap;
 mod cli;
 mod commands;

@@ -14,6 +14,7 @@ use std::sync::{Mutex, MutexGuard};
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 
+use crate::backend::S3Store;
 use crate::config::Settings;
 use crate::keys::KeyMaterial;
 use crate::resources::Key;
@@ -151,9 +152,10 @@ impl BootstrapProgress {
 
 /// A state file that cannot be used as it is. The file is never modified in that case.
 #[derive(Debug, thiserror::Error)]
-#[error("state file {path}: {problem}. The file was left untouched.")]
+#[error("state file {origin}: {problem}. The file was left untouched.")]
 pub struct StateFileError {
-    pub path: PathBuf,
+    /// The file's path or S3 address.
+    pub origin: String,
     pub problem: String,
 }
 
@@ -164,16 +166,21 @@ pub fn path_for(state_dir: &Path, env: &str) -> PathBuf {
 
 /// Reads and checks a state file; `None` when there is none.
 pub fn load(path: &Path) -> anyhow::Result<Option<State>> {
-    let text = match fs::read_to_string(path) {
+    let text = match fs::read(path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
     };
+    parse(&text, &path.display().to_string()).map(Some)
+}
+
+/// Checks and reads a state's bytes; `origin` names where they came from, for messages.
+pub fn parse(text: &[u8], origin: &str) -> anyhow::Result<State> {
     let damaged = |problem: String| StateFileError {
-        path: path.to_path_buf(),
+        origin: origin.to_string(),
         problem,
     };
-    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+    let value: serde_json::Value = serde_json::from_slice(text).map_err(|e| {
         damaged(format!(
             "not valid JSON ({e}); it may be truncated or damaged"
         ))
@@ -191,7 +198,7 @@ pub fn load(path: &Path) -> anyhow::Result<Option<State>> {
     }
     let state: State = serde_json::from_value(value)
         .map_err(|e| damaged(format!("not a valid cfcr-aws state ({e})")))?;
-    Ok(Some(state))
+    Ok(state)
 }
 
 /// Writes `bytes` to `path` atomically, with mode 0600 from the first byte.
@@ -216,11 +223,22 @@ pub fn write_private_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The state of one environment, shared by the concurrent steps of a command. Every change is on
-/// disk before the call that made it returns.
+/// Where a store writes: a local file, or an S3 object written conditionally on its last ETag.
+#[derive(Debug)]
+enum Sink {
+    File(PathBuf),
+    Object {
+        store: S3Store,
+        key: String,
+        version: Mutex<Option<String>>,
+    },
+}
+
+/// The state of one environment, shared by the concurrent steps of a command. Every change is
+/// stored (on disk, or in S3) before the call that made it returns.
 #[derive(Debug)]
 pub struct StateStore {
-    path: PathBuf,
+    sink: Sink,
     state: Mutex<State>,
 }
 
@@ -231,7 +249,7 @@ impl StateStore {
             bail!("{} already exists", path.display());
         }
         let store = StateStore {
-            path,
+            sink: Sink::File(path),
             state: Mutex::new(state),
         };
         store.save(&store.lock())?;
@@ -241,9 +259,31 @@ impl StateStore {
     /// Wraps a state read from `path`.
     pub fn open(path: PathBuf, state: State) -> StateStore {
         StateStore {
-            path,
+            sink: Sink::File(path),
             state: Mutex::new(state),
         }
+    }
+
+    /// Wraps a state in S3 at `version` (its ETag; `None` for one not written yet).
+    pub fn remote(
+        store: S3Store,
+        key: String,
+        state: State,
+        version: Option<String>,
+    ) -> StateStore {
+        StateStore {
+            sink: Sink::Object {
+                store,
+                key,
+                version: Mutex::new(version),
+            },
+            state: Mutex::new(state),
+        }
+    }
+
+    /// Stores the state as it is.
+    pub fn save_now(&self) -> anyhow::Result<()> {
+        self.save(&self.lock())
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -255,7 +295,18 @@ impl StateStore {
     fn save(&self, state: &State) -> anyhow::Result<()> {
         let mut json = serde_json::to_vec_pretty(state).context("serialising the state")?;
         json.push(b'\n');
-        write_private_file(&self.path, &json)
+        match &self.sink {
+            Sink::File(path) => write_private_file(path, &json),
+            Sink::Object {
+                store,
+                key,
+                version,
+            } => {
+                let mut version = version.lock().unwrap_or_else(|p| p.into_inner());
+                *version = store.put_state(key, json, version.as_deref())?;
+                Ok(())
+            }
+        }
     }
 
     /// A copy of the current state.
@@ -307,7 +358,12 @@ impl StateStore {
 
     /// Removes the state file: the environment no longer exists.
     pub fn remove(&self) -> anyhow::Result<()> {
-        fs::remove_file(&self.path).with_context(|| format!("removing {}", self.path.display()))
+        match &self.sink {
+            Sink::File(path) => {
+                fs::remove_file(path).with_context(|| format!("removing {}", path.display()))
+            }
+            Sink::Object { store, key, .. } => store.delete(key),
+        }
     }
 }
 

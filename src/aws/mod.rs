@@ -37,6 +37,26 @@ pub async fn chain_region() -> Option<String> {
 )]
 pub struct CredentialsError(String);
 
+/// An S3 client for the state bucket, from the same chain. With an endpoint (LocalStack), buckets
+/// are addressed by path: there is no DNS for `<bucket>.127.0.0.1`.
+pub async fn s3_client(
+    region: &str,
+    endpoint_url: Option<&str>,
+) -> anyhow::Result<aws_sdk_s3::Client> {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(region.to_string()))
+        .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS));
+    if let Some(url) = endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    let config = loader.load().await;
+    let mut s3 = aws_sdk_s3::config::Builder::from(&config);
+    if endpoint_url.is_some() || std::env::var_os("AWS_ENDPOINT_URL").is_some() {
+        s3 = s3.force_path_style(true);
+    }
+    Ok(aws_sdk_s3::Client::from_conf(s3.build()))
+}
+
 /// Builds the clients from the standard AWS configuration chain and makes sure credentials resolve.
 /// `endpoint_url` (or `AWS_ENDPOINT_URL`, which the chain honours) points every service elsewhere,
 /// e.g. at LocalStack.

@@ -108,7 +108,8 @@ impl AwsError {
     }
 }
 
-fn error_chain(err: &dyn StdError) -> String {
+/// An error and its causes on one line.
+pub fn error_chain(err: &dyn StdError) -> String {
     let mut text = err.to_string();
     let mut source = err.source();
     while let Some(cause) = source {

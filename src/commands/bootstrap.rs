@@ -5,7 +5,6 @@ use minijinja::context;
 
 use crate::bootstrap;
 use crate::cli::{EnvArgs, GlobalArgs, KubeconfigArgs, RenderArgs, SshArgs};
-use crate::lock::EnvLock;
 use crate::report;
 use crate::ssh::{Bastion, Target};
 use crate::state::{self, State, StateStore, write_private_file};
@@ -64,15 +63,18 @@ pub fn teardown(global: &GlobalArgs, store: &StateStore) -> anyhow::Result<()> {
 
 pub async fn run(global: &GlobalArgs, args: EnvArgs) -> anyhow::Result<()> {
     let env = super::environment(global, &args)?;
-    let _lock = EnvLock::acquire(&global.state_dir, &env, "bootstrap")?;
-    let state = super::existing_state(&global.state_dir, &env)?;
-    let store = StateStore::open(state::path_for(&global.state_dir, &env), state);
+    let backend = super::backend(global).await?;
+    let _lock = backend.lock(&env, "bootstrap").await?;
+    let loaded = super::existing_state(&backend, &env).await?;
+    let store = backend.open(&env, loaded);
     hand_off(global, &store)
 }
 
-pub fn render(global: &GlobalArgs, args: RenderArgs) -> anyhow::Result<()> {
+pub async fn render(global: &GlobalArgs, args: RenderArgs) -> anyhow::Result<()> {
     let env = super::environment(global, &args.env)?;
-    let state = super::existing_state(&global.state_dir, &env)?;
+    let state = super::existing_state(&super::backend(global).await?, &env)
+        .await?
+        .state;
     let files = bootstrap::render(&state, &templates(global)?)?;
     for file in &files {
         let path = args.out.join(&file.path);
@@ -89,9 +91,11 @@ pub fn render(global: &GlobalArgs, args: RenderArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn ssh(global: &GlobalArgs, args: SshArgs) -> anyhow::Result<()> {
+pub async fn ssh(global: &GlobalArgs, args: SshArgs) -> anyhow::Result<()> {
     let env = super::environment(global, &args.env)?;
-    let state = super::existing_state(&global.state_dir, &env)?;
+    let state = super::existing_state(&super::backend(global).await?, &env)
+        .await?
+        .state;
     let status = bastion(global, &state)?.interactive(&args.command)?;
     match status.code() {
         Some(0) => Ok(()),
@@ -100,9 +104,11 @@ pub fn ssh(global: &GlobalArgs, args: SshArgs) -> anyhow::Result<()> {
     }
 }
 
-pub fn kubeconfig(global: &GlobalArgs, args: KubeconfigArgs) -> anyhow::Result<()> {
+pub async fn kubeconfig(global: &GlobalArgs, args: KubeconfigArgs) -> anyhow::Result<()> {
     let env = super::environment(global, &args.env)?;
-    let state = super::existing_state(&global.state_dir, &env)?;
+    let state = super::existing_state(&super::backend(global).await?, &env)
+        .await?
+        .state;
     if !state.bootstrap.done(state::Step::DeployKubernetes) {
         bail!("the cluster of {env:?} is not deployed yet; run `cfcr-aws bootstrap` first");
     }

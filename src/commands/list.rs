@@ -3,11 +3,10 @@
 
 use std::time::{Duration, SystemTime};
 
-use anyhow::Context;
 use serde_json::{Value, json};
 
 use crate::cli::{GlobalArgs, ListArgs};
-use crate::state::{self, State};
+use crate::state::State;
 
 /// How far an environment got, from its state.
 fn progress(state: &State) -> String {
@@ -46,44 +45,29 @@ fn short(age: Duration) -> String {
     }
 }
 
-pub fn run(global: &GlobalArgs, args: ListArgs) -> anyhow::Result<()> {
-    let dir = &global.state_dir;
-    let mut rows: Vec<Value> = Vec::new();
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries.collect::<Result<Vec<_>, _>>()?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-        Err(e) => return Err(e).with_context(|| format!("reading {}", dir.display())),
-    };
-    let mut paths: Vec<_> = entries
+pub async fn run(global: &GlobalArgs, args: ListArgs) -> anyhow::Result<()> {
+    let backend = super::backend(global).await?;
+    let rows: Vec<Value> = backend
+        .list()
+        .await?
         .into_iter()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .filter(|p| p.file_name().is_some_and(|n| n != crate::last_error::FILE))
-        .collect();
-    paths.sort();
-    for path in paths {
-        let row = match state::load(&path) {
-            Ok(Some(state)) => json!({
+        .map(|(name, state)| match state {
+            Ok(state) => json!({
                 "env": state.env,
                 "region": state.region,
                 "created_at": state.created_at,
                 "age": age(&state.created_at).map(short),
                 "status": progress(&state),
             }),
-            Ok(None) => continue,
-            Err(e) => json!({
-                "env": path.file_stem().map(|s| s.to_string_lossy().into_owned()),
-                "status": format!("unreadable: {e:#}"),
-            }),
-        };
-        rows.push(row);
-    }
+            Err(e) => json!({"env": name, "status": format!("unreadable: {e:#}")}),
+        })
+        .collect();
     if args.json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(());
     }
     if rows.is_empty() {
-        crate::report::note(&format!("no environments in {}", dir.display()));
+        crate::report::note(&format!("no environments in {}", backend.describe()));
         return Ok(());
     }
     let text = |row: &Value, field: &str| row[field].as_str().unwrap_or("-").to_string();

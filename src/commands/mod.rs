@@ -8,6 +8,7 @@ mod outputs;
 mod pave;
 mod plan;
 mod ssh_key;
+mod state_cmd;
 mod status;
 mod unpave;
 
@@ -16,9 +17,10 @@ use std::path::Path;
 
 use anyhow::bail;
 
-use crate::cli::{Cli, Command, EnvArgs, GlobalArgs};
+use crate::backend::{Backend, Loaded, S3Location, S3Store};
+use crate::cli::{Cli, Command, EnvArgs, GlobalArgs, StateCommand};
 use crate::config::{ConfigValues, Settings, ValidationError, validate_prefix};
-use crate::state::{self, State};
+use crate::state::State;
 
 pub use bootstrap::RemoteExit;
 pub use plan::ChangesPending;
@@ -29,14 +31,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Pave(args) => pave::run(global, *args).await,
         Command::Plan(args) => plan::run(global, *args).await,
         Command::Unpave(args) => unpave::run(global, args).await,
-        Command::Outputs(args) => outputs::run(global, args),
+        Command::Outputs(args) => outputs::run(global, args).await,
         Command::Status(args) => status::run(global, args).await,
         Command::Bootstrap(args) => bootstrap::run(global, args).await,
-        Command::Render(args) => bootstrap::render(global, args),
-        Command::Ssh(args) => bootstrap::ssh(global, args),
-        Command::Kubeconfig(args) => bootstrap::kubeconfig(global, args),
-        Command::SshKey(args) => ssh_key::run(global, args),
-        Command::List(args) => list::run(global, args),
+        Command::Render(args) => bootstrap::render(global, args).await,
+        Command::Ssh(args) => bootstrap::ssh(global, args).await,
+        Command::Kubeconfig(args) => bootstrap::kubeconfig(global, args).await,
+        Command::SshKey(args) => ssh_key::run(global, args).await,
+        Command::List(args) => list::run(global, args).await,
+        Command::ForceUnlock(args) => state_cmd::force_unlock(global, args).await,
+        Command::State(StateCommand::Migrate(args)) => state_cmd::migrate(global, args).await,
         Command::Completions(args) => cli_docs::completions(args),
         Command::Man => cli_docs::man(),
     }
@@ -73,13 +77,63 @@ fn environment(global: &GlobalArgs, args: &EnvArgs) -> anyhow::Result<String> {
     Ok(env)
 }
 
+/// Refuses settings that differ from a paved environment's in what cannot change in place.
+fn refuse_changes(paved: &State, settings: &Settings) -> anyhow::Result<()> {
+    let changed = paved.settings.differences(settings);
+    if changed.is_empty() {
+        return Ok(());
+    }
+    bail!(
+        "the configuration differs from the paved environment {:?} in: {}. Those cannot be changed in place (they would replace the network or the environment): restore those values, or unpave and pave again",
+        settings.prefix,
+        changed.join("; ")
+    )
+}
+
+/// Where the states are: `--state`, the config file's `state`, or the local state directory. An
+/// S3 bucket is checked (exists, versioned) before anything else happens.
+async fn backend(global: &GlobalArgs) -> anyhow::Result<Backend> {
+    let location = match &global.state {
+        Some(url) => Some(url.clone()),
+        None => config_file(global)?.state,
+    };
+    backend_at(global, location.as_deref()).await
+}
+
+/// The backend at `location` (`None`: the local state directory).
+async fn backend_at(global: &GlobalArgs, location: Option<&str>) -> anyhow::Result<Backend> {
+    let Some(url) = location else {
+        return Ok(Backend::Local {
+            dir: global.state_dir.clone(),
+        });
+    };
+    let location = S3Location::parse(url).map_err(|e| ValidationError {
+        field: "state".into(),
+        problem: format!("{e:#}; use s3://BUCKET/PREFIX"),
+    })?;
+    let region = match crate::aws::chain_region().await {
+        Some(region) => region,
+        None => config_file(global)?
+            .region
+            .unwrap_or_else(|| "us-east-1".to_string()),
+    };
+    let store = S3Store {
+        client: crate::aws::s3_client(&region, global.endpoint_url.as_deref()).await?,
+        location,
+    };
+    store
+        .check_bucket(global.create_state_bucket, &region)
+        .await?;
+    Ok(Backend::S3(store))
+}
+
 /// The state of an environment that must exist.
-fn existing_state(state_dir: &Path, env: &str) -> anyhow::Result<State> {
-    match state::load(&state::path_for(state_dir, env))? {
-        Some(state) => Ok(state),
+async fn existing_state(backend: &Backend, env: &str) -> anyhow::Result<Loaded> {
+    match backend.load(env).await? {
+        Some(loaded) => Ok(loaded),
         None => bail!(
-            "no state for environment {env:?} in {}; pave it first, or pass --state-dir",
-            state_dir.display()
+            "no state for environment {env:?} in {}; pave it first, or pass --state-dir or --state",
+            backend.describe()
         ),
     }
 }

@@ -4,9 +4,11 @@ use crate::cli::{GlobalArgs, OutputsArgs};
 use crate::config::ValidationError;
 use crate::outputs::{self, Format};
 
-pub fn run(global: &GlobalArgs, args: OutputsArgs) -> anyhow::Result<()> {
+pub async fn run(global: &GlobalArgs, args: OutputsArgs) -> anyhow::Result<()> {
     let env = super::environment(global, &args.env)?;
-    let state = super::existing_state(&global.state_dir, &env)?;
+    let state = super::existing_state(&super::backend(global).await?, &env)
+        .await?
+        .state;
     let all = outputs::of(&state);
     if let Some(name) = &args.name {
         let value = all.get(name.as_str()).ok_or_else(|| ValidationError {

@@ -1,13 +1,10 @@
 //! `cfcr-aws pave`: create, adopt or finish every resource of the environment.
 
-use anyhow::bail;
-
 use crate::cli::{GlobalArgs, PaveArgs};
 use crate::config::Settings;
-use crate::lock::EnvLock;
 use crate::preflight::{self, PreflightFailed};
 use crate::resources::{Ctx, Key, inventory};
-use crate::state::{self, SCHEMA_VERSION, State, StateStore};
+use crate::state::{SCHEMA_VERSION, State};
 use crate::{graph, keys, refresh, report};
 
 pub(super) fn new_state(settings: &Settings) -> anyhow::Result<State> {
@@ -34,24 +31,17 @@ pub async fn run(global: &GlobalArgs, args: PaveArgs) -> anyhow::Result<()> {
             "ssh_allowed_cidrs includes 0.0.0.0/0: the bastion's SSH port is open to the whole internet; list your own networks instead",
         );
     }
-    let _lock = EnvLock::acquire(&global.state_dir, &settings.prefix, "pave")?;
-    let path = state::path_for(&global.state_dir, &settings.prefix);
-    let existing = state::load(&path)?;
-    if let Some(paved) = &existing {
-        let changed = paved.settings.differences(&settings);
-        if !changed.is_empty() {
-            bail!(
-                "the configuration differs from the paved environment {:?} in: {}. Changing a paved environment in place is not supported: restore those values, or unpave and pave again",
-                settings.prefix,
-                changed.join("; ")
-            );
-        }
+    let backend = super::backend(global).await?;
+    let _lock = backend.lock(&settings.prefix, "pave").await?;
+    let existing = backend.load(&settings.prefix).await?;
+    if let Some(loaded) = &existing {
+        super::refuse_changes(&loaded.state, &settings)?;
     }
     let aws = crate::aws::connect(&settings.region, global.endpoint_url.as_deref()).await?;
     let new = existing.is_none();
     let store = match existing {
         Some(paved) => {
-            let store = StateStore::open(path, paved);
+            let store = backend.open(&settings.prefix, paved);
             // Only the hand-off's settings can differ here: take the new ones.
             store.update(|s| s.settings = settings.clone())?;
             store
@@ -64,7 +54,7 @@ pub async fn run(global: &GlobalArgs, args: PaveArgs) -> anyhow::Result<()> {
                 ),
                 args.yes,
             )?;
-            StateStore::create(path, new_state(&settings)?)?
+            backend.create(&settings.prefix, new_state(&settings)?)?
         }
     };
     let ctx = Ctx {

@@ -26,32 +26,26 @@ struct Step {
 }
 
 pub async fn run(global: &GlobalArgs, args: PlanArgs) -> anyhow::Result<()> {
+    let backend = super::backend(global).await?;
     let (settings, existing) = match &args.env {
         Some(env) => {
-            let paved = super::existing_state(&global.state_dir, env)?;
+            let paved = super::existing_state(&backend, env).await?.state;
             (paved.settings.clone(), Some(paved))
         }
         None => {
             let settings = super::settings(global, args.values).await?;
-            let existing = state::load(&state::path_for(&global.state_dir, &settings.prefix))?;
+            let existing = backend.load(&settings.prefix).await?.map(|l| l.state);
             (settings, existing)
         }
     };
     if let Some(paved) = &existing {
-        let changed = paved.settings.differences(&settings);
-        if !changed.is_empty() {
-            bail!(
-                "the configuration differs from the paved environment {:?} in: {}. Those cannot be changed in place; pave would refuse: restore those values, or unpave and pave again",
-                settings.prefix,
-                changed.join("; ")
-            );
-        }
+        super::refuse_changes(paved, &settings)?;
     }
     if args.destroy && existing.is_none() {
         bail!(
             "no state for environment {:?} in {}: nothing to destroy",
             settings.prefix,
-            global.state_dir.display()
+            backend.describe()
         );
     }
     let aws = crate::aws::connect(&settings.region, global.endpoint_url.as_deref()).await?;

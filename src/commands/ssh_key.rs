@@ -9,9 +9,11 @@ use crate::cli::{GlobalArgs, SshKeyArgs};
 use crate::report;
 use crate::state::write_private_file;
 
-pub fn run(global: &GlobalArgs, args: SshKeyArgs) -> anyhow::Result<()> {
+pub async fn run(global: &GlobalArgs, args: SshKeyArgs) -> anyhow::Result<()> {
     let env = super::environment(global, &args.env)?;
-    let state = super::existing_state(&global.state_dir, &env)?;
+    let state = super::existing_state(&super::backend(global).await?, &env)
+        .await?
+        .state;
     let key = &state.deployer_key;
     if key.private_key.is_empty() {
         bail!("the state of {env:?} has no deployer key (it was recovered without its state file)");

@@ -3,18 +3,17 @@
 use crate::cli::{EnvArgs, GlobalArgs};
 use crate::refresh::{self, Health};
 use crate::resources::{Ctx, inventory};
-use crate::state::StateStore;
 
 pub async fn run(global: &GlobalArgs, args: EnvArgs) -> anyhow::Result<()> {
     let env = super::environment(global, &args)?;
-    let state = super::existing_state(&global.state_dir, &env)?;
-    let settings = state.settings.clone();
-    let aws = crate::aws::connect(&state.region, global.endpoint_url.as_deref()).await?;
-    let path = crate::state::path_for(&global.state_dir, &env);
+    let backend = super::backend(global).await?;
+    let loaded = super::existing_state(&backend, &env).await?;
+    let settings = loaded.state.settings.clone();
+    let aws = crate::aws::connect(&loaded.state.region, global.endpoint_url.as_deref()).await?;
     let ctx = Ctx {
         aws,
         settings,
-        state: StateStore::open(path, state),
+        state: backend.open(&env, loaded),
         templates: crate::templates::Templates::new(global.templates.as_deref())?,
     };
     let resources = inventory(&ctx.settings);

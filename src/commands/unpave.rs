@@ -2,32 +2,33 @@
 
 use anyhow::bail;
 
+use crate::backend::Backend;
 use crate::cli::{GlobalArgs, UnpaveArgs};
 use crate::config::{ConfigValues, DirectorCredentials};
 use crate::keys::KeyMaterial;
-use crate::lock::EnvLock;
 use crate::resources::{Ctx, inventory};
-use crate::state::{self, SCHEMA_VERSION, State, StateStore, Step};
+use crate::state::{SCHEMA_VERSION, State, StateStore, Step};
 use crate::{graph, leftovers, report};
 
 pub async fn run(global: &GlobalArgs, args: UnpaveArgs) -> anyhow::Result<()> {
     let env = super::environment(global, &args.env)?;
-    let lock = EnvLock::acquire(&global.state_dir, &env, "unpave")?;
-    let path = state::path_for(&global.state_dir, &env);
-    let paved = match state::load(&path)? {
-        Some(paved) => paved,
-        None => match recover(global, &env, &path).await? {
+    let backend = super::backend(global).await?;
+    let lock = backend.lock(&env, "unpave").await?;
+    let store = match backend.load(&env).await? {
+        Some(loaded) => backend.open(&env, loaded),
+        None => match recover(global, &backend, &env).await? {
             Some(recovered) => recovered,
             None => {
                 report::note(&format!(
                     "nothing to do: there is no state for environment {env:?} in {}, and AWS holds nothing of it",
-                    global.state_dir.display()
+                    backend.describe()
                 ));
                 lock.remove_file()?;
                 return Ok(());
             }
         },
     };
+    let paved = store.snapshot();
     let aws = crate::aws::connect(&paved.region, global.endpoint_url.as_deref()).await?;
     let settings = paved.settings.clone();
     let resources = inventory(&settings);
@@ -53,7 +54,7 @@ pub async fn run(global: &GlobalArgs, args: UnpaveArgs) -> anyhow::Result<()> {
     let ctx = Ctx {
         aws,
         settings,
-        state: StateStore::open(path, paved),
+        state: store,
         templates: crate::templates::Templates::new(global.templates.as_deref())?,
     };
     if args.skip_teardown {
@@ -104,9 +105,9 @@ pub async fn run(global: &GlobalArgs, args: UnpaveArgs) -> anyhow::Result<()> {
 /// holds nothing of the environment.
 async fn recover(
     global: &GlobalArgs,
+    backend: &Backend,
     env: &str,
-    path: &std::path::Path,
-) -> anyhow::Result<Option<State>> {
+) -> anyhow::Result<Option<StateStore>> {
     let flags = ConfigValues {
         prefix: Some(env.to_string()),
         ..ConfigValues::default()
@@ -136,7 +137,7 @@ async fn recover(
     let ctx = Ctx {
         aws,
         templates: crate::templates::Templates::new(global.templates.as_deref())?,
-        state: StateStore::create(path.to_path_buf(), state)?,
+        state: backend.create(env, state)?,
         settings,
     };
     let found = graph::discover(&ctx, &inventory(&ctx.settings)).await?;
@@ -144,5 +145,5 @@ async fn recover(
         ctx.state.remove()?;
         return Ok(None);
     }
-    Ok(Some(ctx.state.snapshot()))
+    Ok(Some(ctx.state))
 }

@@ -160,6 +160,7 @@ impl Env {
 
 /// SDK clients pointed at the test LocalStack, for checking what the tool created.
 pub struct Aws {
+    pub s3: aws_sdk_s3::Client,
     pub ec2: aws_sdk_ec2::Client,
     pub elb: aws_sdk_elasticloadbalancing::Client,
     pub iam: aws_sdk_iam::Client,
@@ -175,6 +176,11 @@ pub async fn aws() -> Aws {
         .load()
         .await;
     Aws {
+        s3: aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&config)
+                .force_path_style(true)
+                .build(),
+        ),
         ec2: aws_sdk_ec2::Client::new(&config),
         elb: aws_sdk_elasticloadbalancing::Client::new(&config),
         iam: aws_sdk_iam::Client::new(&config),

@@ -1,0 +1,583 @@
+//! Where states live: a local directory (the default), or an S3 bucket shared by a team.
+//!
+//! On S3 the state of environment E is `<prefix>/E.json`, written with conditional PUTs (`If-Match`
+//! on the ETag read or written last, `If-None-Match: *` for a new one), so two writers can never
+//! overwrite each other silently, and with server-side encryption requested. A command holds
+//! `<prefix>/E.lock`, created with `If-None-Match: *` and naming its holder; it is deleted at the
+//! end. A lock whose holder died stays until `cfcr-aws force-unlock ID` removes it: never
+//! automatically, since only the operator can know the holder is dead.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use aws_sdk_s3::error::ProvideErrorMetadata;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{BucketVersioningStatus, ServerSideEncryption, VersioningConfiguration};
+use serde::{Deserialize, Serialize};
+
+use crate::lock::EnvLock;
+use crate::state::{self, State, StateStore};
+
+/// An `s3://BUCKET/PREFIX` location.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct S3Location {
+    pub bucket: String,
+    pub prefix: String,
+}
+
+impl S3Location {
+    pub fn parse(url: &str) -> anyhow::Result<S3Location> {
+        let Some(rest) = url.strip_prefix("s3://") else {
+            bail!("state: {url:?} is not an s3://BUCKET/PREFIX address");
+        };
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        let valid_bucket = (3..=63).contains(&bucket.len())
+            && bucket
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
+        if !valid_bucket {
+            bail!(
+                "state: {bucket:?} is not a valid S3 bucket name (3-63 lowercase letters, digits, dots, hyphens)"
+            );
+        }
+        Ok(S3Location {
+            bucket: bucket.to_string(),
+            prefix: prefix.trim_matches('/').to_string(),
+        })
+    }
+
+    fn key(&self, name: &str) -> String {
+        if self.prefix.is_empty() {
+            name.to_string()
+        } else {
+            format!("{}/{name}", self.prefix)
+        }
+    }
+
+    pub fn state_key(&self, env: &str) -> String {
+        self.key(&format!("{env}.json"))
+    }
+
+    fn lock_key(&self, env: &str) -> String {
+        self.key(&format!("{env}.lock"))
+    }
+}
+
+impl std::fmt::Display for S3Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "s3://{}/{}", self.bucket, self.prefix)
+    }
+}
+
+/// An S3 client and the location it serves.
+#[derive(Clone, Debug)]
+pub struct S3Store {
+    pub client: aws_sdk_s3::Client,
+    pub location: S3Location,
+}
+
+/// A state as read, with what a conditional write needs to replace exactly it.
+#[derive(Debug)]
+pub struct Loaded {
+    pub state: State,
+    /// The S3 ETag; `None` locally.
+    version: Option<String>,
+}
+
+pub enum Backend {
+    Local { dir: PathBuf },
+    S3(S3Store),
+}
+
+/// The holder of a remote lock, as stored in the lock object.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Holder {
+    pub id: String,
+    pub command: String,
+    pub host: String,
+    pub pid: u32,
+    pub started: String,
+}
+
+impl std::fmt::Display for Holder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} by pid {} on {}, since {}; lock ID {}",
+            self.command, self.pid, self.host, self.started, self.id
+        )
+    }
+}
+
+/// Another command holds the environment's remote lock.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "environment {env:?} is locked ({holder}). Wait for that command to finish; if it died, remove the lock with `cfcr-aws force-unlock {} --env {env}`", holder.id
+)]
+pub struct Locked {
+    pub env: String,
+    pub holder: Holder,
+}
+
+/// A conditional write refused: someone else wrote the state since this command read it.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the state {location} was changed by someone else since this command read it; nothing was overwritten. Run the command again (it reads the new state); if two commands ran at once, one of them did not hold the lock"
+)]
+pub struct StateConflict {
+    pub location: String,
+}
+
+/// A command's hold on an environment.
+pub enum Lock {
+    Local(EnvLock),
+    /// Released when dropped.
+    Remote {
+        _held: RemoteLock,
+    },
+}
+
+impl Lock {
+    /// For `unpave`, which leaves nothing behind: the local lock file goes (the remote lock object
+    /// goes when the lock is released anyway).
+    pub fn remove_file(&self) -> anyhow::Result<()> {
+        match self {
+            Lock::Local(lock) => lock.remove_file(),
+            Lock::Remote { .. } => Ok(()),
+        }
+    }
+}
+
+/// Deleted when dropped (at the end of the command, error or not).
+pub struct RemoteLock {
+    store: S3Store,
+    key: String,
+}
+
+impl Drop for RemoteLock {
+    fn drop(&mut self) {
+        let result = blocking(
+            self.store
+                .client
+                .delete_object()
+                .bucket(&self.store.location.bucket)
+                .key(&self.key)
+                .send(),
+        );
+        if let Err(e) = result {
+            crate::report::warning(&format!(
+                "could not release the lock s3://{}/{}: {}; remove it with force-unlock",
+                self.store.location.bucket,
+                self.key,
+                describe(&e)
+            ));
+        }
+    }
+}
+
+/// Runs a future to completion from synchronous code inside the runtime (state writes happen
+/// under the state's mutex, from async steps and from the synchronous hand-off alike).
+fn blocking<F: std::future::Future>(future: F) -> F::Output {
+    tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(future))
+}
+
+fn describe<E>(e: &aws_sdk_s3::error::SdkError<E>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match e.as_service_error() {
+        Some(service) => format!(
+            "{}: {}",
+            service.code().unwrap_or("error"),
+            service.message().unwrap_or_default()
+        ),
+        None => crate::aws::retry::error_chain(e),
+    }
+}
+
+fn precondition_failed<E: ProvideErrorMetadata>(e: &aws_sdk_s3::error::SdkError<E>) -> bool {
+    e.raw_response().is_some_and(|r| r.status().as_u16() == 412)
+        || e.as_service_error().is_some_and(|s| {
+            matches!(
+                s.code(),
+                Some("PreconditionFailed" | "ConditionalRequestConflict")
+            )
+        })
+}
+
+fn not_found<E: ProvideErrorMetadata>(e: &aws_sdk_s3::error::SdkError<E>) -> bool {
+    e.raw_response().is_some_and(|r| r.status().as_u16() == 404)
+        || e.as_service_error()
+            .is_some_and(|s| matches!(s.code(), Some("NoSuchKey" | "NotFound" | "NoSuchBucket")))
+}
+
+impl S3Store {
+    /// Checks the bucket exists and keeps versions (every state ever written can be recovered);
+    /// with `create`, makes a missing bucket versioned.
+    pub async fn check_bucket(&self, create: bool, region: &str) -> anyhow::Result<()> {
+        let bucket = &self.location.bucket;
+        let head = self.client.head_bucket().bucket(bucket).send().await;
+        match head {
+            Ok(_) => {}
+            Err(e) if not_found(&e) && create => {
+                let mut request = self.client.create_bucket().bucket(bucket);
+                if region != "us-east-1" {
+                    request = request.create_bucket_configuration(
+                        aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                            .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(
+                                region,
+                            ))
+                            .build(),
+                    );
+                }
+                request.send().await.map_err(|e| {
+                    anyhow::anyhow!("creating the state bucket {bucket}: {}", describe(&e))
+                })?;
+                self.client
+                    .put_bucket_versioning()
+                    .bucket(bucket)
+                    .versioning_configuration(
+                        VersioningConfiguration::builder()
+                            .status(BucketVersioningStatus::Enabled)
+                            .build(),
+                    )
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        anyhow::anyhow!("enabling versioning on {bucket}: {}", describe(&e))
+                    })?;
+                crate::report::note(&format!("created the state bucket {bucket} (versioned)"));
+            }
+            Err(e) if not_found(&e) => bail!(
+                "the state bucket {bucket} does not exist: create it (with versioning), or pass --create-state-bucket"
+            ),
+            Err(e) => bail!("checking the state bucket {bucket}: {}", describe(&e)),
+        }
+        let versioning = self
+            .client
+            .get_bucket_versioning()
+            .bucket(bucket)
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("reading the versioning of {bucket}: {}", describe(&e)))?;
+        if versioning.status() != Some(&BucketVersioningStatus::Enabled) {
+            bail!(
+                "the state bucket {bucket} does not keep versions: a state overwritten by mistake could not be recovered. Enable versioning (aws s3api put-bucket-versioning --bucket {bucket} --versioning-configuration Status=Enabled)"
+            );
+        }
+        Ok(())
+    }
+
+    async fn get(&self, key: &str) -> anyhow::Result<Option<(Vec<u8>, Option<String>)>> {
+        let out = self
+            .client
+            .get_object()
+            .bucket(&self.location.bucket)
+            .key(key)
+            .send()
+            .await;
+        match out {
+            Ok(out) => {
+                let etag = out.e_tag().map(str::to_string);
+                let body = out
+                    .body
+                    .collect()
+                    .await
+                    .context("reading the state object")?;
+                Ok(Some((body.to_vec(), etag)))
+            }
+            Err(e) if not_found(&e) => Ok(None),
+            Err(e) => bail!(
+                "reading s3://{}/{key}: {}",
+                self.location.bucket,
+                describe(&e)
+            ),
+        }
+    }
+
+    /// Writes the object only if it is still at `version` (or, for `None`, does not exist yet);
+    /// returns the new version.
+    pub fn put_state(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+        version: Option<&str>,
+    ) -> anyhow::Result<Option<String>> {
+        let mut request = self
+            .client
+            .put_object()
+            .bucket(&self.location.bucket)
+            .key(key)
+            .content_type("application/json")
+            .server_side_encryption(ServerSideEncryption::Aes256)
+            .body(ByteStream::from(bytes));
+        request = match version {
+            Some(etag) => request.if_match(etag),
+            None => request.if_none_match("*"),
+        };
+        match blocking(request.send()) {
+            Ok(out) => Ok(out.e_tag().map(str::to_string)),
+            Err(e) if precondition_failed(&e) => Err(StateConflict {
+                location: format!("s3://{}/{key}", self.location.bucket),
+            }
+            .into()),
+            Err(e) => bail!(
+                "writing s3://{}/{key}: {}",
+                self.location.bucket,
+                describe(&e)
+            ),
+        }
+    }
+
+    pub fn delete(&self, key: &str) -> anyhow::Result<()> {
+        blocking(
+            self.client
+                .delete_object()
+                .bucket(&self.location.bucket)
+                .key(key)
+                .send(),
+        )
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "deleting s3://{}/{key}: {}",
+                self.location.bucket,
+                describe(&e)
+            )
+        })?;
+        Ok(())
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "unknown host".into())
+}
+
+/// 16 hex digits: enough to name a lock, short enough to type.
+fn lock_id() -> String {
+    format!("{:016x}", fastrand::u64(..))
+}
+
+impl Backend {
+    pub fn describe(&self) -> String {
+        match self {
+            Backend::Local { dir } => dir.display().to_string(),
+            Backend::S3(store) => store.location.to_string(),
+        }
+    }
+
+    /// Reads an environment's state; `None` when there is none.
+    pub async fn load(&self, env: &str) -> anyhow::Result<Option<Loaded>> {
+        match self {
+            Backend::Local { dir } => {
+                Ok(
+                    state::load(&state::path_for(dir, env))?.map(|state| Loaded {
+                        state,
+                        version: None,
+                    }),
+                )
+            }
+            Backend::S3(store) => {
+                let key = store.location.state_key(env);
+                let Some((bytes, etag)) = store.get(&key).await? else {
+                    return Ok(None);
+                };
+                let origin = format!("s3://{}/{key}", store.location.bucket);
+                let state = state::parse(&bytes, &origin)?;
+                Ok(Some(Loaded {
+                    state,
+                    version: etag,
+                }))
+            }
+        }
+    }
+
+    /// The store for a state that was read.
+    pub fn open(&self, env: &str, loaded: Loaded) -> StateStore {
+        match self {
+            Backend::Local { dir } => StateStore::open(state::path_for(dir, env), loaded.state),
+            Backend::S3(store) => StateStore::remote(
+                store.clone(),
+                store.location.state_key(env),
+                loaded.state,
+                loaded.version,
+            ),
+        }
+    }
+
+    /// A new state, written before this returns; refused if one exists.
+    pub fn create(&self, env: &str, state: State) -> anyhow::Result<StateStore> {
+        match self {
+            Backend::Local { dir } => StateStore::create(state::path_for(dir, env), state),
+            Backend::S3(store) => {
+                let store =
+                    StateStore::remote(store.clone(), store.location.state_key(env), state, None);
+                store.save_now()?;
+                Ok(store)
+            }
+        }
+    }
+
+    /// Holds the environment for one command, or fails at once naming the holder.
+    pub async fn lock(&self, env: &str, command: &str) -> anyhow::Result<Lock> {
+        let store = match self {
+            Backend::Local { dir } => return Ok(Lock::Local(EnvLock::acquire(dir, env, command)?)),
+            Backend::S3(store) => store,
+        };
+        let key = store.location.lock_key(env);
+        let holder = Holder {
+            id: lock_id(),
+            command: command.to_string(),
+            host: hostname(),
+            pid: std::process::id(),
+            started: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+        };
+        let body = serde_json::to_vec_pretty(&holder)?;
+        let created = store
+            .client
+            .put_object()
+            .bucket(&store.location.bucket)
+            .key(&key)
+            .if_none_match("*")
+            .content_type("application/json")
+            .body(ByteStream::from(body))
+            .send()
+            .await;
+        match created {
+            Ok(_) => Ok(Lock::Remote {
+                _held: RemoteLock {
+                    store: store.clone(),
+                    key,
+                },
+            }),
+            Err(e) if precondition_failed(&e) => {
+                let holder = self.holder(env).await?.ok_or_else(|| {
+                    anyhow::anyhow!("environment {env:?} was locked a moment ago; try again")
+                })?;
+                Err(Locked {
+                    env: env.to_string(),
+                    holder,
+                }
+                .into())
+            }
+            Err(e) => bail!(
+                "locking s3://{}/{key}: {}",
+                store.location.bucket,
+                describe(&e)
+            ),
+        }
+    }
+
+    /// Who holds the environment's remote lock, if anyone.
+    pub async fn holder(&self, env: &str) -> anyhow::Result<Option<Holder>> {
+        let Backend::S3(store) = self else {
+            return Ok(None);
+        };
+        let Some((bytes, _)) = store.get(&store.location.lock_key(env)).await? else {
+            return Ok(None);
+        };
+        Ok(Some(
+            serde_json::from_slice(&bytes).context("the lock object is not a cfcr-aws lock")?,
+        ))
+    }
+
+    /// Removes a remote lock whose holder is gone, if its ID is `id`.
+    pub async fn force_unlock(&self, env: &str, id: &str) -> anyhow::Result<Holder> {
+        let Backend::S3(store) = self else {
+            bail!(
+                "local locks are OS file locks, released by the kernel when their holder dies: there is nothing to force. A command still running holds it"
+            );
+        };
+        let Some(holder) = self.holder(env).await? else {
+            bail!("environment {env:?} is not locked");
+        };
+        if holder.id != id {
+            bail!(
+                "the lock of {env:?} has ID {}, not {id} ({holder}); check who holds it before removing it",
+                holder.id
+            );
+        }
+        store.delete(&store.location.lock_key(env))?;
+        Ok(holder)
+    }
+
+    /// Every environment with a state here, by name.
+    pub async fn list(&self) -> anyhow::Result<Vec<(String, anyhow::Result<State>)>> {
+        match self {
+            Backend::Local { dir } => {
+                let entries = match std::fs::read_dir(dir) {
+                    Ok(entries) => entries.collect::<Result<Vec<_>, _>>()?,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+                    Err(e) => return Err(e).with_context(|| format!("reading {}", dir.display())),
+                };
+                let mut paths: Vec<_> = entries
+                    .into_iter()
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|x| x == "json"))
+                    .filter(|p| p.file_name().is_some_and(|n| n != crate::last_error::FILE))
+                    .collect();
+                paths.sort();
+                Ok(paths
+                    .into_iter()
+                    .filter_map(|path| {
+                        let name = path.file_stem()?.to_string_lossy().into_owned();
+                        match state::load(&path) {
+                            Ok(Some(state)) => Some((name, Ok(state))),
+                            Ok(None) => None,
+                            Err(e) => Some((name, Err(e))),
+                        }
+                    })
+                    .collect())
+            }
+            Backend::S3(store) => {
+                let prefix = store.location.key("");
+                let listed = store
+                    .client
+                    .list_objects_v2()
+                    .bucket(&store.location.bucket)
+                    .prefix(&prefix)
+                    .send()
+                    .await
+                    .map_err(|e| anyhow::anyhow!("listing {}: {}", store.location, describe(&e)))?;
+                let mut rows = Vec::new();
+                for object in listed.contents() {
+                    let Some(name) = object
+                        .key()
+                        .and_then(|k| k.strip_prefix(&prefix))
+                        .and_then(|k| k.strip_suffix(".json"))
+                        .filter(|k| !k.contains('/'))
+                    else {
+                        continue;
+                    };
+                    let loaded = self.load(name).await;
+                    match loaded {
+                        Ok(Some(loaded)) => rows.push((name.to_string(), Ok(loaded.state))),
+                        Ok(None) => {}
+                        Err(e) => rows.push((name.to_string(), Err(e))),
+                    }
+                }
+                Ok(rows)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn s3_addresses_are_checked() {
+        let at = S3Location::parse("s3://team-states/cfcr/prod/").unwrap();
+        assert_eq!(at.bucket, "team-states");
+        assert_eq!(at.state_key("dev"), "cfcr/prod/dev.json");
+        assert_eq!(at.lock_key("dev"), "cfcr/prod/dev.lock");
+        assert_eq!(
+            S3Location::parse("s3://b-1").unwrap().state_key("e"),
+            "e.json"
+        );
+        assert!(S3Location::parse("https://x/y").is_err());
+        assert!(S3Location::parse("s3://Upper/x").is_err());
+    }
+}

@@ -1,0 +1,273 @@
+//! Issue #7: the state in S3 (LocalStack's), shared and locked with S3's own conditional writes.
+
+mod common;
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::proxy::{Fault, Proxy, Rule};
+use common::{Env, endpoint};
+
+async fn s3() -> aws_sdk_s3::Client {
+    common::aws().await.s3
+}
+
+/// A fresh bucket name per test, and the state address in it.
+fn location(env: &Env) -> (String, String) {
+    let bucket = format!("cfcr-state-{}", env.prefix);
+    let url = format!("s3://{bucket}/team");
+    (bucket, url)
+}
+
+async fn object(bucket: &str, key: &str) -> Option<Vec<u8>> {
+    let out = s3()
+        .await
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .ok()?;
+    Some(out.body.collect().await.unwrap().to_vec())
+}
+
+fn with_state<'a>(url: &'a str, args: &[&'a str]) -> Vec<&'a str> {
+    let mut all = vec!["--state", url];
+    all.extend_from_slice(args);
+    all
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_whole_cycle_on_s3_and_migration_both_ways() {
+    let env = Env::new("s3cycle", "");
+    let (bucket, url) = location(&env);
+    let key = format!("team/{}.json", env.prefix);
+
+    let missing = env.run(&with_state(&url, &["list"]));
+    assert_eq!(missing.code, 1);
+    assert!(
+        missing.stderr.contains("--create-state-bucket"),
+        "{}",
+        missing.stderr
+    );
+
+    env.run(&with_state(
+        &url,
+        &["--create-state-bucket", "pave", "--yes", "--no-bootstrap"],
+    ))
+    .ok();
+    assert!(!env.state_path().exists(), "nothing local");
+    let stored: serde_json::Value =
+        serde_json::from_slice(&object(&bucket, &key).await.unwrap()).unwrap();
+    assert_eq!(stored["env"], env.prefix.as_str());
+    let head = s3()
+        .await
+        .head_object()
+        .bucket(&bucket)
+        .key(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        head.server_side_encryption(),
+        Some(&aws_sdk_s3::types::ServerSideEncryption::Aes256)
+    );
+    let versioning = s3()
+        .await
+        .get_bucket_versioning()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        versioning.status(),
+        Some(&aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+    );
+    assert!(
+        object(&bucket, &format!("team/{}.lock", env.prefix))
+            .await
+            .is_none(),
+        "released"
+    );
+
+    let ip = env
+        .run(&with_state(&url, &["outputs", "bosh_bastion_ip"]))
+        .ok();
+    assert!(!ip.stdout.trim().is_empty());
+    let listed = env.run(&with_state(&url, &["list"])).ok().stdout;
+    assert!(listed.contains(&env.prefix), "{listed}");
+
+    // To the local state dir and back.
+    env.run(&with_state(&url, &["state", "migrate", "--to", "local"]))
+        .ok();
+    assert!(env.state_path().exists());
+    assert!(object(&bucket, &key).await.is_none());
+    env.run(&["plan", "--detailed-exitcode"]).ok();
+    env.run(&["state", "migrate", "--to", &url]).ok();
+    assert!(!env.state_path().exists());
+    assert!(object(&bucket, &key).await.is_some());
+
+    env.run(&with_state(&url, &["unpave", "--yes"])).ok();
+    assert!(object(&bucket, &key).await.is_none());
+    assert!(
+        object(&bucket, &format!("team/{}.lock", env.prefix))
+            .await
+            .is_none()
+    );
+}
+
+/// Waits until the proxy has seen `action` (the running command got that far).
+fn wait_for(proxy: &Proxy, action: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !proxy.actions().iter().any(|a| a == action) {
+        assert!(Instant::now() < deadline, "{action} never came");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_paves_at_once_one_proceeds_and_the_other_names_the_holder() {
+    let proxy = Proxy::start(endpoint());
+    let env = Env::against("s3race", "", &proxy.url);
+    let (_, url) = location(&env);
+    env.run(&with_state(&url, &["--create-state-bucket", "list"]))
+        .ok();
+    // The first holds the lock while its VPC is (slowly) created.
+    proxy.add_rule(Rule {
+        action: Some("CreateVpc"),
+        times: 1,
+        fault: Fault::Delay(Duration::from_secs(4)),
+    });
+    let first = env
+        .command(&with_state(&url, &["pave", "--yes", "--no-bootstrap"]))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for(&proxy, "CreateVpc");
+    let second = env.run(&with_state(&url, &["pave", "--yes", "--no-bootstrap"]));
+    assert_eq!(second.code, 1);
+    assert!(
+        second
+            .stderr
+            .contains(&format!("is locked (pave by pid {}", first.id())),
+        "{}",
+        second.stderr
+    );
+    assert!(second.stderr.contains("force-unlock"), "{}", second.stderr);
+    let first = common::Run::from(first.wait_with_output().unwrap()).ok();
+    assert!(first.stderr.contains("is paved"));
+    env.run(&with_state(&url, &["unpave", "--yes"])).ok();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_state_changed_behind_a_commands_back_is_never_overwritten() {
+    let proxy = Proxy::start(endpoint());
+    let env = Env::against("s3race", "", &proxy.url);
+    let (bucket, url) = location(&env);
+    let key = format!("team/{}.json", env.prefix);
+    env.run(&with_state(
+        &url,
+        &["--create-state-bucket", "pave", "--yes", "--no-bootstrap"],
+    ))
+    .ok();
+
+    // unpave reads the state, then (held here) checks for foreign instances before its first write.
+    proxy.add_rule(Rule {
+        action: Some("DescribeInstances"),
+        times: 1,
+        fault: Fault::Delay(Duration::from_secs(3)),
+    });
+    proxy.reset_count();
+    let unpave = env
+        .command(&with_state(&url, &["unpave", "--yes"]))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for(&proxy, "DescribeInstances");
+    // Another writer (one that ignored the lock) changes the state meanwhile.
+    let mut changed: serde_json::Value =
+        serde_json::from_slice(&object(&bucket, &key).await.unwrap()).unwrap();
+    changed["created_at"] = "changed behind its back".into();
+    let changed = serde_json::to_vec_pretty(&changed).unwrap();
+    s3().await
+        .put_object()
+        .bucket(&bucket)
+        .key(&key)
+        .body(changed.clone().into())
+        .send()
+        .await
+        .unwrap();
+
+    let refused = common::Run::from(unpave.wait_with_output().unwrap());
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("changed by someone else"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(
+        object(&bucket, &key).await.unwrap(),
+        changed,
+        "not overwritten"
+    );
+
+    // Run again: it reads the new state and finishes.
+    env.run(&with_state(&url, &["unpave", "--yes"])).ok();
+    assert!(object(&bucket, &key).await.is_none());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_crashed_runs_lock_is_reported_and_only_force_unlock_removes_it() {
+    let proxy = Proxy::start(endpoint());
+    let env = Env::against("s3crash", "", &proxy.url);
+    let (bucket, url) = location(&env);
+    env.run(&with_state(&url, &["--create-state-bucket", "list"]))
+        .ok();
+
+    // Killed in the middle of the pave: the lock stays behind.
+    let mut crashed = env
+        .command(&with_state(&url, &["pave", "--yes", "--no-bootstrap"]))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    proxy
+        .pid
+        .store(crashed.id(), std::sync::atomic::Ordering::SeqCst);
+    proxy.reset_count();
+    proxy.kill_after(Some(20));
+    assert!(!crashed.wait().unwrap().success());
+    proxy.kill_after(None);
+    let lock_key = format!("team/{}.lock", env.prefix);
+    assert!(object(&bucket, &lock_key).await.is_some());
+
+    let refused = env.run(&with_state(&url, &["pave", "--yes", "--no-bootstrap"]));
+    assert_eq!(refused.code, 1);
+    assert!(
+        refused
+            .stderr
+            .contains(&format!("pave by pid {}", crashed.id())),
+        "{}",
+        refused.stderr
+    );
+    let id = refused
+        .stderr
+        .split("force-unlock ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap()
+        .to_string();
+
+    let wrong = env.run(&with_state(&url, &["force-unlock", "0000000000000000"]));
+    assert_eq!(wrong.code, 1);
+    assert!(object(&bucket, &lock_key).await.is_some(), "kept");
+    env.run(&with_state(&url, &["force-unlock", &id])).ok();
+    assert!(object(&bucket, &lock_key).await.is_none());
+
+    // The crashed pave is finished by the next one.
+    env.run(&with_state(&url, &["pave", "--yes", "--no-bootstrap"]))
+        .ok();
+    env.run(&with_state(&url, &["unpave", "--yes"])).ok();
+}

@@ -136,7 +136,10 @@ pub enum Command {
     )]
     ForceUnlock(ForceUnlockArgs),
     /// Manage where an environment's state lives.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Example:\n  cfcr-aws state migrate --env my-env --to s3://team-states/cfcr"
+    )]
     State(StateCommand),
     /// The manual page (roff), generated from this command line's definition.
     #[command(after_help = "Example:\n  cfcr-aws man > cfcr-aws.1 && man ./cfcr-aws.1")]

@@ -94,6 +94,7 @@ fn deletion_graph(resources: &[Box<dyn Resource>]) -> BTreeMap<Key, BTreeSet<Key
             .iter()
             .chain(&needs.complete)
             .map(|n| node(n).0)
+            .filter(|k| !needs.delete_independently.contains(k))
             .chain(needs.delete_before);
         for dependency in used.filter(|d| present.contains(d)) {
             graph.entry(dependency).or_default().insert(resource.key());
@@ -491,7 +492,9 @@ mod tests {
         let order = sequential_order(&resources, true);
         let before =
             |a: Key, b: Key| assert!(position(&order, a) < position(&order, b), "{a} before {b}");
-        before(Key::BastionEip, Key::Bastion);
+        before(Key::BastionEip, Key::InternetGateway);
+        before(Key::Bastion, Key::PublicSubnet);
+        before(Key::Bastion, Key::NodeAccessSecurityGroup);
         before(Key::Bastion, Key::DirectorInstanceProfile);
         before(Key::MasterLoadBalancer, Key::PublicSubnet);
         before(Key::PrivateRoute, Key::NatGateway);

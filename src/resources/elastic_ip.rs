@@ -51,6 +51,8 @@ impl Resource for ElasticIp {
             complete: self.instance.map(Need::Ready).into_iter().collect(),
             // The internet gateway cannot be detached while addresses in its VPC are mapped.
             delete_before: vec![Key::InternetGateway],
+            // A terminating instance lets go of its address by itself.
+            delete_independently: self.instance.into_iter().collect(),
             ..Needs::default()
         }
     }
@@ -123,16 +125,18 @@ impl Resource for ElasticIp {
 
     async fn delete(&self, ctx: &Ctx, record: &Record) -> anyhow::Result<()> {
         let ec2 = &ctx.aws.ec2;
-        let Some(described) = aws::absent_ok(
-            aws::call("DescribeAddresses", &Policy::standard(), || {
-                ec2.describe_addresses().allocation_ids(&record.id).send()
-            })
-            .await,
-        )?
-        else {
-            return Ok(());
-        };
+        // Only an address this tool associated needs looking at first; the NAT gateway's is let go
+        // with the gateway.
         if self.instance.is_some() {
+            let Some(described) = aws::absent_ok(
+                aws::call("DescribeAddresses", &Policy::standard(), || {
+                    ec2.describe_addresses().allocation_ids(&record.id).send()
+                })
+                .await,
+            )?
+            else {
+                return Ok(());
+            };
             let associations: Vec<String> = described
                 .addresses()
                 .iter()

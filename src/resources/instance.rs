@@ -116,6 +116,8 @@ impl Resource for Bastion {
                 Need::Ready(Key::PublicRoute),
                 Need::Ready(Key::NodeAccessSecurityGroup),
             ],
+            // Routes do not hold instances, nor instances routes.
+            delete_independently: vec![Key::PublicRouteTable, Key::PublicRoute],
             ..Needs::default()
         }
     }

@@ -209,6 +209,10 @@ pub struct Needs {
     /// Resources neither step uses that AWS will not delete while this one exists (an internet
     /// gateway cannot be detached while addresses in its VPC are mapped).
     pub delete_before: Vec<Key>,
+    /// Needed resources that may be deleted while this one still exists, because AWS undoes the
+    /// use itself (a terminating instance's address is disassociated; an instance does not hold its
+    /// subnet's routes): unpave deletes both at once.
+    pub delete_independently: Vec<Key>,
 }
 
 /// The interface every resource kind implements. See the module docs.

@@ -212,9 +212,12 @@ fn main() {
         env!("CARGO_PKG_VERSION"),
         options.latency_ms
     );
-    // A fresh LocalStack loads parts of its emulation (moto's image catalogue) on first use: a
-    // plan of a throwaway environment makes every measured run meet a warm one.
-    run(&Env::against("bench-warm-up", "", &proxy.url), &["plan"]);
+    // A fresh LocalStack loads parts of its emulation (moto's image catalogue, each service's
+    // first request) on first use: a pave and unpave of a throwaway environment make every
+    // measured run meet a warm one.
+    let warm_up = Env::against("bench-warm-up", "", &proxy.url);
+    run(&warm_up, &["pave", "--yes", "--no-bootstrap"]);
+    run(&warm_up, &["unpave", "--yes"]);
     let normal = phases(&proxy, options.concurrency, options.show_requests);
     let serial = phases(&proxy, 1, false);
     let c = options.concurrency;

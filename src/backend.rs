@@ -10,12 +10,16 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
-use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{BucketVersioningStatus, ServerSideEncryption, VersioningConfiguration};
+use aws_sdk_s3::types::{
+    BucketLocationConstraint, BucketVersioningStatus, CreateBucketConfiguration,
+    ServerSideEncryption, VersioningConfiguration,
+};
 use serde::{Deserialize, Serialize};
 
-use crate::lock::EnvLock;
+use crate::aws::retry::AwsError;
+use crate::aws::{self, ErrorClass, Policy};
+use crate::lock::{EnvLock, hostname};
 use crate::state::{self, State, StateStore};
 
 /// An `s3://BUCKET/PREFIX` location.
@@ -156,20 +160,9 @@ pub struct RemoteLock {
 
 impl Drop for RemoteLock {
     fn drop(&mut self) {
-        let result = blocking(
-            self.store
-                .client
-                .delete_object()
-                .bucket(&self.store.location.bucket)
-                .key(&self.key)
-                .send(),
-        );
-        if let Err(e) = result {
+        if let Err(e) = self.store.delete(&self.key) {
             crate::report::warning(&format!(
-                "could not release the lock s3://{}/{}: {}; remove it with force-unlock",
-                self.store.location.bucket,
-                self.key,
-                describe(&e)
+                "could not release the lock: {e:#}; remove it with force-unlock"
             ));
         }
     }
@@ -181,85 +174,67 @@ fn blocking<F: std::future::Future>(future: F) -> F::Output {
     tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(future))
 }
 
-fn describe<E>(e: &aws_sdk_s3::error::SdkError<E>) -> String
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-{
-    match e.as_service_error() {
-        Some(service) => format!(
-            "{}: {}",
-            service.code().unwrap_or("error"),
-            service.message().unwrap_or_default()
-        ),
-        None => crate::aws::retry::error_chain(e),
-    }
-}
-
-fn precondition_failed<E: ProvideErrorMetadata>(e: &aws_sdk_s3::error::SdkError<E>) -> bool {
-    e.raw_response().is_some_and(|r| r.status().as_u16() == 412)
-        || e.as_service_error().is_some_and(|s| {
-            matches!(
-                s.code(),
-                Some("PreconditionFailed" | "ConditionalRequestConflict")
-            )
-        })
-}
-
-fn not_found<E: ProvideErrorMetadata>(e: &aws_sdk_s3::error::SdkError<E>) -> bool {
-    e.raw_response().is_some_and(|r| r.status().as_u16() == 404)
-        || e.as_service_error()
-            .is_some_and(|s| matches!(s.code(), Some("NoSuchKey" | "NotFound" | "NoSuchBucket")))
+/// A conditional request refused because the object is not as the condition said.
+fn precondition_failed(e: &AwsError) -> bool {
+    e.code.as_deref() == Some("PreconditionFailed")
 }
 
 impl S3Store {
+    fn address(&self, key: &str) -> String {
+        format!("s3://{}/{key}", self.location.bucket)
+    }
+
     /// Checks the bucket exists and keeps versions (every state ever written can be recovered);
     /// with `create`, makes a missing bucket versioned.
     pub async fn check_bucket(&self, create: bool, region: &str) -> anyhow::Result<()> {
-        let bucket = &self.location.bucket;
-        let head = self.client.head_bucket().bucket(bucket).send().await;
-        match head {
+        let (client, bucket) = (&self.client, &self.location.bucket);
+        let policy = Policy::standard();
+        let head = aws::call("HeadBucket", &policy, || {
+            client.head_bucket().bucket(bucket).send()
+        });
+        match head.await {
             Ok(_) => {}
-            Err(e) if not_found(&e) && create => {
-                let mut request = self.client.create_bucket().bucket(bucket);
-                if region != "us-east-1" {
-                    request = request.create_bucket_configuration(
-                        aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                            .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(
-                                region,
-                            ))
-                            .build(),
-                    );
-                }
-                request.send().await.map_err(|e| {
-                    anyhow::anyhow!("creating the state bucket {bucket}: {}", describe(&e))
-                })?;
-                self.client
-                    .put_bucket_versioning()
-                    .bucket(bucket)
-                    .versioning_configuration(
-                        VersioningConfiguration::builder()
-                            .status(BucketVersioningStatus::Enabled)
-                            .build(),
-                    )
-                    .send()
-                    .await
-                    .map_err(|e| {
-                        anyhow::anyhow!("enabling versioning on {bucket}: {}", describe(&e))
-                    })?;
+            Err(e) if e.is(ErrorClass::NotFound) && create => {
+                let location = (region != "us-east-1").then(|| {
+                    CreateBucketConfiguration::builder()
+                        .location_constraint(BucketLocationConstraint::from(region))
+                        .build()
+                });
+                aws::call("CreateBucket", &Policy::create(), || {
+                    client
+                        .create_bucket()
+                        .bucket(bucket)
+                        .set_create_bucket_configuration(location.clone())
+                        .send()
+                })
+                .await
+                .with_context(|| format!("creating the state bucket {bucket}"))?;
+                let enabled = VersioningConfiguration::builder()
+                    .status(BucketVersioningStatus::Enabled)
+                    .build();
+                aws::call("PutBucketVersioning", &policy, || {
+                    client
+                        .put_bucket_versioning()
+                        .bucket(bucket)
+                        .versioning_configuration(enabled.clone())
+                        .send()
+                })
+                .await
+                .with_context(|| format!("enabling versioning on {bucket}"))?;
                 crate::report::note(&format!("created the state bucket {bucket} (versioned)"));
             }
-            Err(e) if not_found(&e) => bail!(
+            Err(e) if e.is(ErrorClass::NotFound) => bail!(
                 "the state bucket {bucket} does not exist: create it (with versioning), or pass --create-state-bucket"
             ),
-            Err(e) => bail!("checking the state bucket {bucket}: {}", describe(&e)),
+            Err(e) => {
+                return Err(e).with_context(|| format!("checking the state bucket {bucket}"));
+            }
         }
-        let versioning = self
-            .client
-            .get_bucket_versioning()
-            .bucket(bucket)
-            .send()
-            .await
-            .map_err(|e| anyhow::anyhow!("reading the versioning of {bucket}: {}", describe(&e)))?;
+        let versioning = aws::call("GetBucketVersioning", &policy, || {
+            client.get_bucket_versioning().bucket(bucket).send()
+        })
+        .await
+        .with_context(|| format!("reading the versioning of {bucket}"))?;
         if versioning.status() != Some(&BucketVersioningStatus::Enabled) {
             bail!(
                 "the state bucket {bucket} does not keep versions: a state overwritten by mistake could not be recovered. Enable versioning (aws s3api put-bucket-versioning --bucket {bucket} --versioning-configuration Status=Enabled)"
@@ -268,90 +243,97 @@ impl S3Store {
         Ok(())
     }
 
+    /// The object's bytes and ETag; `None` when there is none.
     async fn get(&self, key: &str) -> anyhow::Result<Option<(Vec<u8>, Option<String>)>> {
-        let out = self
-            .client
-            .get_object()
-            .bucket(&self.location.bucket)
-            .key(key)
-            .send()
-            .await;
-        match out {
-            Ok(out) => {
-                let etag = out.e_tag().map(str::to_string);
-                let body = out
-                    .body
-                    .collect()
-                    .await
-                    .context("reading the state object")?;
-                Ok(Some((body.to_vec(), etag)))
+        let client = &self.client;
+        let out = aws::absent_ok(
+            aws::call("GetObject", &Policy::standard(), || {
+                client
+                    .get_object()
+                    .bucket(&self.location.bucket)
+                    .key(key)
+                    .send()
+            })
+            .await,
+        )
+        .with_context(|| format!("reading {}", self.address(key)))?;
+        let Some(out) = out else {
+            return Ok(None);
+        };
+        let etag = out.e_tag().map(str::to_string);
+        let body = out
+            .body
+            .collect()
+            .await
+            .with_context(|| format!("reading {}", self.address(key)))?;
+        Ok(Some((body.to_vec(), etag)))
+    }
+
+    /// Creates the object only if it does not exist (`If-None-Match: *`), or replaces it only if it
+    /// is still at `version` (`If-Match`); returns the new version. A refusal after a retry may be
+    /// this very write, whose first answer was lost: then the object holds exactly `bytes`.
+    async fn put_if(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+        version: Option<&str>,
+        encrypt: bool,
+    ) -> Result<Option<String>, AwsError> {
+        let client = &self.client;
+        let written = aws::call("PutObject", &Policy::standard(), || {
+            let request = client
+                .put_object()
+                .bucket(&self.location.bucket)
+                .key(key)
+                .content_type("application/json")
+                .set_server_side_encryption(encrypt.then_some(ServerSideEncryption::Aes256))
+                .body(ByteStream::from(bytes.clone()));
+            match version {
+                Some(etag) => request.if_match(etag),
+                None => request.if_none_match("*"),
             }
-            Err(e) if not_found(&e) => Ok(None),
-            Err(e) => bail!(
-                "reading s3://{}/{key}: {}",
-                self.location.bucket,
-                describe(&e)
-            ),
+            .send()
+        })
+        .await;
+        match written {
+            Ok(out) => Ok(out.e_tag().map(str::to_string)),
+            Err(e) if precondition_failed(&e) && e.attempts > 1 => match self.get(key).await {
+                Ok(Some((stored, etag))) if stored == bytes => Ok(etag),
+                _ => Err(e),
+            },
+            Err(e) => Err(e),
         }
     }
 
-    /// Writes the object only if it is still at `version` (or, for `None`, does not exist yet);
-    /// returns the new version.
+    /// Writes a state (encrypted: it holds private keys) only over `version`; returns the new one.
     pub fn put_state(
         &self,
         key: &str,
         bytes: Vec<u8>,
         version: Option<&str>,
     ) -> anyhow::Result<Option<String>> {
-        let mut request = self
-            .client
-            .put_object()
-            .bucket(&self.location.bucket)
-            .key(key)
-            .content_type("application/json")
-            .server_side_encryption(ServerSideEncryption::Aes256)
-            .body(ByteStream::from(bytes));
-        request = match version {
-            Some(etag) => request.if_match(etag),
-            None => request.if_none_match("*"),
-        };
-        match blocking(request.send()) {
-            Ok(out) => Ok(out.e_tag().map(str::to_string)),
+        match blocking(self.put_if(key, bytes, version, true)) {
+            Ok(version) => Ok(version),
             Err(e) if precondition_failed(&e) => Err(StateConflict {
-                location: format!("s3://{}/{key}", self.location.bucket),
+                location: self.address(key),
             }
             .into()),
-            Err(e) => bail!(
-                "writing s3://{}/{key}: {}",
-                self.location.bucket,
-                describe(&e)
-            ),
+            Err(e) => Err(e).with_context(|| format!("writing {}", self.address(key))),
         }
     }
 
     pub fn delete(&self, key: &str) -> anyhow::Result<()> {
-        blocking(
-            self.client
+        let client = &self.client;
+        blocking(aws::call("DeleteObject", &Policy::standard(), || {
+            client
                 .delete_object()
                 .bucket(&self.location.bucket)
                 .key(key)
-                .send(),
-        )
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "deleting s3://{}/{key}: {}",
-                self.location.bucket,
-                describe(&e)
-            )
-        })?;
+                .send()
+        }))
+        .with_context(|| format!("deleting {}", self.address(key)))?;
         Ok(())
     }
-}
-
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_else(|_| "unknown host".into())
 }
 
 /// 16 hex digits: enough to name a lock, short enough to type.
@@ -434,17 +416,7 @@ impl Backend {
             started: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
         };
         let body = serde_json::to_vec_pretty(&holder)?;
-        let created = store
-            .client
-            .put_object()
-            .bucket(&store.location.bucket)
-            .key(&key)
-            .if_none_match("*")
-            .content_type("application/json")
-            .body(ByteStream::from(body))
-            .send()
-            .await;
-        match created {
+        match store.put_if(&key, body, None, false).await {
             Ok(_) => Ok(Lock::Remote {
                 _held: RemoteLock {
                     store: store.clone(),
@@ -461,11 +433,7 @@ impl Backend {
                 }
                 .into())
             }
-            Err(e) => bail!(
-                "locking s3://{}/{key}: {}",
-                store.location.bucket,
-                describe(&e)
-            ),
+            Err(e) => Err(e).with_context(|| format!("locking {}", store.address(&key))),
         }
     }
 
@@ -532,16 +500,24 @@ impl Backend {
             }
             Backend::S3(store) => {
                 let prefix = store.location.key("");
-                let listed = store
-                    .client
-                    .list_objects_v2()
-                    .bucket(&store.location.bucket)
-                    .prefix(&prefix)
-                    .send()
-                    .await
-                    .map_err(|e| anyhow::anyhow!("listing {}: {}", store.location, describe(&e)))?;
+                let client = &store.client;
+                let pages = aws::all_pages(
+                    "ListObjectsV2",
+                    &Policy::standard(),
+                    |token| {
+                        client
+                            .list_objects_v2()
+                            .bucket(&store.location.bucket)
+                            .prefix(&prefix)
+                            .set_continuation_token(token)
+                            .send()
+                    },
+                    |page| page.next_continuation_token(),
+                )
+                .await
+                .with_context(|| format!("listing {}", store.location))?;
                 let mut rows = Vec::new();
-                for object in listed.contents() {
+                for object in pages.iter().flat_map(|p| p.contents()) {
                     let Some(name) = object
                         .key()
                         .and_then(|k| k.strip_prefix(&prefix))

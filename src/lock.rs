@@ -25,7 +25,8 @@ pub struct EnvLock {
     _file: File,
 }
 
-fn hostname() -> String {
+/// This machine's name, for lock holders.
+pub fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())
         .unwrap_or_else(|_| "unknown host".into())

@@ -40,19 +40,15 @@ pub struct Findings {
 #[error("preflight found {} problem(s); nothing was created:\n  - {}", .0.len(), .0.join("\n  - "))]
 pub struct PreflightFailed(pub Vec<String>);
 
-/// Checks what the resources still to be created need. `new` says the environment has no state,
-/// so anything of it in AWS is the remains of a lost state.
+/// Checks what the resources `to_create` need. `new` says the environment has no state, so
+/// anything of it in AWS is the remains of a lost state.
 pub async fn check(
     ctx: &Ctx,
     resources: &[Box<dyn Resource>],
+    to_create: &BTreeSet<Key>,
     new: bool,
     check_quota: bool,
 ) -> anyhow::Result<Findings> {
-    let to_create: BTreeSet<Key> = resources
-        .iter()
-        .map(|r| r.key())
-        .filter(|k| ctx.state.get(*k).is_none())
-        .collect();
     if to_create.is_empty() {
         return Ok(Findings::default());
     }

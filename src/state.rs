@@ -351,11 +351,6 @@ impl StateStore {
         })
     }
 
-    /// Drops a record without saving: for `plan`, which reasons about the state pave would have.
-    pub fn forget_in_memory(&self, key: Key) {
-        self.lock().resources.remove(&key);
-    }
-
     /// Removes the state file: the environment no longer exists.
     pub fn remove(&self) -> anyhow::Result<()> {
         match &self.sink {

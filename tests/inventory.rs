@@ -720,7 +720,9 @@ async fn pave_creates_the_whole_inventory_and_unpave_removes_all_of_it() {
 
     // A second pave finds everything in place and changes nothing.
     let again = env.pave();
-    for verb in ["created", "adopted", "resuming", "deleted"] {
+    for verb in [
+        "created", "adopted", "resuming", "repaired", "missing", "deleted",
+    ] {
         assert!(!again.stderr.contains(verb), "{}", again.stderr);
     }
     assert_eq!(env.state(), state);

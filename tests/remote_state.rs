@@ -271,3 +271,31 @@ async fn a_crashed_runs_lock_is_reported_and_only_force_unlock_removes_it() {
         .ok();
     env.run(&with_state(&url, &["unpave", "--yes"])).ok();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_conditional_write_whose_answer_was_lost_is_recognised_as_its_own() {
+    let proxy = Proxy::start(endpoint());
+    let env = Env::against("s3torn", "", &proxy.url);
+    let (bucket, url) = location(&env);
+    env.run(&with_state(&url, &["--create-state-bucket", "list"]))
+        .ok();
+    // The lock's creation, the new state's and the first update's: each acted on by S3, each
+    // answer cut in half, each retried with the same condition, which S3 then refuses.
+    proxy.add_rule(Rule {
+        action: Some("S3:PUT"),
+        times: 3,
+        fault: Fault::Truncate,
+    });
+    env.run(&with_state(&url, &["pave", "--yes", "--no-bootstrap"]))
+        .ok();
+    let puts = proxy.actions().iter().filter(|a| *a == "S3:PUT").count();
+    assert!(puts > 6, "the three cut answers were retried ({puts} PUTs)");
+    let stored: serde_json::Value = serde_json::from_slice(
+        &object(&bucket, &format!("team/{}.json", env.prefix))
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(stored["resources"]["vpc"]["ready"], true);
+    env.run(&with_state(&url, &["unpave", "--yes"])).ok();
+}

@@ -37,33 +37,15 @@ pub async fn chain_region() -> Option<String> {
 )]
 pub struct CredentialsError(String);
 
-/// An S3 client for the state bucket, from the same chain. With an endpoint (LocalStack), buckets
-/// are addressed by path: there is no DNS for `<bucket>.127.0.0.1`.
-pub async fn s3_client(
+/// The SDK configuration from the standard AWS chain, with credentials known to resolve.
+/// `endpoint_url` (or `AWS_ENDPOINT_URL`, which the chain honours) points every service elsewhere,
+/// e.g. at LocalStack. The SDK's own retries are off: retry.rs retries.
+async fn sdk_config(
     region: &str,
     endpoint_url: Option<&str>,
-) -> anyhow::Result<aws_sdk_s3::Client> {
+) -> anyhow::Result<aws_types::SdkConfig> {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(region.to_string()))
-        .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS));
-    if let Some(url) = endpoint_url {
-        loader = loader.endpoint_url(url);
-    }
-    let config = loader.load().await;
-    let mut s3 = aws_sdk_s3::config::Builder::from(&config);
-    if endpoint_url.is_some() || std::env::var_os("AWS_ENDPOINT_URL").is_some() {
-        s3 = s3.force_path_style(true);
-    }
-    Ok(aws_sdk_s3::Client::from_conf(s3.build()))
-}
-
-/// Builds the clients from the standard AWS configuration chain and makes sure credentials resolve.
-/// `endpoint_url` (or `AWS_ENDPOINT_URL`, which the chain honours) points every service elsewhere,
-/// e.g. at LocalStack.
-pub async fn connect(region: &str, endpoint_url: Option<&str>) -> anyhow::Result<Clients> {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new(region.to_string()))
-        // Retries are ours: see retry.rs.
         .retry_config(RetryConfig::disabled());
     if let Some(url) = endpoint_url {
         loader = loader.endpoint_url(url);
@@ -77,6 +59,26 @@ pub async fn connect(region: &str, endpoint_url: Option<&str>) -> anyhow::Result
         .await
         .map_err(|e| CredentialsError(e.to_string()))
         .context("loading AWS credentials")?;
+    Ok(config)
+}
+
+/// An S3 client for the state bucket. With an endpoint (LocalStack), buckets are addressed by
+/// path: there is no DNS for `<bucket>.127.0.0.1`.
+pub async fn s3_client(
+    region: &str,
+    endpoint_url: Option<&str>,
+) -> anyhow::Result<aws_sdk_s3::Client> {
+    let config = sdk_config(region, endpoint_url).await?;
+    let mut s3 = aws_sdk_s3::config::Builder::from(&config);
+    if endpoint_url.is_some() || std::env::var_os("AWS_ENDPOINT_URL").is_some() {
+        s3 = s3.force_path_style(true);
+    }
+    Ok(aws_sdk_s3::Client::from_conf(s3.build()))
+}
+
+/// The clients of the services an environment is made of.
+pub async fn connect(region: &str, endpoint_url: Option<&str>) -> anyhow::Result<Clients> {
+    let config = sdk_config(region, endpoint_url).await?;
     Ok(Clients {
         ec2: aws_sdk_ec2::Client::new(&config),
         elb: aws_sdk_elasticloadbalancing::Client::new(&config),

@@ -123,10 +123,11 @@ pub fn error_chain(err: &dyn StdError) -> String {
 /// Maps an AWS error code (any of EC2, ELB and IAM) and HTTP status to its class.
 pub fn classify(code: Option<&str>, status: u16) -> ErrorClass {
     let Some(code) = code else {
-        return if status >= 500 || status == 429 {
-            ErrorClass::Transient
-        } else {
-            ErrorClass::Fatal
+        // Answers without a body (S3's HEAD requests) say it with the status alone.
+        return match status {
+            404 => ErrorClass::NotFound,
+            429 | 500.. => ErrorClass::Transient,
+            _ => ErrorClass::Fatal,
         };
     };
     match code {
@@ -147,11 +148,14 @@ pub fn classify(code: Option<&str>, status: u16) -> ErrorClass {
         | "RequestTimeout"
         | "RequestTimeoutException"
         | "RequestExpired"
-        | "IDPCommunicationError" => ErrorClass::Transient,
+        | "IDPCommunicationError"
+        // S3: another conditional write to the object was in progress.
+        | "ConditionalRequestConflict" => ErrorClass::Transient,
         "DependencyViolation" | "DeleteConflict" | "InvalidIPAddress.InUse" | "VolumeInUse" => {
             ErrorClass::DependencyViolation
         }
-        "NoSuchEntity" | "LoadBalancerNotFound" | "AccessPointNotFound" => ErrorClass::NotFound,
+        "NoSuchEntity" | "LoadBalancerNotFound" | "AccessPointNotFound" | "NoSuchKey"
+        | "NoSuchBucket" => ErrorClass::NotFound,
         "EntityAlreadyExists"
         | "DuplicateLoadBalancerName"
         | "DuplicateAccessPointName"
@@ -359,6 +363,9 @@ mod tests {
             ErrorClass::NotFound
         );
         assert_eq!(classify(Some("NoSuchEntity"), 404), ErrorClass::NotFound);
+        assert_eq!(classify(Some("NoSuchKey"), 404), ErrorClass::NotFound);
+        assert_eq!(classify(None, 404), ErrorClass::NotFound);
+        assert_eq!(classify(Some("PreconditionFailed"), 412), ErrorClass::Fatal);
         assert_eq!(
             classify(Some("LoadBalancerNotFound"), 400),
             ErrorClass::NotFound

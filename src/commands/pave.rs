@@ -1,5 +1,7 @@
 //! `cfcr-aws pave`: create, adopt or finish every resource of the environment.
 
+use std::collections::BTreeSet;
+
 use crate::cli::{GlobalArgs, PaveArgs};
 use crate::config::Settings;
 use crate::preflight::{self, PreflightFailed};
@@ -67,7 +69,13 @@ pub async fn run(global: &GlobalArgs, args: PaveArgs) -> anyhow::Result<()> {
     let seen = refresh::observe(&ctx, &resources).await?;
     let health = refresh::health(&ctx, &resources, &seen).await?;
     graph::prepare(&ctx, &resources, &health)?;
-    let findings = preflight::check(&ctx, &resources, new, !global.skip_quota_check).await?;
+    let to_create: BTreeSet<Key> = resources
+        .iter()
+        .map(|r| r.key())
+        .filter(|k| ctx.state.get(*k).is_none())
+        .collect();
+    let findings =
+        preflight::check(&ctx, &resources, &to_create, new, !global.skip_quota_check).await?;
     if !findings.problems.is_empty() {
         if new {
             ctx.state.remove()?;

@@ -143,11 +143,12 @@ async fn pave_steps(
             changes,
         });
     }
-    // What preflight needs to see: the state as pave will have it, missing resources forgotten.
-    for key in &missing {
-        ctx.state.forget_in_memory(*key);
-    }
-    let findings = preflight::check(ctx, resources, new, check_quota).await?;
+    let to_create = steps
+        .iter()
+        .filter(|s| matches!(s.action, "create" | "look up"))
+        .map(|s| s.key)
+        .collect();
+    let findings = preflight::check(ctx, resources, &to_create, new, check_quota).await?;
     Ok((steps, findings.problems))
 }
 

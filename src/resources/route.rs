@@ -39,6 +39,15 @@ impl DefaultRoute {
         }
     }
 
+    /// The route's target as the route calls take it: (NAT gateway, gateway).
+    fn target(&self, ctx: &Ctx) -> anyhow::Result<(Option<String>, Option<String>)> {
+        let id = ctx.id(self.target)?;
+        Ok(match self.target {
+            Key::NatGateway => (Some(id), None),
+            _ => (None, Some(id)),
+        })
+    }
+
     /// The table's default route, if it has one.
     async fn current(&self, ctx: &Ctx, table_id: &str) -> anyhow::Result<Option<Route>> {
         let ec2 = &ctx.aws.ec2;
@@ -87,17 +96,14 @@ impl Resource for DefaultRoute {
     async fn create(&self, ctx: &Ctx) -> anyhow::Result<Record> {
         let ec2 = &ctx.aws.ec2;
         let table_id = ctx.id(self.table)?;
-        let target = ctx.id(self.target)?;
+        let (nat_gateway, gateway) = self.target(ctx)?;
         aws::call("CreateRoute", &super::fresh_create(), || {
-            let request = ec2
-                .create_route()
+            ec2.create_route()
                 .route_table_id(&table_id)
-                .destination_cidr_block(DESTINATION);
-            match self.target {
-                Key::NatGateway => request.nat_gateway_id(&target),
-                _ => request.gateway_id(&target),
-            }
-            .send()
+                .destination_cidr_block(DESTINATION)
+                .set_nat_gateway_id(nat_gateway.clone())
+                .set_gateway_id(gateway.clone())
+                .send()
         })
         .await?;
         Ok(Record::new(table_id))
@@ -136,17 +142,14 @@ impl Resource for DefaultRoute {
     /// Points the route back at its gateway.
     async fn repair(&self, ctx: &Ctx, record: &Record) -> anyhow::Result<()> {
         let ec2 = &ctx.aws.ec2;
-        let target = ctx.id(self.target)?;
+        let (nat_gateway, gateway) = self.target(ctx)?;
         aws::call("ReplaceRoute", &Policy::standard(), || {
-            let request = ec2
-                .replace_route()
+            ec2.replace_route()
                 .route_table_id(&record.id)
-                .destination_cidr_block(DESTINATION);
-            match self.target {
-                Key::NatGateway => request.nat_gateway_id(&target),
-                _ => request.gateway_id(&target),
-            }
-            .send()
+                .destination_cidr_block(DESTINATION)
+                .set_nat_gateway_id(nat_gateway.clone())
+                .set_gateway_id(gateway.clone())
+                .send()
         })
         .await?;
         Ok(())

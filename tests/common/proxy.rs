@@ -53,7 +53,7 @@ pub struct Exchange {
 impl Exchange {
     /// Whether the request can change anything: every action but Describe*, List* and Get*.
     pub fn mutating(&self) -> bool {
-        !["Describe", "List", "Get"]
+        !["Describe", "List", "Get", "S3:GET", "S3:HEAD"]
             .iter()
             .any(|read| self.action.starts_with(read))
     }
@@ -88,12 +88,20 @@ pub struct Proxy {
     pub pid: Arc<AtomicU32>,
 }
 
-fn action_of(body: &[u8]) -> String {
-    String::from_utf8_lossy(body)
+/// The query protocol's `Action` (EC2, ELB, IAM); for S3's REST requests, `S3:<method>`.
+fn action_of(head: &[u8], body: &[u8]) -> String {
+    if let Some(action) = String::from_utf8_lossy(body)
         .split('&')
         .find_map(|pair| pair.strip_prefix("Action="))
+    {
+        return action.to_string();
+    }
+    let method = String::from_utf8_lossy(head)
+        .split(' ')
+        .next()
         .unwrap_or("?")
-        .to_string()
+        .to_string();
+    format!("S3:{method}")
 }
 
 fn read_request(stream: &mut TcpStream) -> Option<(Vec<u8>, Vec<u8>)> {
@@ -230,7 +238,7 @@ fn serve(
         return;
     };
     let started = Instant::now();
-    let action = action_of(&body);
+    let action = action_of(&head, &body);
     let ec2 = String::from_utf8_lossy(&body).contains("Version=2016-11-15");
     let number = requests.fetch_add(1, Ordering::SeqCst) + 1;
     let (fault, kill, latency) = {

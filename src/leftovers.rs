@@ -6,12 +6,9 @@ use std::time::Duration;
 
 use aws_sdk_ec2::types::{Filter, InstanceStateName};
 
-use crate::aws::{self, ErrorClass, Policy, Tolerate, wait};
+use crate::aws::{self, Policy, wait};
 use crate::report;
 use crate::resources::{CLUSTER_TAG, Ctx, Key, instances_matching, not_terminated};
-
-/// How long deletes wait for terminated instances to release volumes and groups.
-const RELEASE_WINDOW: Duration = Duration::from_secs(300);
 
 fn cluster_tag_filters(cluster_tag: &str) -> [Filter; 2] {
     [
@@ -79,10 +76,7 @@ pub async fn delete_kubernetes_resources(ctx: &Ctx) -> anyhow::Result<()> {
 
     let ec2 = &ctx.aws.ec2;
     // Volumes stay attached, and groups referenced, until the instances using them are gone.
-    let releasing = Policy::standard().tolerate(Tolerate::Class(
-        ErrorClass::DependencyViolation,
-        RELEASE_WINDOW,
-    ));
+    let releasing = Policy::releasing();
     for filter in cluster_tag_filters(&cluster_tag) {
         let volumes = aws::call("DescribeVolumes", &Policy::standard(), || {
             ec2.describe_volumes().filters(filter.clone()).send()

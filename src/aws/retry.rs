@@ -183,6 +183,8 @@ pub enum Tolerate {
 /// The retry budget for throttling and transient failures: 10 attempts with capped exponential backoff
 /// and full jitter, about a minute in the worst case. See docs/reliability.md for why.
 pub const MAX_ATTEMPTS: u32 = 10;
+/// How long deletes wait for AWS to release a resource's dependents before giving up.
+const RELEASE_WINDOW: Duration = Duration::from_secs(300);
 const BASE_DELAY: Duration = Duration::from_millis(200);
 const MAX_DELAY: Duration = Duration::from_secs(15);
 /// Polling interval ceiling while waiting out eventual consistency.
@@ -212,6 +214,15 @@ impl Policy {
             retry_transient: false,
             ..Policy::standard()
         }
+    }
+
+    /// For a delete that may meet `DependencyViolation` while AWS releases what used the resource
+    /// (ELB network interfaces, a NAT gateway's address, terminating instances, attached volumes).
+    pub fn releasing() -> Policy {
+        Policy::standard().tolerate(Tolerate::Class(
+            ErrorClass::DependencyViolation,
+            RELEASE_WINDOW,
+        ))
     }
 
     pub fn tolerate(mut self, tolerate: Tolerate) -> Policy {

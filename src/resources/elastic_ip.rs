@@ -155,7 +155,7 @@ impl Resource for ElasticIp {
         }
         // The NAT gateway's address stays "in use" for a while after the gateway is deleted.
         aws::absent_ok(
-            aws::call("ReleaseAddress", &super::releasing(), || {
+            aws::call("ReleaseAddress", &Policy::releasing(), || {
                 ec2.release_address().allocation_id(&record.id).send()
             })
             .await,

@@ -540,7 +540,7 @@ impl Resource for InstanceProfile {
             )?;
         }
         aws::absent_ok(
-            aws::call("DeleteInstanceProfile", &super::releasing(), || {
+            aws::call("DeleteInstanceProfile", &Policy::releasing(), || {
                 iam.delete_instance_profile()
                     .instance_profile_name(&record.id)
                     .send()
@@ -677,7 +677,7 @@ impl Resource for DirectorPolicy {
             .await,
         )?;
         aws::absent_ok(
-            aws::call("DeletePolicy", &super::releasing(), || {
+            aws::call("DeletePolicy", &Policy::releasing(), || {
                 iam.delete_policy().policy_arn(&record.id).send()
             })
             .await,
@@ -836,7 +836,7 @@ impl Resource for DirectorUser {
             )?;
         }
         aws::absent_ok(
-            aws::call("DeleteUser", &super::releasing(), || {
+            aws::call("DeleteUser", &Policy::releasing(), || {
                 iam.delete_user().user_name(&record.id).send()
             })
             .await,

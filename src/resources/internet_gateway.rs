@@ -121,7 +121,7 @@ impl Resource for InternetGateway {
         for vpc_id in vpcs {
             // Detaching fails while addresses in the VPC are still mapped; they are being released.
             aws::absent_ok(
-                aws::call("DetachInternetGateway", &super::releasing(), || {
+                aws::call("DetachInternetGateway", &Policy::releasing(), || {
                     ec2.detach_internet_gateway()
                         .internet_gateway_id(&record.id)
                         .vpc_id(&vpc_id)
@@ -131,7 +131,7 @@ impl Resource for InternetGateway {
             )?;
         }
         aws::absent_ok(
-            aws::call("DeleteInternetGateway", &super::releasing(), || {
+            aws::call("DeleteInternetGateway", &Policy::releasing(), || {
                 ec2.delete_internet_gateway()
                     .internet_gateway_id(&record.id)
                     .send()

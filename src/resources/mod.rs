@@ -298,18 +298,6 @@ pub fn inventory(settings: &Settings) -> Vec<Box<dyn Resource>> {
 /// How long a resource created a moment ago may still be reported as not found.
 const FRESH: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// How long deletes wait for AWS to release dependencies (ELB network interfaces, NAT gateway
-/// addresses, terminating instances) before giving up with `DependencyViolation`.
-const RELEASE_WINDOW: std::time::Duration = std::time::Duration::from_secs(300);
-
-/// The policy for a delete that may hit `DependencyViolation` while AWS releases what used it.
-fn releasing() -> crate::aws::Policy {
-    crate::aws::Policy::standard().tolerate(crate::aws::Tolerate::Class(
-        crate::aws::ErrorClass::DependencyViolation,
-        RELEASE_WINDOW,
-    ))
-}
-
 /// The policy for a create call (see [`crate::aws::Policy::create`]) that refers to resources
 /// created a moment ago.
 fn fresh_create() -> crate::aws::Policy {

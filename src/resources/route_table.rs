@@ -171,7 +171,7 @@ impl Resource for RouteTable {
             )?;
         }
         aws::absent_ok(
-            aws::call("DeleteRouteTable", &super::releasing(), || {
+            aws::call("DeleteRouteTable", &Policy::releasing(), || {
                 ec2.delete_route_table().route_table_id(&record.id).send()
             })
             .await,

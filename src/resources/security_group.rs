@@ -216,7 +216,7 @@ impl Resource for SecurityGroup {
     async fn delete(&self, ctx: &Ctx, record: &Record) -> anyhow::Result<()> {
         let ec2 = &ctx.aws.ec2;
         aws::absent_ok(
-            aws::call("DeleteSecurityGroup", &super::releasing(), || {
+            aws::call("DeleteSecurityGroup", &Policy::releasing(), || {
                 ec2.delete_security_group().group_id(&record.id).send()
             })
             .await,

@@ -117,7 +117,7 @@ impl Resource for Subnet {
     async fn delete(&self, ctx: &Ctx, record: &Record) -> anyhow::Result<()> {
         let ec2 = &ctx.aws.ec2;
         aws::absent_ok(
-            aws::call("DeleteSubnet", &super::releasing(), || {
+            aws::call("DeleteSubnet", &Policy::releasing(), || {
                 ec2.delete_subnet().subnet_id(&record.id).send()
             })
             .await,

@@ -100,7 +100,7 @@ impl Resource for Vpc {
     async fn delete(&self, ctx: &Ctx, record: &Record) -> anyhow::Result<()> {
         let ec2 = &ctx.aws.ec2;
         aws::absent_ok(
-            aws::call("DeleteVpc", &super::releasing(), || {
+            aws::call("DeleteVpc", &Policy::releasing(), || {
                 ec2.delete_vpc().vpc_id(&record.id).send()
             })
             .await,

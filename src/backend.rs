@@ -174,6 +174,14 @@ fn blocking<F: std::future::Future>(future: F) -> F::Output {
     tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(future))
 }
 
+/// The state bucket lives in another region than the one asked: the caller follows it there.
+#[derive(Debug, thiserror::Error)]
+#[error("the state bucket {bucket} is in region {region}")]
+pub struct BucketElsewhere {
+    pub bucket: String,
+    pub region: String,
+}
+
 /// A conditional request refused because the object is not as the condition said.
 fn precondition_failed(e: &AwsError) -> bool {
     e.code.as_deref() == Some("PreconditionFailed")
@@ -226,6 +234,17 @@ impl S3Store {
             Err(e) if e.is(ErrorClass::NotFound) => bail!(
                 "the state bucket {bucket} does not exist: create it (with versioning), or pass --create-state-bucket"
             ),
+            // S3 answers a request sent to the wrong region with a redirect naming the right one.
+            Err(AwsError {
+                bucket_region: Some(elsewhere),
+                ..
+            }) if elsewhere != region => {
+                return Err(BucketElsewhere {
+                    bucket: bucket.clone(),
+                    region: elsewhere,
+                }
+                .into());
+            }
             Err(e) => {
                 return Err(e).with_context(|| format!("checking the state bucket {bucket}"));
             }

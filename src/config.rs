@@ -649,13 +649,29 @@ fn validate_region(region: &str) -> Result<(), ValidationError> {
         && parts
             .last()
             .is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()));
-    if well_formed {
-        Ok(())
-    } else {
-        Err(invalid(
+    if !well_formed {
+        return Err(invalid(
             "region",
             format!("{region:?} is not an AWS region name; use e.g. us-east-1"),
-        ))
+        ));
+    }
+    // Other partitions have their own service principals, Canonical owner ids and BOSH stemcell
+    // publication, none of which this tool knows: refused rather than failing half-way.
+    let partition = match parts[0] {
+        "cn" => Some("aws-cn (China)"),
+        "us" if parts[1] == "gov" || parts[1] == "iso" || parts[1] == "isob" => {
+            Some("an isolated or GovCloud partition")
+        }
+        _ => None,
+    };
+    match partition {
+        Some(partition) => Err(invalid(
+            "region",
+            format!(
+                "{region:?} is in {partition}; cfcr-aws supports the commercial partition (aws) only: choose a region such as us-east-1 or eu-west-1"
+            ),
+        )),
+        None => Ok(()),
     }
 }
 
@@ -756,6 +772,16 @@ mod tests {
 
     fn check(toml_text: &str) -> Result<Settings, ValidationError> {
         Settings::validate(values(toml_text), None)
+    }
+
+    #[test]
+    fn regions_of_other_partitions_are_refused() {
+        for region in ["cn-north-1", "us-gov-west-1", "us-iso-east-1"] {
+            let err = check(&format!("prefix = \"dev\"\nregion = \"{region}\"")).unwrap_err();
+            assert_eq!(err.field, "region");
+            assert!(err.problem.contains("partition"), "{err}");
+        }
+        check("prefix = \"dev\"\nregion = \"us-west-2\"").unwrap();
     }
 
     #[test]

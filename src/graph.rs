@@ -398,6 +398,11 @@ async fn ensure_ready(ctx: &Ctx, resource: &dyn Resource) -> anyhow::Result<()> 
     Ok(())
 }
 
+/// How long AWS's tag-filtered listings may omit a resource after its create call answered. AWS
+/// documents no bound ("eventual consistency" in the EC2 and IAM API references); seconds is what
+/// is observed, and the test suite's realism layer models one to five.
+const LISTING_LAG: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Creates a resource and records it, with its intent noted first. A create that failed in transit
 /// may have happened anyway, and a name that already exists may be ours from a lost run: either
 /// way it looks, and adopts what it finds.
@@ -414,7 +419,7 @@ async fn create_or_adopt(ctx: &Ctx, resource: &dyn Resource) -> anyhow::Result<(
         match resource.create(ctx).await {
             Ok(created) => {
                 report::resource("created", key, &name, &created.id);
-                return ctx.state.record(key, created);
+                return ctx.state.record(key, created.created_now());
             }
             Err(e) if aws::is_class(&e, aws::ErrorClass::AlreadyExists) => {
                 return match resource.find(ctx).await? {
@@ -424,7 +429,10 @@ async fn create_or_adopt(ctx: &Ctx, resource: &dyn Resource) -> anyhow::Result<(
             }
             Err(e) if aws::is_transient(&e) && attempt < aws::MAX_ATTEMPTS => {
                 tracing::debug!(%key, attempt, "create failed in transit, looking before retrying: {e:#}");
-                tokio::time::sleep(aws::delay_before_retry(attempt)).await;
+                // Listings lag behind creates by seconds: look only once a resource made by the
+                // failed call would show.
+                let pause = aws::delay_before_retry(attempt).max(LISTING_LAG);
+                tokio::time::sleep(pause).await;
                 if let Some(found) = resource.find(ctx).await? {
                     return adopt(ctx, resource, found);
                 }

@@ -4,11 +4,13 @@
 
 use std::time::Duration;
 
-use aws_sdk_ec2::types::{Filter, InstanceStateName};
+use aws_sdk_ec2::types::{Filter, InstanceStateName, IpPermission};
 
 use crate::aws::{self, Policy, wait};
 use crate::report;
-use crate::resources::{CLUSTER_TAG, Ctx, Key, instances_matching, not_terminated};
+use crate::resources::{
+    CLUSTER_TAG, Ctx, Key, delete_load_balancer_interfaces, instances_matching, not_terminated,
+};
 
 fn cluster_tag_filters(cluster_tag: &str) -> [Filter; 2] {
     [
@@ -71,6 +73,7 @@ pub async fn delete_kubernetes_resources(ctx: &Ctx) -> anyhow::Result<()> {
             })
             .await?;
             report::note(&format!("deleted   Kubernetes load balancer {name}"));
+            delete_load_balancer_interfaces(ctx, name).await?;
         }
     }
 
@@ -99,6 +102,7 @@ pub async fn delete_kubernetes_resources(ctx: &Ctx) -> anyhow::Result<()> {
         })
         .await?;
         for id in groups.security_groups().iter().filter_map(|g| g.group_id()) {
+            revoke_references(ctx, &vpc_id, id).await?;
             aws::absent_ok(
                 aws::call("DeleteSecurityGroup", &releasing, || {
                     ec2.delete_security_group().group_id(id).send()
@@ -107,6 +111,66 @@ pub async fn delete_kubernetes_resources(ctx: &Ctx) -> anyhow::Result<()> {
             )?;
             report::note(&format!("deleted   Kubernetes security group {id}"));
         }
+    }
+    Ok(())
+}
+
+/// Revokes the rules of other groups in the VPC that name `group` as their source. AWS never
+/// deletes a group that another group's rule references, and Kubernetes' cloud provider adds rules
+/// from its load balancers' groups to the nodes' group (here: node-access).
+async fn revoke_references(ctx: &Ctx, vpc_id: &str, group: &str) -> anyhow::Result<()> {
+    let ec2 = &ctx.aws.ec2;
+    let pages = aws::all_pages(
+        "DescribeSecurityGroups",
+        &Policy::standard(),
+        |token| {
+            ec2.describe_security_groups()
+                .filters(Filter::builder().name("vpc-id").values(vpc_id).build())
+                .set_next_token(token)
+                .send()
+        },
+        |page| page.next_token(),
+    )
+    .await?;
+    for other in pages.iter().flat_map(|p| p.security_groups()) {
+        let Some(other_id) = other.group_id().filter(|id| *id != group) else {
+            continue;
+        };
+        let referencing: Vec<IpPermission> = other
+            .ip_permissions()
+            .iter()
+            .filter_map(|p| {
+                let pairs: Vec<_> = p
+                    .user_id_group_pairs()
+                    .iter()
+                    .filter(|pair| pair.group_id() == Some(group))
+                    .cloned()
+                    .collect();
+                (!pairs.is_empty()).then(|| {
+                    IpPermission::builder()
+                        .set_ip_protocol(p.ip_protocol().map(str::to_string))
+                        .set_from_port(p.from_port())
+                        .set_to_port(p.to_port())
+                        .set_user_id_group_pairs(Some(pairs))
+                        .build()
+                })
+            })
+            .collect();
+        if referencing.is_empty() {
+            continue;
+        }
+        aws::absent_ok(
+            aws::call("RevokeSecurityGroupIngress", &Policy::standard(), || {
+                ec2.revoke_security_group_ingress()
+                    .group_id(other_id)
+                    .set_ip_permissions(Some(referencing.clone()))
+                    .send()
+            })
+            .await,
+        )?;
+        report::note(&format!(
+            "revoked   the rules of {other_id} that admit Kubernetes security group {group}"
+        ));
     }
     Ok(())
 }

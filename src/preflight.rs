@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use aws_sdk_ec2::types::{AvailabilityZoneState, Filter};
+use aws_sdk_ec2::types::{AvailabilityZoneState, Filter, LocationType};
 use futures::future::join_all;
 
 use crate::aws::{self, Policy};
@@ -76,12 +76,20 @@ pub async fn check(
         .iter()
         .filter(|k| check_quota && to_create.contains(k))
         .count();
-    let (image, names, zone, addresses, orphans) = futures::join!(
+    let instance_type = async {
+        if to_create.contains(&Key::Bastion) {
+            instance_type_offered(ctx).await
+        } else {
+            Ok(None)
+        }
+    };
+    let (image, names, zone, addresses, orphans, instance_type) = futures::join!(
         image,
         names,
         zone(ctx),
         address_room(ctx, needs_addresses),
-        orphans(ctx, new)
+        orphans(ctx, new),
+        instance_type
     );
     let mut findings = Findings::default();
     match image {
@@ -93,7 +101,33 @@ pub async fn check(
     findings.problems.extend(zone?);
     findings.problems.extend(address_room_problem(addresses?));
     findings.problems.extend(orphans?);
+    findings.problems.extend(instance_type?);
     Ok(findings)
+}
+
+/// Whether the bastion's instance type is offered in the zone: older families (t2, m4) are missing
+/// from newer regions and from some zones of older ones, and RunInstances would fail only at the
+/// end of the network's creation.
+async fn instance_type_offered(ctx: &Ctx) -> anyhow::Result<Option<String>> {
+    let ec2 = &ctx.aws.ec2;
+    let (zone, wanted) = (&ctx.settings.zone, &ctx.settings.bastion_instance_type);
+    let out = aws::call("DescribeInstanceTypeOfferings", &Policy::standard(), || {
+        ec2.describe_instance_type_offerings()
+            .location_type(LocationType::AvailabilityZone)
+            .filters(Filter::builder().name("location").values(zone).build())
+            .filters(Filter::builder().name("instance-type").values(wanted).build())
+            .send()
+    })
+    .await?;
+    let offered = out.instance_type_offerings().iter().any(|o| {
+        o.instance_type().map(|t| t.as_str()) == Some(wanted.as_str())
+            && o.location() == Some(zone.as_str())
+    });
+    Ok((!offered).then(|| {
+        format!(
+            "bastion_instance_type: {wanted} is not offered in {zone}; choose a type the zone offers (e.g. t3.micro), or another zone (aws ec2 describe-instance-type-offerings --location-type availability-zone --filters Name=location,Values={zone})"
+        )
+    }))
 }
 
 /// A problem when the resource's name is held: by someone else, or by this environment without a

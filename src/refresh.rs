@@ -6,13 +6,14 @@
 //! its tags), so a resource the snapshot misses is confirmed with its own describe call.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 use aws_sdk_ec2::types::{Filter, Instance, NatGateway, RouteTable, SecurityGroup};
 use aws_sdk_elasticloadbalancing::types::LoadBalancerDescription;
 use aws_sdk_iam::types::InstanceProfile;
 use futures::future::{join_all, try_join4};
 
-use crate::aws::{self, Policy};
+use crate::aws::{self, Policy, wait};
 use crate::resources::{Ctx, Key, OWNER_TAG, Resource, iam_path};
 use crate::state::Record;
 
@@ -414,7 +415,7 @@ async fn judge(
     {
         return Ok(health);
     }
-    if !resource.exists(ctx, record).await? {
+    if !resource.exists(ctx, record).await? && !appears(ctx, resource, record).await? {
         return Ok(Health::Missing);
     }
     // There after all: the snapshot missed it because its tags are gone.
@@ -426,4 +427,31 @@ async fn judge(
     } else {
         Health::Present
     })
+}
+
+/// How long after its creation a resource that AWS does not show is still taken for one AWS has not
+/// made visible yet, rather than one deleted since. AWS gives no bound; seconds is what is observed
+/// (the realism layer's model: up to 30 s), and a hand deletion within a minute of a pave is rare.
+/// Creates themselves tolerate "not found" far longer ([`crate::resources::FRESH`]).
+const VISIBILITY_WINDOW: Duration = Duration::from_secs(60);
+
+/// Whether a resource created a moment ago, which AWS does not show yet, appears before it is
+/// [`VISIBILITY_WINDOW`] old. An older one is missing at once.
+async fn appears(ctx: &Ctx, resource: &dyn Resource, record: &Record) -> anyhow::Result<bool> {
+    let Some(left) = record
+        .age()
+        .and_then(|age| VISIBILITY_WINDOW.checked_sub(age))
+    else {
+        return Ok(false);
+    };
+    let what = format!("{} {} to become visible", resource.key(), record.id);
+    let shown = wait::until(&what, left, || async {
+        Ok(resource.exists(ctx, record).await?.then_some(()))
+    })
+    .await;
+    match shown {
+        Ok(()) => Ok(true),
+        Err(e) if e.is::<wait::WaitTimeout>() => Ok(false),
+        Err(e) => Err(e),
+    }
 }

@@ -34,6 +34,10 @@ pub struct Record {
     /// Values AWS assigned that others need (ARNs, addresses, DNS names, association ids).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub attributes: BTreeMap<String, String>,
+    /// When this tool's create call returned it (RFC 3339): AWS may not show a resource for a
+    /// while after its creation, and a refresh must not take that for a deletion.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<String>,
 }
 
 impl Record {
@@ -51,6 +55,19 @@ impl Record {
 
     pub fn attribute(&self, name: &str) -> Option<&str> {
         self.attributes.get(name).map(String::as_str)
+    }
+
+    /// Stamps the record with the time of its creation.
+    pub fn created_now(mut self) -> Record {
+        self.created_at =
+            Some(humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string());
+        self
+    }
+
+    /// How long ago this tool created it; `None` when unknown (adopted, or an older state).
+    pub fn age(&self) -> Option<std::time::Duration> {
+        let created = humantime::parse_rfc3339(self.created_at.as_deref()?).ok()?;
+        std::time::SystemTime::now().duration_since(created).ok()
     }
 }
 

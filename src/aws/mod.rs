@@ -5,7 +5,10 @@ pub mod wait;
 
 use anyhow::Context;
 use aws_config::meta::region::ProvideRegion;
+use std::time::Duration;
+
 use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};
 use aws_credential_types::provider::ProvideCredentials;
 
@@ -37,6 +40,19 @@ pub async fn chain_region() -> Option<String> {
 )]
 pub struct CredentialsError(String);
 
+/// How long one request may take. The SDK sets no read or attempt timeout of its own, and with its
+/// retries off a request that AWS accepted but never answered would hang the command for ever.
+/// A timed-out attempt is a transient failure: retry.rs retries reads, and a create that timed out
+/// is looked for before it is sent again. EC2's slowest calls here (RunInstances, a paginated
+/// DescribeInstances) answer in a few seconds; the margins are wide.
+pub fn timeouts() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .read_timeout(Duration::from_secs(30))
+        .operation_attempt_timeout(Duration::from_secs(45))
+        .build()
+}
+
 /// The SDK configuration from the standard AWS chain, with credentials known to resolve.
 /// `endpoint_url` (or `AWS_ENDPOINT_URL`, which the chain honours) points every service elsewhere,
 /// e.g. at LocalStack. The SDK's own retries are off: retry.rs retries.
@@ -46,7 +62,8 @@ async fn sdk_config(
 ) -> anyhow::Result<aws_types::SdkConfig> {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(region.to_string()))
-        .retry_config(RetryConfig::disabled());
+        .retry_config(RetryConfig::disabled())
+        .timeout_config(timeouts());
     if let Some(url) = endpoint_url {
         loader = loader.endpoint_url(url);
     }

@@ -2,7 +2,10 @@
 //!
 //! Every AWS request of the tool goes through [`call`]. The SDK's own retries are switched off (see
 //! [`super::connect`]) so that throttling, server errors, broken connections and AWS's eventual
-//! consistency are all handled here, by one policy, with one budget, and logged in one way.
+//! consistency are all handled here, by one policy, and logged in one way. Two budgets, kept apart:
+//! consecutive throttled or failed answers (AWS's rate limits and outages), and the time windows for
+//! which a request tolerates AWS's eventual consistency. A throttle in the middle of a long tolerated
+//! wait spends the first, never the second.
 
 use std::error::Error as StdError;
 use std::fmt;
@@ -40,6 +43,8 @@ pub struct AwsError {
     pub message: String,
     pub request_id: Option<String>,
     pub attempts: u32,
+    /// S3's `x-amz-bucket-region`: where a bucket lives when it is not where it was asked for.
+    pub bucket_region: Option<String>,
 }
 
 impl fmt::Display for AwsError {
@@ -77,13 +82,23 @@ impl AwsError {
                 let inner = service.err();
                 let status = service.raw().status().as_u16();
                 let code = inner.code().map(str::to_string);
+                let bucket_region = service
+                    .raw()
+                    .headers()
+                    .get("x-amz-bucket-region")
+                    .map(str::to_string);
+                let mut message = inner.message().unwrap_or_default().to_string();
+                if message.is_empty() && code.is_none() {
+                    message = format!("HTTP status {status}");
+                }
                 AwsError {
                     operation,
                     class: classify(code.as_deref(), status),
-                    message: inner.message().unwrap_or_default().to_string(),
+                    message,
                     request_id: inner.request_id().map(str::to_string),
                     code,
                     attempts: 1,
+                    bucket_region,
                 }
             }
             SdkError::TimeoutError(_)
@@ -95,6 +110,7 @@ impl AwsError {
                 message: error_chain(&err),
                 request_id: None,
                 attempts: 1,
+                bucket_region: None,
             },
             _ => AwsError {
                 operation,
@@ -103,6 +119,7 @@ impl AwsError {
                 message: error_chain(&err),
                 request_id: None,
                 attempts: 1,
+                bucket_region: None,
             },
         }
     }
@@ -151,7 +168,11 @@ pub fn classify(code: Option<&str>, status: u16) -> ErrorClass {
         | "IDPCommunicationError"
         // S3: another conditional write to the object was in progress.
         | "ConditionalRequestConflict" => ErrorClass::Transient,
-        "DependencyViolation" | "DeleteConflict" | "InvalidIPAddress.InUse" | "VolumeInUse" => {
+        "DependencyViolation"
+        | "DeleteConflict"
+        | "InvalidIPAddress.InUse"
+        | "VolumeInUse"
+        | "InvalidNetworkInterface.InUse" => {
             ErrorClass::DependencyViolation
         }
         "NoSuchEntity" | "LoadBalancerNotFound" | "AccessPointNotFound" | "NoSuchKey"
@@ -180,13 +201,17 @@ pub enum Tolerate {
     Message(&'static str, Duration),
 }
 
-/// The retry budget for throttling and transient failures: 10 attempts with capped exponential backoff
-/// and full jitter, about a minute in the worst case. See docs/reliability.md for why.
-pub const MAX_ATTEMPTS: u32 = 10;
-/// How long deletes wait for AWS to release a resource's dependents before giving up.
-const RELEASE_WINDOW: Duration = Duration::from_secs(300);
+/// The retry budget for throttling and transient failures: 15 consecutive throttled or failed
+/// answers, with capped exponential backoff and full jitter (about a minute and a half in the worst
+/// case). Any other answer starts the count again: AWS throttles in bursts, and a burst must not
+/// end a wait that has been going well for minutes. See docs/reliability.md for why.
+pub const MAX_ATTEMPTS: u32 = 15;
+/// How long deletes wait for AWS to release a resource's dependents before giving up: the Terraform
+/// AWS provider's delete timeouts for what this tool deletes are 15 minutes (security groups) and
+/// 20 minutes (subnets, internet gateways), and ELB interfaces alone can linger for minutes.
+pub const RELEASE_WINDOW: Duration = Duration::from_secs(20 * 60);
 const BASE_DELAY: Duration = Duration::from_millis(200);
-const MAX_DELAY: Duration = Duration::from_secs(15);
+const MAX_DELAY: Duration = Duration::from_secs(10);
 /// Polling interval ceiling while waiting out eventual consistency.
 const MAX_TOLERANCE_DELAY: Duration = Duration::from_secs(5);
 
@@ -261,6 +286,9 @@ where
 {
     let started = Instant::now();
     let mut attempt: u32 = 0;
+    // Consecutive throttled or failed answers, and tolerated answers: two separate budgets.
+    let mut failed_in_a_row: u32 = 0;
+    let mut tolerated: u32 = 0;
     loop {
         attempt += 1;
         let err = match send().await {
@@ -272,12 +300,17 @@ where
             ErrorClass::Transient => policy.retry_transient,
             _ => false,
         };
-        let delay = match err.class {
-            _ if retried && attempt < MAX_ATTEMPTS => Some(backoff(attempt, BASE_DELAY, MAX_DELAY)),
-            _ => policy
+        let delay = if retried {
+            failed_in_a_row += 1;
+            (failed_in_a_row < MAX_ATTEMPTS)
+                .then(|| backoff(failed_in_a_row, BASE_DELAY, MAX_DELAY))
+        } else {
+            failed_in_a_row = 0;
+            tolerated += 1;
+            policy
                 .tolerance_for(&err)
                 .filter(|window| started.elapsed() < *window)
-                .map(|_| backoff(attempt, BASE_DELAY, MAX_TOLERANCE_DELAY)),
+                .map(|_| backoff(tolerated, BASE_DELAY, MAX_TOLERANCE_DELAY))
         };
         match delay {
             Some(delay) => {
@@ -440,6 +473,7 @@ mod tests {
             message: message.into(),
             request_id: None,
             attempts: 1,
+            bucket_region: None,
         };
         assert_eq!(
             policy.tolerance_for(&err(ErrorClass::NotFound, "")),

@@ -17,10 +17,11 @@ use std::path::Path;
 
 use anyhow::bail;
 
-use crate::backend::{Backend, Loaded, S3Location, S3Store};
+use crate::backend::{Backend, BucketElsewhere, Loaded, S3Location, S3Store};
 use crate::cli::{Cli, Command, EnvArgs, GlobalArgs, StateCommand};
 use crate::config::{ConfigValues, Settings, ValidationError, validate_prefix};
 use crate::state::State;
+use crate::report;
 
 pub use bootstrap::RemoteExit;
 pub use plan::ChangesPending;
@@ -119,11 +120,25 @@ async fn backend_at(global: &GlobalArgs, location: Option<&str>) -> anyhow::Resu
     };
     let store = S3Store {
         client: crate::aws::s3_client(&region, global.endpoint_url.as_deref()).await?,
+        location: location.clone(),
+    };
+    let Err(err) = store
+        .check_bucket(global.create_state_bucket, &region)
+        .await
+    else {
+        return Ok(Backend::S3(store));
+    };
+    // A bucket in another region: its requests go there (the environment's region is unchanged).
+    let Some(elsewhere) = err.downcast_ref::<BucketElsewhere>() else {
+        return Err(err);
+    };
+    let bucket_region = elsewhere.region.clone();
+    report::note(&format!("{elsewhere}: reading and writing the state there"));
+    let store = S3Store {
+        client: crate::aws::s3_client(&bucket_region, global.endpoint_url.as_deref()).await?,
         location,
     };
-    store
-        .check_bucket(global.create_state_bucket, &region)
-        .await?;
+    store.check_bucket(false, &bucket_region).await?;
     Ok(Backend::S3(store))
 }
 

@@ -13,6 +13,14 @@ use crate::state::Record;
 
 pub struct BastionImage;
 
+/// Whether an image's deprecation time has passed (RFC 3339 timestamps compare as text).
+fn deprecated(image: &aws_sdk_ec2::types::Image) -> bool {
+    let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    image
+        .deprecation_time()
+        .is_some_and(|t| !t.is_empty() && t <= now.as_str())
+}
+
 #[async_trait]
 impl Resource for BastionImage {
     fn key(&self) -> Key {
@@ -38,8 +46,12 @@ impl Resource for BastionImage {
         let ec2 = &ctx.aws.ec2;
         let request = match &ctx.settings.bastion_ami {
             AmiSource::Id(id) => ec2.describe_images().image_ids(id),
+            // Deprecated images too: AWS deprecates an image two years after it was made, and a
+            // pattern pinned to an older release must still find it. The newest current image
+            // wins over any deprecated one.
             AmiSource::NamePattern(pattern) => ec2
                 .describe_images()
+                .include_deprecated(true)
                 .owners(CANONICAL_OWNER_ID)
                 .filters(Filter::builder().name("name").values(pattern).build())
                 .filters(
@@ -59,7 +71,12 @@ impl Resource for BastionImage {
             o.images()
                 .iter()
                 .filter(|i| i.image_id().is_some())
-                .max_by_key(|i| i.creation_date().unwrap_or_default().to_string())
+                .max_by_key(|i| {
+                    (
+                        !deprecated(i),
+                        i.creation_date().unwrap_or_default().to_string(),
+                    )
+                })
         });
         Ok(newest.map(|image| {
             Record::new(image.image_id().unwrap_or_default())

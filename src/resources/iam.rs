@@ -167,9 +167,13 @@ pub fn director_policy(role_arns: &[String]) -> String {
     ]))
 }
 
-/// The account id inside an ARN (`arn:aws:iam::123456789012:role/x`).
-fn account_of(arn: &str) -> Option<&str> {
-    arn.split(':').nth(4).filter(|a| !a.is_empty())
+/// The partition and account id inside an ARN (`arn:aws:iam::123456789012:role/x`): ARNs this
+/// tool builds take both from one AWS returned, so they are right in `aws-cn` and `aws-us-gov` too.
+fn partition_and_account(arn: &str) -> Option<(&str, &str)> {
+    let mut parts = arn.split(':');
+    let partition = parts.nth(1).filter(|p| !p.is_empty())?;
+    let account = parts.nth(2).filter(|a| !a.is_empty())?;
+    Some((partition, account))
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -338,19 +342,20 @@ impl Resource for Role {
                 .await,
             )?;
         }
-        let delete = || async {
+        let delete = |policy: Policy| async move {
             aws::absent_ok(
-                aws::call("DeleteRole", &Policy::standard(), || {
+                aws::call("DeleteRole", &policy, || {
                     iam.delete_role().role_name(&record.id).send()
                 })
                 .await,
             )
         };
         // The graph removes profiles and policies first; anything attached by hand is found here.
-        match delete().await {
+        // IAM may still see the role in a profile for seconds after it left: tolerate that.
+        match delete(Policy::standard()).await {
             Err(e) if e.is(ErrorClass::DependencyViolation) => {
                 self.release(ctx, &record.id).await?;
-                delete().await?;
+                delete(Policy::releasing()).await?;
             }
             other => {
                 other?;
@@ -561,10 +566,10 @@ const DIRECTOR: &str = "bosh-director";
 impl DirectorPolicy {
     fn arn(ctx: &Ctx) -> anyhow::Result<String> {
         let role_arn = ctx.attribute(Key::DirectorRole, ARN)?;
-        let account = account_of(&role_arn)
+        let (partition, account) = partition_and_account(&role_arn)
             .ok_or_else(|| anyhow::anyhow!("cannot read the account id from {role_arn}"))?;
         Ok(format!(
-            "arn:aws:iam::{account}:policy{}{}",
+            "arn:{partition}:iam::{account}:policy{}{}",
             iam_path(ctx.env()),
             ctx.name(DIRECTOR)
         ))
@@ -874,11 +879,15 @@ mod tests {
     }
 
     #[test]
-    fn account_ids_come_from_arns() {
+    fn partition_and_account_come_from_arns() {
         assert_eq!(
-            account_of("arn:aws:iam::123456789012:role/x"),
-            Some("123456789012")
+            partition_and_account("arn:aws:iam::123456789012:role/x"),
+            Some(("aws", "123456789012"))
         );
-        assert_eq!(account_of("nonsense"), None);
+        assert_eq!(
+            partition_and_account("arn:aws-cn:iam::123456789012:role/x"),
+            Some(("aws-cn", "123456789012"))
+        );
+        assert_eq!(partition_and_account("nonsense"), None);
     }
 }

@@ -22,7 +22,8 @@ pub struct Bastion;
 pub const PRIVATE_IP: &str = "private_ip";
 const NAME: &str = "bosh-bastion";
 const BOOT_TIMEOUT: Duration = Duration::from_secs(10 * 60);
-/// A new instance profile can take this long before RunInstances accepts it.
+/// A new instance profile, or the role just added to it, can take this long before RunInstances
+/// accepts it: the Terraform AWS provider's `iamPropagationTimeout` (2 minutes).
 const PROFILE_PROPAGATION: Duration = Duration::from_secs(120);
 
 /// The instance; `None` once AWS no longer knows it. Right after the launch, `policy` must tolerate
@@ -162,6 +163,10 @@ impl Resource for Bastion {
         let policy = Policy::create()
             .tolerate(Tolerate::Message(
                 "Invalid IAM Instance Profile",
+                PROFILE_PROPAGATION,
+            ))
+            .tolerate(Tolerate::Message(
+                "has no associated IAM Roles",
                 PROFILE_PROPAGATION,
             ))
             .tolerate(Tolerate::Class(ErrorClass::NotFound, super::FRESH));

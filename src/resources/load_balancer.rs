@@ -2,6 +2,7 @@
 //! subnet, TCP passthrough to the API server. BOSH registers the masters with it (`master-lb`).
 
 use async_trait::async_trait;
+use aws_sdk_ec2::types::{AttachmentStatus, Filter};
 use aws_sdk_elasticloadbalancing::types::{HealthCheck, Listener, Tag};
 
 use super::security_group::API_SERVER_PORT;
@@ -9,9 +10,13 @@ use super::{Ctx, Key, NameTaken, Need, Needs, OWNER_TAG, Resource};
 use crate::aws::{self, Policy};
 use crate::config::Settings;
 use crate::refresh::{Health, Observed};
+use crate::report;
 use crate::state::Record;
 
 pub struct MasterLoadBalancer;
+
+/// The owner AWS gives a classic load balancer's network interfaces.
+const ELB_OWNER: &str = "amazon-elb";
 
 pub const DNS_NAME: &str = "dns_name";
 const NAME: &str = "cfcr-api";
@@ -157,6 +162,73 @@ impl Resource for MasterLoadBalancer {
                 .send()
         })
         .await?;
-        Ok(())
+        delete_interfaces(ctx, &record.id).await
     }
+}
+
+/// Deletes a deleted classic load balancer's network interfaces. AWS releases them by itself, but
+/// only minutes later, and until then they hold the security group, the subnet, the internet
+/// gateway's detachment and the VPC. The Terraform AWS provider deletes them the same way: the
+/// interfaces owned by `amazon-elb` whose description is `ELB <name>`, detached by force first.
+pub async fn delete_interfaces(ctx: &Ctx, name: &str) -> anyhow::Result<()> {
+    let ec2 = &ctx.aws.ec2;
+    let description = format!("ELB {name}");
+    let filters = vec![
+        Filter::builder()
+            .name("attachment.instance-owner-id")
+            .values(ELB_OWNER)
+            .build(),
+        Filter::builder()
+            .name("description")
+            .values(&description)
+            .build(),
+    ];
+    let pages = aws::all_pages(
+        "DescribeNetworkInterfaces",
+        &Policy::standard(),
+        |token| {
+            ec2.describe_network_interfaces()
+                .set_filters(Some(filters.clone()))
+                .set_next_token(token)
+                .send()
+        },
+        |page| page.next_token(),
+    )
+    .await?;
+    // Matched here too: emulators may ignore either filter.
+    let interfaces = pages
+        .iter()
+        .flat_map(|p| p.network_interfaces())
+        .filter(|i| i.description() == Some(description.as_str()));
+    for interface in interfaces {
+        let Some(id) = interface.network_interface_id() else {
+            continue;
+        };
+        let attachment = interface
+            .attachment()
+            .filter(|a| a.status() != Some(&AttachmentStatus::Detached))
+            .and_then(|a| a.attachment_id());
+        if let Some(attachment) = attachment {
+            aws::absent_ok(
+                aws::call("DetachNetworkInterface", &Policy::standard(), || {
+                    ec2.detach_network_interface()
+                        .attachment_id(attachment)
+                        .force(true)
+                        .send()
+                })
+                .await,
+            )?;
+        }
+        // Detaching takes a moment, during which the interface is still in use.
+        aws::absent_ok(
+            aws::call("DeleteNetworkInterface", &Policy::releasing(), || {
+                ec2.delete_network_interface()
+                    .network_interface_id(id)
+                    .send()
+            })
+            .await,
+        )?;
+        report::note(&format!("deleted   network interface {id} of load balancer {name}"));
+    }
+    Ok(())
 }

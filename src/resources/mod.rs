@@ -21,6 +21,7 @@ mod vpc;
 
 pub use iam::iam_path;
 pub use instance::{instances_matching, not_terminated};
+pub use load_balancer::delete_interfaces as delete_load_balancer_interfaces;
 
 use std::fmt;
 
@@ -295,8 +296,10 @@ pub fn inventory(settings: &Settings) -> Vec<Box<dyn Resource>> {
     all
 }
 
-/// How long a resource created a moment ago may still be reported as not found.
-const FRESH: std::time::Duration = std::time::Duration::from_secs(60);
+/// How long a resource created a moment ago may still be reported as not found: the Terraform AWS
+/// provider's `ec2PropagationTimeout` (5 minutes; IAM's is 2), after AWS's "eventual consistency"
+/// pages for the EC2 and IAM APIs, which give no bound.
+pub const FRESH: std::time::Duration = std::time::Duration::from_secs(5 * 60);
 
 /// The policy for a create call (see [`crate::aws::Policy::create`]) that refers to resources
 /// created a moment ago.

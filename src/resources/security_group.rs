@@ -40,7 +40,10 @@ impl SecurityGroup {
         }
     }
 
-    fn ingress(&self, settings: &Settings, own_id: &str) -> Vec<IpPermission> {
+    /// The declared rules. `api_group` is the api-access group: the master ELB's listener and
+    /// health checks reach the API servers from the ELB's own interfaces, which carry that group,
+    /// so node-access admits it on the API port whatever `api_allowed_cidrs` says.
+    fn ingress(&self, settings: &Settings, own_id: &str, api_group: &str) -> Vec<IpPermission> {
         let tcp = |port: u16, cidrs: &[Ipv4Net]| {
             IpPermission::builder()
                 .ip_protocol("tcp")
@@ -58,6 +61,12 @@ impl SecurityGroup {
             Key::NodeAccessSecurityGroup => vec![
                 tcp(22, &settings.ssh_allowed_cidrs),
                 tcp(API_SERVER_PORT, &settings.api_allowed_cidrs),
+                IpPermission::builder()
+                    .ip_protocol("tcp")
+                    .from_port(i32::from(API_SERVER_PORT))
+                    .to_port(i32::from(API_SERVER_PORT))
+                    .user_id_group_pairs(UserIdGroupPair::builder().group_id(api_group).build())
+                    .build(),
                 IpPermission::builder()
                     .ip_protocol("-1")
                     .user_id_group_pairs(UserIdGroupPair::builder().group_id(own_id).build())
@@ -95,6 +104,11 @@ fn rules(permissions: &[IpPermission]) -> BTreeSet<String> {
     rules
 }
 
+/// The api-access group's id, which node-access admits (recorded before either group's follow-up steps).
+fn api_group(ctx: &Ctx) -> anyhow::Result<String> {
+    ctx.id(Key::ApiAccessSecurityGroup)
+}
+
 #[async_trait]
 impl Resource for SecurityGroup {
     fn key(&self) -> Key {
@@ -106,8 +120,13 @@ impl Resource for SecurityGroup {
     }
 
     fn needs(&self) -> Needs {
+        let complete = match self.key {
+            Key::NodeAccessSecurityGroup => vec![Need::Id(Key::ApiAccessSecurityGroup)],
+            _ => Vec::new(),
+        };
         Needs {
             create: vec![Need::Id(Key::Vpc)],
+            complete,
             ..Needs::default()
         }
     }
@@ -146,7 +165,7 @@ impl Resource for SecurityGroup {
 
     async fn complete(&self, ctx: &Ctx, record: Record) -> anyhow::Result<Record> {
         let ec2 = &ctx.aws.ec2;
-        let rules = self.ingress(&ctx.settings, &record.id);
+        let rules = self.ingress(&ctx.settings, &record.id, &api_group(ctx)?);
         // One call for all rules: AWS applies all or none, so a repeat finds them all duplicate.
         aws::exists_ok(
             aws::call("AuthorizeSecurityGroupIngress", &super::fresh(), || {
@@ -185,7 +204,8 @@ impl Resource for SecurityGroup {
             _ => Vec::new(),
         };
         let actual = rules(group.ip_permissions());
-        for rule in rules(&self.ingress(&ctx.settings, &record.id)) {
+        let declared = self.ingress(&ctx.settings, &record.id, &api_group(ctx).ok()?);
+        for rule in rules(&declared) {
             if !actual.contains(&rule) {
                 changes.push(format!("ingress {rule} is missing"));
             }
@@ -198,7 +218,7 @@ impl Resource for SecurityGroup {
     async fn repair(&self, ctx: &Ctx, record: &Record) -> anyhow::Result<()> {
         let ec2 = &ctx.aws.ec2;
         ctx.retag(&record.id, &self.name(&ctx.settings)).await?;
-        for permission in self.ingress(&ctx.settings, &record.id) {
+        for permission in self.ingress(&ctx.settings, &record.id, &api_group(ctx)?) {
             aws::exists_ok(
                 aws::call("AuthorizeSecurityGroupIngress", &Policy::standard(), || {
                     ec2.authorize_security_group_ingress()

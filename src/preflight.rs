@@ -115,7 +115,12 @@ async fn instance_type_offered(ctx: &Ctx) -> anyhow::Result<Option<String>> {
         ec2.describe_instance_type_offerings()
             .location_type(LocationType::AvailabilityZone)
             .filters(Filter::builder().name("location").values(zone).build())
-            .filters(Filter::builder().name("instance-type").values(wanted).build())
+            .filters(
+                Filter::builder()
+                    .name("instance-type")
+                    .values(wanted)
+                    .build(),
+            )
             .send()
     })
     .await?;

@@ -245,6 +245,8 @@ async fn check_security_groups(env: &Env, aws: &Aws) {
                 "tcp:22-22 from 203.0.113.0/24".to_string(),
                 "tcp:22-22 from 198.51.100.7/32".to_string(),
                 "tcp:8443-8443 from 192.0.2.0/24".to_string(),
+                // The master ELB's interfaces carry api-access: its listener must reach the API.
+                format!("tcp:8443-8443 from {}", env.id("api_access_security_group")),
             ]
             .into_iter()
             .chain(

@@ -134,7 +134,7 @@ async fn faults_beyond_the_budget_stop_clearly_and_a_rerun_finishes() {
     let last = run.stderr.lines().last().unwrap();
     assert!(
         last.contains("internet_gateway: CreateInternetGateway failed: RequestLimitExceeded")
-            && last.contains("(after 10 attempts)")
+            && last.contains("(after 15 attempts)")
             && last.contains("request id proxy-injected"),
         "{last}"
     );

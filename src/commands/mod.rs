@@ -20,8 +20,8 @@ use anyhow::bail;
 use crate::backend::{Backend, BucketElsewhere, Loaded, S3Location, S3Store};
 use crate::cli::{Cli, Command, EnvArgs, GlobalArgs, StateCommand};
 use crate::config::{ConfigValues, Settings, ValidationError, validate_prefix};
-use crate::state::State;
 use crate::report;
+use crate::state::State;
 
 pub use bootstrap::RemoteExit;
 pub use plan::ChangesPending;

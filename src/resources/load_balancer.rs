@@ -228,7 +228,9 @@ pub async fn delete_interfaces(ctx: &Ctx, name: &str) -> anyhow::Result<()> {
             })
             .await,
         )?;
-        report::note(&format!("deleted   network interface {id} of load balancer {name}"));
+        report::note(&format!(
+            "deleted   network interface {id} of load balancer {name}"
+        ));
     }
     Ok(())
 }

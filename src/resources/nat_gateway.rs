@@ -25,6 +25,17 @@ async fn current_state(
     id: &str,
     policy: &Policy,
 ) -> anyhow::Result<Option<NatGatewayState>> {
+    Ok(describe(ctx, id, policy)
+        .await?
+        .and_then(|g| g.state().cloned()))
+}
+
+/// The gateway as AWS describes it; `None` once AWS no longer knows it.
+async fn describe(
+    ctx: &Ctx,
+    id: &str,
+    policy: &Policy,
+) -> anyhow::Result<Option<aws_sdk_ec2::types::NatGateway>> {
     let ec2 = &ctx.aws.ec2;
     let out = aws::absent_ok(
         aws::call("DescribeNatGateways", policy, || {
@@ -37,7 +48,7 @@ async fn current_state(
         o.nat_gateways()
             .iter()
             .find(|g| g.nat_gateway_id() == Some(id))
-            .and_then(|g| g.state().cloned())
+            .cloned()
     }))
 }
 
@@ -126,14 +137,20 @@ impl Resource for NatGateway {
     async fn complete(&self, ctx: &Ctx, record: Record) -> anyhow::Result<Record> {
         let what = format!("NAT gateway {} to become available", record.id);
         wait::until(&what, TIMEOUT, || async {
-            match current_state(ctx, &record.id, &super::fresh()).await? {
+            let gateway = describe(ctx, &record.id, &super::fresh()).await?;
+            match gateway.as_ref().and_then(|g| g.state()) {
                 Some(NatGatewayState::Available) => Ok(Some(())),
                 Some(NatGatewayState::Pending) | None => Ok(None),
-                Some(other) => bail!(
-                    "NAT gateway {} is {}; unpave and pave again",
-                    record.id,
-                    other.as_str()
-                ),
+                Some(other) => {
+                    let gateway = gateway.as_ref().expect("a state comes with its gateway");
+                    bail!(
+                        "NAT gateway {} is {}: {}: {}. AWS gives up on a gateway it cannot start (often a passing fault): run `cfcr-aws unpave`, then pave again",
+                        record.id,
+                        other.as_str(),
+                        gateway.failure_code().unwrap_or("no failure code"),
+                        gateway.failure_message().unwrap_or("no failure message")
+                    )
+                }
             }
         })
         .await?;

@@ -4,6 +4,7 @@
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
 pub mod proxy;
+pub mod realism;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

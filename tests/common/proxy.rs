@@ -3,12 +3,15 @@
 //! N-th request (once LocalStack has acted on it, before the tool sees the answer), answers with
 //! throttling, server errors or given AWS error codes, resets the connection, adds a fixed latency
 //! to every request, or makes the NAT gateway and instances look `pending` for a while, as on AWS.
+//! With a [`Realism`] model switched on, it behaves like AWS throughout (see realism.rs).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use super::realism::{self, Realism, Verdict, World};
 
 /// What to do instead of (or after) forwarding a request.
 #[derive(Clone, Debug)]
@@ -30,6 +33,8 @@ pub enum Fault {
     Truncate,
     /// Hold the request this long, then forward it.
     Delay(std::time::Duration),
+    /// S3's answer for a bucket of another region: 301 naming the bucket's region.
+    BucketElsewhere(&'static str),
 }
 
 /// Injects `fault` into the first `times` requests whose Action is `action` (any when `None`).
@@ -70,7 +75,8 @@ pub struct SlowStates {
 
 #[derive(Default)]
 struct Plan {
-    rules: Vec<Rule>,
+    /// Each rule with how many of its matching requests still pass untouched before it applies.
+    rules: Vec<(usize, Rule)>,
     kill_after: Option<usize>,
     actions: Vec<String>,
     latency: Duration,
@@ -78,6 +84,7 @@ struct Plan {
     slow: SlowStates,
     nat_gateway_created: Option<Instant>,
     instance_launched: Option<Instant>,
+    world: Option<World>,
 }
 
 pub struct Proxy {
@@ -213,8 +220,23 @@ impl Proxy {
         plan.instance_launched = None;
     }
 
+    /// Behaves like AWS from now on, as `realism` models it.
+    pub fn set_realism(&self, realism: Realism) {
+        self.plan.lock().unwrap().world = Some(World::new(realism));
+    }
+
+    /// Asks the realism layer's world (see realism.rs); `None` without one.
+    pub fn world<T>(&self, ask: impl FnOnce(&World) -> T) -> Option<T> {
+        self.plan.lock().unwrap().world.as_ref().map(ask)
+    }
+
     pub fn add_rule(&self, rule: Rule) {
-        self.plan.lock().unwrap().rules.push(rule);
+        self.add_rule_after(0, rule);
+    }
+
+    /// Lets `skip` matching requests through untouched, then applies `rule`.
+    pub fn add_rule_after(&self, skip: usize, rule: Rule) {
+        self.plan.lock().unwrap().rules.push((skip, rule));
     }
 
     pub fn clear_rules(&self) {
@@ -241,56 +263,87 @@ fn serve(
     let action = action_of(&head, &body);
     let ec2 = String::from_utf8_lossy(&body).contains("Version=2016-11-15");
     let number = requests.fetch_add(1, Ordering::SeqCst) + 1;
-    let (fault, kill, latency) = {
+    // S3's REST requests are left as LocalStack answers them: the model is of EC2, ELB and IAM.
+    let params = realism::parse_params(&body);
+    let modelled = !action.starts_with("S3:");
+    let (fault, kill, mut latency, mut verdict) = {
         let mut plan = plan.lock().unwrap();
         plan.actions.push(action.clone());
-        let fault = plan
-            .rules
-            .iter_mut()
-            .find(|r| r.times > 0 && r.action.is_none_or(|a| a == action))
-            .map(|r| {
-                r.times -= 1;
-                r.fault.clone()
-            });
-        (fault, plan.kill_after == Some(number), plan.latency)
+        let mut fault = None;
+        for (skip, rule) in plan.rules.iter_mut() {
+            if rule.times == 0 || rule.action.is_some_and(|a| a != action) {
+                continue;
+            }
+            if *skip > 0 {
+                *skip -= 1;
+                continue;
+            }
+            rule.times -= 1;
+            fault = Some(rule.fault.clone());
+            break;
+        }
+        let latency = plan.latency;
+        let (extra, verdict) = match plan.world.as_mut().filter(|_| modelled) {
+            Some(world) => (world.latency(), world.before(&action, &params)),
+            None => (Duration::ZERO, Verdict::Forward),
+        };
+        (
+            fault,
+            plan.kill_after == Some(number),
+            latency + extra,
+            verdict,
+        )
     };
-    std::thread::sleep(latency);
     let fault = match fault {
         Some(Fault::Delay(pause)) => {
-            std::thread::sleep(pause);
+            latency += pause;
             None
         }
         other => other,
     };
+    std::thread::sleep(latency);
+    if matches!(verdict, Verdict::Forward) && fault.is_none() {
+        verdict = check_references(upstream, plan, &action, &params, &head);
+    }
     let truncate = matches!(fault, Some(Fault::Truncate));
-    let response = match fault {
-        Some(Fault::Reset) => {
+    let mut stall = None;
+    let response = match (fault, verdict) {
+        (Some(Fault::Reset), _) => {
             let _ = client.shutdown(Shutdown::Both);
             return;
         }
-        Some(Fault::Throttle) if ec2 => {
+        (Some(Fault::Throttle), _) if ec2 => {
             error_response(true, 503, "RequestLimitExceeded", "Request limit exceeded.")
         }
-        Some(Fault::Throttle) => error_response(false, 400, "Throttling", "Rate exceeded"),
-        Some(Fault::ServiceUnavailable) => error_response(ec2, 503, "", ""),
-        Some(Fault::Error {
-            code,
-            status,
-            message,
-        }) => error_response(ec2, status, code, message),
-        Some(Fault::Delay(_) | Fault::Truncate) | None => {
-            let mut server = match TcpStream::connect(upstream) {
-                Ok(server) => server,
-                Err(e) => {
-                    eprintln!("proxy: cannot reach {upstream}: {e}");
-                    return;
-                }
-            };
-            let _ = server.write_all(&head);
-            let _ = server.write_all(&body);
-            let mut response = Vec::new();
-            let _ = server.read_to_end(&mut response);
-            response
+        (Some(Fault::Throttle), _) => error_response(false, 400, "Throttling", "Rate exceeded"),
+        (Some(Fault::ServiceUnavailable), _) => error_response(ec2, 503, "", ""),
+        (
+            Some(Fault::Error {
+                code,
+                status,
+                message,
+            }),
+            _,
+        ) => error_response(ec2, status, code, message),
+        (None, Verdict::Refuse(status, "RequestLimitExceeded", message)) if !ec2 => {
+            error_response(false, status.min(400), "Throttling", &message)
+        }
+        (None, Verdict::Refuse(status, code, message)) => {
+            error_response(ec2, status, code, &message)
+        }
+        (Some(Fault::BucketElsewhere(region)), _) => format!(
+            "HTTP/1.1 301 Moved Permanently\r\nx-amz-bucket-region: {region}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        )
+        .into_bytes(),
+        (None, Verdict::Answer(body)) => ok_response(&body),
+        (Some(Fault::Delay(_) | Fault::Truncate) | None, verdict) => {
+            if let Verdict::Stall(lasts) = verdict {
+                stall = Some(lasts);
+            }
+            match forward(upstream, &head, &body) {
+                Some(response) => response,
+                None => return,
+            }
         }
     };
     if kill {
@@ -300,7 +353,21 @@ fn serve(
             .status();
         return;
     }
+    if let Some(lasts) = stall {
+        // AWS acted and never answered: the connection stays open, silent.
+        std::thread::sleep(lasts);
+        return;
+    }
     let response = slow_down(plan, &action, response);
+    let response = {
+        let mut plan = plan.lock().unwrap();
+        match plan.world.as_mut().filter(|_| modelled) {
+            Some(world) if response.starts_with(b"HTTP/1.1 200") => {
+                replace_body(&response, |text| world.after(&action, &params, text))
+            }
+            _ => response,
+        }
+    };
     let sent = if truncate {
         response.len() / 2
     } else {
@@ -312,6 +379,85 @@ fn serve(
         started,
         finished: Instant::now(),
     });
+}
+
+/// Sends the request to LocalStack and reads its whole answer.
+fn forward(upstream: &str, head: &[u8], body: &[u8]) -> Option<Vec<u8>> {
+    let mut server = match TcpStream::connect(upstream) {
+        Ok(server) => server,
+        Err(e) => {
+            eprintln!("proxy: cannot reach {upstream}: {e}");
+            return None;
+        }
+    };
+    let _ = server.write_all(head);
+    let _ = server.write_all(body);
+    let mut response = Vec::new();
+    let _ = server.read_to_end(&mut response);
+    Some(response)
+}
+
+/// A DeleteSecurityGroup that another group's rule still references is refused, as AWS does: the
+/// groups are read from LocalStack with the request's own headers and a DescribeSecurityGroups body.
+fn check_references(
+    upstream: &str,
+    plan: &Mutex<Plan>,
+    action: &str,
+    params: &realism::Params,
+    head: &[u8],
+) -> Verdict {
+    let asks = plan
+        .lock()
+        .unwrap()
+        .world
+        .as_ref()
+        .is_some_and(|w| w.checks_references(action));
+    let group = params
+        .iter()
+        .find(|(k, _)| k == "GroupId")
+        .map(|(_, v)| v.clone());
+    let (true, Some(group)) = (asks, group) else {
+        return Verdict::Forward;
+    };
+    let query = b"Action=DescribeSecurityGroups&Version=2016-11-15".to_vec();
+    let head: String = String::from_utf8_lossy(head)
+        .split("\r\n")
+        .map(|line| {
+            if line.to_ascii_lowercase().starts_with("content-length:") {
+                format!("Content-Length: {}", query.len())
+            } else {
+                line.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\r\n");
+    let Some(answer) = forward(upstream, head.as_bytes(), &query) else {
+        return Verdict::Forward;
+    };
+    let answer = String::from_utf8_lossy(&answer);
+    let referenced = plan
+        .lock()
+        .unwrap()
+        .world
+        .as_ref()
+        .is_some_and(|w| w.referenced(&group, &answer));
+    if referenced {
+        Verdict::Refuse(
+            400,
+            "DependencyViolation",
+            format!("resource {group} has a dependent object"),
+        )
+    } else {
+        Verdict::Forward
+    }
+}
+
+fn ok_response(body: &str) -> Vec<u8> {
+    format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
 }
 
 /// Notes when the NAT gateway and instances were created, and until their slow states are over,
@@ -343,13 +489,18 @@ fn slow_down(plan: &Mutex<Plan>, action: &str, response: Vec<u8>) -> Vec<u8> {
     }
 }
 
-/// Replaces text in an HTTP response's body and fixes its Content-Length.
+/// Replaces text in an HTTP response's body.
 fn rewrite(response: &[u8], from: &str, to: &str) -> Vec<u8> {
+    replace_body(response, |body| body.replace(from, to))
+}
+
+/// Rewrites an HTTP response's body and fixes its Content-Length.
+fn replace_body(response: &[u8], change: impl FnOnce(&str) -> String) -> Vec<u8> {
     let text = String::from_utf8_lossy(response);
     let Some((head, body)) = text.split_once("\r\n\r\n") else {
         return response.to_vec();
     };
-    let body = body.replace(from, to);
+    let body = change(body);
     let head: Vec<String> = head
         .split("\r\n")
         .map(|line| {

@@ -6,7 +6,9 @@
 //! and `unpave`, at the normal concurrency and at concurrency 1, it reports the wall time, the
 //! requests, the mutating requests, and the longest chain of requests that waited on each other.
 //! A last pair of runs makes the NAT gateway and the instance stay `pending` for a while, to show
-//! that the slow waits overlap each other and everything else.
+//! that the slow waits overlap each other and everything else. `--realistic SEED` instead measures
+//! pave and unpave behind the realism layer (AWS's timing in real time) against the floor its
+//! slowest waits set.
 
 #[path = "../../common/mod.rs"]
 mod common;
@@ -15,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use common::proxy::{Exchange, Proxy, SlowStates};
+use common::realism::Realism;
 use common::{Env, Run, endpoint};
 
 #[derive(Parser)]
@@ -35,6 +38,11 @@ struct Options {
     /// Print every request of every phase with its timing, to see what waited on what.
     #[arg(long)]
     show_requests: bool,
+    /// Measure only pave and unpave behind the realism layer with this seed (repeatable): AWS's
+    /// timing in real time, minutes per seed. The stalled answer is left out: it costs one attempt
+    /// timeout wherever it falls, and the point is the waits.
+    #[arg(long, value_name = "SEED")]
+    realistic: Vec<u64>,
     /// Arguments cargo passes to every bench target.
     #[arg(long, hide = true)]
     bench: bool,
@@ -203,8 +211,61 @@ fn slow_states(proxy: &Proxy, options: &Options) {
     }
 }
 
+/// Pave and unpave behind the realism layer, against the floors set by the slowest waits AWS
+/// imposes (the NAT gateway's `pending` and `deleting`, the instance's `pending` and
+/// `shutting-down`), per seed.
+fn realistic(seeds: &[u64]) {
+    println!(
+        "| seed | pave | pave floor | over | unpave | unpave floor | over |\n|---|---|---|---|---|---|---|"
+    );
+    let over = |took: Duration, floor: Duration| {
+        format!(
+            "{:+.1} %",
+            (took.as_secs_f64() / floor.as_secs_f64() - 1.0) * 100.0
+        )
+    };
+    for &seed in seeds {
+        let proxy = Proxy::start(endpoint());
+        proxy.set_realism(Realism {
+            stall: None,
+            ..Realism::aws(seed)
+        });
+        let env = Env::against(&format!("bench-real{seed}"), "", &proxy.url);
+        let start = Instant::now();
+        run(&env, &["pave", "--yes", "--no-bootstrap"]);
+        let pave = start.elapsed();
+        let pave_floor = proxy
+            .world(|w| w.slowest_ready())
+            .flatten()
+            .map(|t| t - start);
+        let start = Instant::now();
+        run(&env, &["unpave", "--yes"]);
+        let unpave = start.elapsed();
+        let unpave_floor = proxy
+            .world(|w| w.slowest_gone())
+            .flatten()
+            .map(|t| t - start);
+        let (Some(pave_floor), Some(unpave_floor)) = (pave_floor, unpave_floor) else {
+            continue;
+        };
+        println!(
+            "| {seed} | {} | {} | {} | {} | {} | {} |",
+            seconds(pave),
+            seconds(pave_floor),
+            over(pave, pave_floor),
+            seconds(unpave),
+            seconds(unpave_floor),
+            over(unpave, unpave_floor)
+        );
+    }
+}
+
 fn main() {
     let options = Options::parse();
+    if !options.realistic.is_empty() {
+        realistic(&options.realistic);
+        return;
+    }
     let proxy = Proxy::start(endpoint());
     proxy.set_latency(Duration::from_millis(options.latency_ms));
     println!(

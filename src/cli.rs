@@ -22,7 +22,9 @@ pub struct Cli {
     pub global: GlobalArgs,
 }
 
+/// Shown after each command's own flags, under a heading of their own.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// Config file (TOML) [default: ./cfcr-aws.toml, if present]
     #[arg(long, global = true, value_name = "FILE")]
@@ -125,7 +127,7 @@ pub enum Command {
     /// The environments in the state directory, with region, age and status (no AWS calls).
     #[command(after_help = "Example:\n  cfcr-aws list --state-dir state/")]
     List(ListArgs),
-    /// Shell completions for bash, zsh or fish, on standard output.
+    /// Shell completions for bash, elvish, fish, powershell or zsh, on standard output.
     #[command(
         after_help = "Examples:\n  cfcr-aws completions bash > /etc/bash_completion.d/cfcr-aws\n  cfcr-aws completions zsh > \"${fpath[1]}/_cfcr-aws\""
     )]
@@ -191,6 +193,7 @@ pub struct ListArgs {
 
 #[derive(Debug, Args)]
 pub struct CompletionsArgs {
+    /// The shell: bash, elvish, fish, powershell or zsh.
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
 }
@@ -224,10 +227,8 @@ pub struct KubeconfigArgs {
 
 #[derive(Debug, Args)]
 pub struct PlanArgs {
-    #[command(flatten)]
-    pub values: ConfigValues,
     /// A paved environment, planned against the settings in its state (no config file needed).
-    #[arg(long, value_name = "NAME", conflicts_with = "prefix")]
+    #[arg(long, value_name = "NAME", conflicts_with = "ConfigValues")]
     pub env: Option<String>,
     /// Plan the unpave instead.
     #[arg(long)]
@@ -238,18 +239,22 @@ pub struct PlanArgs {
     /// One JSON object on standard output instead of the listing.
     #[arg(long)]
     pub json: bool,
+    // Last: the command's own flags come first in its help.
+    #[command(flatten)]
+    pub values: ConfigValues,
 }
 
 #[derive(Debug, Args)]
 pub struct PaveArgs {
-    #[command(flatten)]
-    pub values: ConfigValues,
     /// Stop after the AWS resources; do not hand off to the bastion.
     #[arg(long)]
     pub no_bootstrap: bool,
     /// Do not ask before creating a new environment.
     #[arg(long, short = 'y')]
     pub yes: bool,
+    // Last: the command's own flags come first in its help.
+    #[command(flatten)]
+    pub values: ConfigValues,
 }
 
 #[derive(Debug, Args)]

@@ -55,6 +55,7 @@ impl fmt::Display for DirectorCredentials {
 /// Every key of the config file. Each one can also be given as a flag of the same name, which wins.
 #[derive(Clone, Debug, Default, Deserialize, Args)]
 #[serde(deny_unknown_fields)]
+#[command(next_help_heading = "Settings (each also a config-file key)")]
 pub struct ConfigValues {
     /// Environment name: prefixes every AWS name and names the state file.
     #[arg(long)]

@@ -7,7 +7,7 @@ use std::path::Path;
 use serde_json::json;
 
 use crate::aws::retry::AwsError;
-use crate::state::write_private_file;
+use crate::files::write_private;
 
 /// The file's name in the state directory.
 pub const FILE: &str = "last-error.json";
@@ -30,5 +30,5 @@ pub fn record(state_dir: &Path, err: &anyhow::Error) -> anyhow::Result<()> {
     });
     let mut text = serde_json::to_vec_pretty(&record)?;
     text.push(b'\n');
-    write_private_file(&state_dir.join(FILE), &text)
+    write_private(&state_dir.join(FILE), &text)
 }

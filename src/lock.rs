@@ -34,17 +34,24 @@ pub fn hostname() -> String {
 
 impl EnvLock {
     pub fn acquire(state_dir: &Path, env: &str, command: &str) -> anyhow::Result<EnvLock> {
-        std::fs::create_dir_all(state_dir)
-            .with_context(|| format!("creating {}", state_dir.display()))?;
+        crate::files::private_dir(state_dir)?;
         let path = state_dir.join(format!("{env}.lock"));
-        let mut file = OpenOptions::new()
+        // Never through a link: the lock is truncated and rewritten below.
+        let mut file = match OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
             .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
             .open(&path)
-            .with_context(|| format!("opening {}", path.display()))?;
+        {
+            Ok(file) => file,
+            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+                return Err(crate::files::SymlinkRefused(path).into());
+            }
+            Err(e) => return Err(e).with_context(|| format!("opening {}", path.display())),
+        };
         match file.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {

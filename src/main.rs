@@ -6,6 +6,7 @@ mod bootstrap;
 mod cli;
 mod commands;
 mod config;
+mod files;
 mod graph;
 mod keys;
 mod last_error;
@@ -36,6 +37,11 @@ fn init_tracing(verbose: u8, quiet: bool, format: report::LogFormat) {
         _ => "info,cfcr_aws=trace",
     };
     let mut filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    // Without a region or credentials the SDK's loaders warn with raw metadata-service answers
+    // before the tool's own error says what to do: their warnings only with -v.
+    if verbose == 0 {
+        filter = filter.add_directive("aws_config=error".parse().expect("a valid directive"));
+    }
     // Whatever RUST_LOG says: the SDK's and HTTP stack's traces carry request and response bodies,
     // which hold secrets (CreateAccessKey's answer, ImportKeyPair's request).
     for wire in [
@@ -52,11 +58,20 @@ fn init_tracing(verbose: u8, quiet: bool, format: report::LogFormat) {
     }
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(report::colour())
         .with_writer(std::io::stderr);
     match format {
         report::LogFormat::Json => builder.json().init(),
         report::LogFormat::Text => builder.init(),
     }
+}
+
+fn closed_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 fn exit_status(err: &anyhow::Error) -> u8 {
@@ -87,14 +102,13 @@ fn main() -> ExitCode {
             if err.is::<commands::ChangesPending>() {
                 return ExitCode::from(2);
             }
-            eprintln!("error: {err:#}");
-            if verbose {
-                for (depth, cause) in err.chain().enumerate() {
-                    eprintln!("  {depth}: {cause}");
-                }
+            // The reader went away (`| head`): nothing is wrong, and nothing more can be said.
+            if closed_pipe(&err) {
+                return ExitCode::SUCCESS;
             }
+            report::error(&err, verbose);
             if let Err(e) = last_error::record(&state_dir, &err) {
-                eprintln!("warning: could not record the error: {e:#}");
+                report::warning(&format!("could not record the error: {e:#}"));
             }
             ExitCode::from(exit_status(&err))
         }

@@ -9,6 +9,7 @@ use aws_sdk_ec2::types::{AvailabilityZoneState, Filter, LocationType};
 use futures::future::join_all;
 
 use crate::aws::{self, Policy};
+use crate::config::AmiSource;
 use crate::resources::{Ctx, Key, NameTaken, OWNER_TAG, Resource};
 use crate::state::Record;
 
@@ -60,10 +61,11 @@ pub async fn check(
         Some(match resource.find(ctx).await {
             Ok(Some(record)) => Ok((resource.name(&ctx.settings), record)),
             Ok(None) => Err(format!(
-                "bastion_ami: no image matches {}; name another image or pattern",
+                "{}: no image matches {}; name another image or pattern",
+                image_key(ctx),
                 resource.name(&ctx.settings)
             )),
-            Err(e) => Err(format!("bastion_ami: {e:#}")),
+            Err(e) => Err(format!("{}: {e:#}", image_key(ctx))),
         })
     };
     let names = join_all(
@@ -135,6 +137,17 @@ async fn instance_type_offered(ctx: &Ctx) -> anyhow::Result<Option<String>> {
     }))
 }
 
+/// The config key the operator set for the bastion's image.
+fn image_key(ctx: &Ctx) -> &'static str {
+    match ctx.settings.bastion_ami {
+        AmiSource::Id(_) => "bastion_ami",
+        AmiSource::NamePattern(_) => "bastion_ami_name",
+    }
+}
+
+/// What a lost state's advice must add: the state may not be lost at all, only elsewhere.
+const ELSEWHERE: &str = "If another operator or directory holds this environment's state (another --state-dir, or an S3 --state), the environment is live: find that state first, because unpave --env would destroy it";
+
 /// A problem when the resource's name is held: by someone else, or by this environment without a
 /// state (then the state was lost). With a state, the environment's own resource is one a crashed
 /// run created: pave adopts it.
@@ -144,7 +157,7 @@ async fn name_free(ctx: &Ctx, resource: &dyn Resource, new: bool) -> Option<Stri
         Ok(None) => None,
         Ok(Some(_)) if !new => None,
         Ok(Some(_)) => Some(format!(
-            "{} {name:?} already exists with this environment's tag but is not in the state: restore the state file, or run `cfcr-aws unpave --env {}` to delete what is left",
+            "{} {name:?} already exists with this environment's tag but is not in the state: restore the state file, or run `cfcr-aws unpave --env {}` to delete what is left. {ELSEWHERE}",
             resource.key(),
             ctx.settings.prefix
         )),
@@ -257,7 +270,7 @@ async fn orphans(ctx: &Ctx, new: bool) -> anyhow::Result<Option<String>> {
         .collect();
     Ok((!found.is_empty()).then(|| {
         format!(
-            "AWS already holds VPC {} of environment {env:?} but there is no state file: run `cfcr-aws unpave --env {env}` to delete what is left (it finds it by tag and name), or restore the state file",
+            "AWS already holds VPC {} of environment {env:?} but there is no state file: run `cfcr-aws unpave --env {env}` to delete what is left (it finds it by tag and name), or restore the state file. {ELSEWHERE}",
             found.join(", ")
         )
     }))

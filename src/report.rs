@@ -43,6 +43,47 @@ pub fn init(quiet: bool, format: LogFormat) {
     let _ = MODE.set(mode);
 }
 
+/// A duration for people: whole seconds, as `4m 5s`.
+pub fn human(duration: Duration) -> String {
+    humantime::format_duration(Duration::from_secs(duration.as_secs())).to_string()
+}
+
+/// A request being retried for a while (throttling, an endpoint that does not answer): shown, so
+/// that a minute of retries is never silent.
+pub fn retrying(operation: &str, problem: &str, so_far: Duration) {
+    note(&format!(
+        "retrying {operation} ({} so far): {problem}",
+        human(so_far)
+    ));
+}
+
+/// Whether standard error takes colour: a terminal, and no `NO_COLOR` (no-color.org).
+pub fn colour() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// The command's final error: one line (every cause on lines of its own with `-v`), or one JSON
+/// object with `--log-format json`.
+pub fn error(err: &anyhow::Error, verbose: bool) {
+    if let Mode::Json = mode() {
+        let causes: Vec<String> = err.chain().map(|c| c.to_string()).collect();
+        eprintln!(
+            "{}",
+            json!({"time": now(), "event": "error", "message": format!("{err:#}"), "causes": causes})
+        );
+        return;
+    }
+    if let Mode::Live(multi) = mode() {
+        let _ = multi.clear();
+    }
+    eprintln!("error: {err:#}");
+    if verbose {
+        for (depth, cause) in err.chain().enumerate() {
+            eprintln!("  {depth}: {cause}");
+        }
+    }
+}
+
 fn mode() -> &'static Mode {
     MODE.get_or_init(|| Mode::Plain)
 }

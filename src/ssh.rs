@@ -14,7 +14,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
-use crate::state::{State, write_private_file};
+use crate::files::write_private;
+use crate::report;
+use crate::state::State;
 
 /// The pinned host key did not match: someone else answers at the bastion's address.
 #[derive(Debug, thiserror::Error)]
@@ -74,17 +76,19 @@ pub struct Bastion {
 
 impl Bastion {
     pub fn new(state: &State, target: Target) -> anyhow::Result<Bastion> {
+        // 0700 whatever the umask: another local user must not swap known_hosts mid-connection.
         let dir = tempfile::Builder::new()
             .prefix("cfcr-aws-ssh-")
+            .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
             .tempdir()
             .context("creating a private temporary directory")?;
-        write_private_file(
+        write_private(
             &dir.path().join("deployer"),
             state.deployer_key.private_key.as_bytes(),
         )?;
         let alias = format!("cfcr-aws-{}-bastion", state.env);
         let known = format!("{alias} {}\n", state.bastion_host_key.public_key);
-        write_private_file(&dir.path().join("known_hosts"), known.as_bytes())?;
+        write_private(&dir.path().join("known_hosts"), known.as_bytes())?;
         Ok(Bastion { target, dir, alias })
     }
 
@@ -133,6 +137,14 @@ impl Bastion {
     pub fn wait_until_reachable(&self, timeout: Duration) -> anyhow::Result<()> {
         let started = Instant::now();
         let mut delay = Duration::from_secs(1);
+        let what = format!(
+            "waiting for SSH on the bastion at {} as {} (up to {})",
+            self.address(),
+            self.target.user,
+            report::human(timeout)
+        );
+        let _shown = report::activity(what.clone());
+        let mut next_note = Instant::now();
         loop {
             let out = self
                 .command(false)
@@ -157,12 +169,25 @@ impl Bastion {
             }
             if started.elapsed() >= timeout {
                 bail!(
-                    "cannot reach the bastion at {} as {} after {:?}: {}",
+                    "cannot reach the bastion at {} as {} after {} ({}). A new bastion may still be booting: run `cfcr-aws bootstrap` later. Otherwise check that ssh_allowed_cidrs admits this machine's public address, pass --bastion-address if you reach it another way, or pave with --no-bootstrap and hand off later",
                     self.address(),
                     self.target.user,
-                    started.elapsed(),
+                    report::human(started.elapsed()),
                     stderr.trim()
                 );
+            }
+            // Plain and JSON output have no spinner: a line at the start and every half minute.
+            if Instant::now() >= next_note {
+                let so_far = match started.elapsed().as_secs() {
+                    0 => String::new(),
+                    _ => format!(
+                        "; {} so far: {}",
+                        report::human(started.elapsed()),
+                        stderr.trim()
+                    ),
+                };
+                report::note(&format!("{what}{so_far}"));
+                next_note = Instant::now() + Duration::from_secs(30);
             }
             tracing::debug!(address = %self.address(), "bastion not reachable yet: {}", stderr.trim());
             std::thread::sleep(delay);

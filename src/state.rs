@@ -5,9 +5,7 @@
 //! 0600 from the start, because it holds private keys. The format is documented in docs/state.md.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs::{self, File, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
@@ -183,6 +181,7 @@ pub fn path_for(state_dir: &Path, env: &str) -> PathBuf {
 
 /// Reads and checks a state file; `None` when there is none.
 pub fn load(path: &Path) -> anyhow::Result<Option<State>> {
+    crate::files::refuse_symlink(path)?;
     let text = match fs::read(path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -216,28 +215,6 @@ pub fn parse(text: &[u8], origin: &str) -> anyhow::Result<State> {
     let state: State = serde_json::from_value(value)
         .map_err(|e| damaged(format!("not a valid cfcr-aws state ({e})")))?;
     Ok(state)
-}
-
-/// Writes `bytes` to `path` atomically, with mode 0600 from the first byte.
-pub fn write_private_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let tmp = path.with_extension("tmp");
-    let _ = fs::remove_file(&tmp);
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)
-        .with_context(|| format!("creating {}", tmp.display()))?;
-    file.write_all(bytes)
-        .and_then(|()| file.sync_all())
-        .with_context(|| format!("writing {}", tmp.display()))?;
-    fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))?;
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .with_context(|| format!("syncing {}", dir.display()))?;
-    Ok(())
 }
 
 /// Where a store writes: a local file, or an S3 object written conditionally on its last ETag.
@@ -313,7 +290,7 @@ impl StateStore {
         let mut json = serde_json::to_vec_pretty(state).context("serialising the state")?;
         json.push(b'\n');
         match &self.sink {
-            Sink::File(path) => write_private_file(path, &json),
+            Sink::File(path) => crate::files::write_private(path, &json),
             Sink::Object {
                 store,
                 key,
@@ -389,8 +366,8 @@ mod tests {
     fn private_files_are_0600_and_replaced_whole() {
         let dir = std::env::temp_dir().join(format!("cfcr-aws-state-test-{}", std::process::id()));
         let path = dir.join("x.json");
-        write_private_file(&path, b"one").unwrap();
-        write_private_file(&path, b"two").unwrap();
+        crate::files::write_private(&path, b"one").unwrap();
+        crate::files::write_private(&path, b"two").unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"two");
         let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);

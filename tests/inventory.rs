@@ -851,7 +851,9 @@ async fn drift_is_shown_by_status_and_plan_and_repaired_by_pave() {
         .await
         .unwrap();
 
-    let status = env.run(&["status"]).ok().stdout;
+    let status = env.run(&["status"]);
+    assert_eq!(status.code, 2, "drift is exit status 2: {}", status.stderr);
+    let status = status.stdout;
     let line = |key: &str| {
         status
             .lines()

@@ -100,7 +100,8 @@ async fn realistic_run(label: &str, realism: Realism) {
         assert_clean_status(&env);
 
         drift(&env).await;
-        let status = env.run(&["status"]).ok();
+        let status = env.run(&["status"]);
+        assert_eq!(status.code, 2, "{}", status.stderr);
         assert_eq!(
             status.stdout.matches("changed").count(),
             2,

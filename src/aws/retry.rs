@@ -212,6 +212,8 @@ pub const MAX_ATTEMPTS: u32 = 15;
 pub const RELEASE_WINDOW: Duration = Duration::from_secs(20 * 60);
 const BASE_DELAY: Duration = Duration::from_millis(200);
 const MAX_DELAY: Duration = Duration::from_secs(10);
+/// How long a request may be retried silently (for throttling and failures) before it is shown.
+const SHOW_RETRIES_AFTER: Duration = Duration::from_secs(5);
 /// Polling interval ceiling while waiting out eventual consistency.
 const MAX_TOLERANCE_DELAY: Duration = Duration::from_secs(5);
 
@@ -291,8 +293,17 @@ where
     let mut tolerated: u32 = 0;
     loop {
         attempt += 1;
+        let sent = Instant::now();
         let err = match send().await {
-            Ok(output) => return Ok(output),
+            Ok(output) => {
+                tracing::debug!(
+                    operation,
+                    attempt,
+                    "answered in {} ms",
+                    sent.elapsed().as_millis()
+                );
+                return Ok(output);
+            }
             Err(e) => AwsError::from_sdk(operation, e),
         };
         let retried = match err.class {
@@ -314,6 +325,11 @@ where
         };
         match delay {
             Some(delay) => {
+                // Throttling and failures are shown once they have lasted a few seconds; tolerated
+                // answers are expected and show with -v.
+                if retried && started.elapsed() >= SHOW_RETRIES_AFTER {
+                    crate::report::retrying(operation, &err.to_string(), started.elapsed());
+                }
                 tracing::debug!(
                     operation,
                     attempt,

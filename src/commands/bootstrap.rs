@@ -5,9 +5,10 @@ use minijinja::context;
 
 use crate::bootstrap;
 use crate::cli::{EnvArgs, GlobalArgs, KubeconfigArgs, RenderArgs, SshArgs};
+use crate::files::{parent_of, private_dir, refuse_symlink, write_private};
 use crate::report;
 use crate::ssh::{Bastion, Target};
-use crate::state::{self, State, StateStore, write_private_file};
+use crate::state::{self, State, StateStore};
 use crate::templates::Templates;
 
 /// A remote command's exit status, passed on as ours.
@@ -76,17 +77,34 @@ pub async fn render(global: &GlobalArgs, args: RenderArgs) -> anyhow::Result<()>
         .await?
         .state;
     let files = bootstrap::render(&state, &templates(global)?)?;
+    // Checked before anything is written: no link inside --out may lead the bundle elsewhere.
+    for file in &files {
+        let mut path = args.out.clone();
+        for part in file.path.components() {
+            path.push(part);
+            refuse_symlink(&path)?;
+        }
+    }
+    let mut replaced = Vec::new();
     for file in &files {
         let path = args.out.join(&file.path);
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        if path.exists() {
+            replaced.push(path.display().to_string());
         }
-        write_private_file(&path, file.contents.as_bytes())?;
+        private_dir(parent_of(&path))?;
+        write_private(&path, file.contents.as_bytes())?;
         std::fs::set_permissions(
             &path,
             std::os::unix::fs::PermissionsExt::from_mode(file.mode),
         )?;
-        println!("{}", path.display());
+        super::outln!("{}", path.display())?;
+    }
+    if !replaced.is_empty() {
+        report::note(&format!(
+            "replaced {} file(s) that were there: {}",
+            replaced.len(),
+            replaced.join(", ")
+        ));
     }
     Ok(())
 }
@@ -126,9 +144,9 @@ pub async fn kubeconfig(global: &GlobalArgs, args: KubeconfigArgs) -> anyhow::Re
         .out
         .unwrap_or_else(|| global.state_dir.join(format!("{env}.kubeconfig")));
     if out.as_os_str() == "-" {
-        print!("{text}");
+        super::out!("{text}")?;
     } else {
-        write_private_file(&out, text.as_bytes())?;
+        write_private(&out, text.as_bytes())?;
         report::note(&format!(
             "wrote {} (context cfcr-{env}); it holds the admin token, mode 0600",
             out.display()

@@ -7,7 +7,10 @@ use crate::cli::{Cli, CompletionsArgs};
 
 pub fn completions(args: CompletionsArgs) -> anyhow::Result<()> {
     let mut command = Cli::command();
-    clap_complete::generate(args.shell, &mut command, "cfcr-aws", &mut std::io::stdout());
+    // Generated into memory: clap_complete panics on a write error such as a closed pipe.
+    let mut script = Vec::new();
+    clap_complete::generate(args.shell, &mut command, "cfcr-aws", &mut script);
+    super::out!("{}", String::from_utf8_lossy(&script))?;
     Ok(())
 }
 

@@ -63,7 +63,7 @@ pub async fn run(global: &GlobalArgs, args: ListArgs) -> anyhow::Result<()> {
         })
         .collect();
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        super::outln!("{}", serde_json::to_string_pretty(&rows)?)?;
         return Ok(());
     }
     if rows.is_empty() {
@@ -71,15 +71,15 @@ pub async fn run(global: &GlobalArgs, args: ListArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let text = |row: &Value, field: &str| row[field].as_str().unwrap_or("-").to_string();
-    println!("{:<24} {:<16} {:<6} STATUS", "ENVIRONMENT", "REGION", "AGE");
+    super::outln!("{:<24} {:<16} {:<6} STATUS", "ENVIRONMENT", "REGION", "AGE")?;
     for row in &rows {
-        println!(
+        super::outln!(
             "{:<24} {:<16} {:<6} {}",
             text(row, "env"),
             text(row, "region"),
             text(row, "age"),
             text(row, "status")
-        );
+        )?;
     }
     Ok(())
 }

@@ -1,6 +1,25 @@
 //! One module per command; this one holds what they share: finding the environment, its settings,
 //! its state, and asking the operator.
 
+/// `print!` to standard output that returns the error instead of panicking: a reader that closed
+/// the pipe (`| head`) ends the command quietly (see `main`).
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        write!(std::io::stdout().lock(), $($arg)*)
+    }};
+}
+
+/// `println!`, likewise.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)
+    }};
+}
+
+pub(crate) use {out, outln};
+
 mod bootstrap;
 mod cli_docs;
 mod list;
@@ -28,6 +47,7 @@ pub use plan::ChangesPending;
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let global = &cli.global;
+    check_endpoint(global)?;
     match cli.command {
         Command::Pave(args) => pave::run(global, *args).await,
         Command::Plan(args) => plan::run(global, *args).await,
@@ -44,6 +64,36 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::State(StateCommand::Migrate(args)) => state_cmd::migrate(global, args).await,
         Command::Completions(args) => cli_docs::completions(args),
         Command::Man => cli_docs::man(),
+    }
+}
+
+/// An endpoint that is not an http(s) URL is bad input, refused before any request: otherwise the
+/// SDK would retry it for a minute as if the network were down.
+fn check_endpoint(global: &GlobalArgs) -> Result<(), ValidationError> {
+    let (field, url) = match (&global.endpoint_url, std::env::var("AWS_ENDPOINT_URL")) {
+        (Some(url), _) => ("endpoint-url", url.clone()),
+        (None, Ok(url)) if !url.is_empty() => ("AWS_ENDPOINT_URL", url),
+        _ => return Ok(()),
+    };
+    let host = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .map(|rest| rest.split(['/', '?']).next().unwrap_or_default());
+    let valid = host.is_some_and(|host| {
+        !host.is_empty()
+            && host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-._:[]@".contains(c))
+    });
+    if valid {
+        Ok(())
+    } else {
+        Err(ValidationError {
+            field: field.into(),
+            problem: format!(
+                "{url:?} is not an http:// or https:// URL; use e.g. http://127.0.0.1:4566 (LocalStack), or leave it unset for AWS"
+            ),
+        })
     }
 }
 
@@ -79,7 +129,20 @@ fn environment(global: &GlobalArgs, args: &EnvArgs) -> anyhow::Result<String> {
 }
 
 /// Refuses settings that differ from a paved environment's in what cannot change in place.
+/// Said by `pave` and `plan` alike.
+fn warn_open_ssh(settings: &Settings) {
+    if settings.ssh_open_to_world() {
+        report::warning(
+            "ssh_allowed_cidrs includes 0.0.0.0/0: the bastion's SSH port is open to the whole internet; list your own networks instead",
+        );
+    }
+}
+
+/// While nothing exists (a pave that stopped before its first create), anything may change.
 fn refuse_changes(paved: &State, settings: &Settings) -> anyhow::Result<()> {
+    if paved.resources.is_empty() && paved.creating.is_empty() {
+        return Ok(());
+    }
     let changed = paved.settings.differences(settings);
     if changed.is_empty() {
         return Ok(());

@@ -18,10 +18,10 @@ pub async fn run(global: &GlobalArgs, args: OutputsArgs) -> anyhow::Result<()> {
                 all.keys().copied().collect::<Vec<_>>().join(", ")
             ),
         })?;
-        println!("{}", outputs::raw(value));
+        super::outln!("{}", outputs::raw(value))?;
         return Ok(());
     }
     let format = if args.json { Format::Json } else { args.format };
-    print!("{}", outputs::render(&all, format));
+    super::out!("{}", outputs::render(&all, format))?;
     Ok(())
 }

@@ -26,13 +26,34 @@ pub(super) fn new_state(settings: &Settings) -> anyhow::Result<State> {
     })
 }
 
+/// What a new environment's pave will create (and look up), shown before the question, as
+/// Terraform shows its plan.
+fn creation_summary(settings: &Settings) -> String {
+    let resources = inventory(settings);
+    let line = |r: &dyn crate::resources::Resource| format!("  {} {}", r.key(), r.name(settings));
+    let created: Vec<String> = resources
+        .iter()
+        .filter(|r| r.owned())
+        .map(|r| line(r.as_ref()))
+        .collect();
+    let looked_up: Vec<String> = resources
+        .iter()
+        .filter(|r| !r.owned())
+        .map(|r| line(r.as_ref()))
+        .collect();
+    format!(
+        "pave will create {} resources in {} ({}):\n{}\nand look up:\n{}\n(`cfcr-aws plan` shows the same with the preflight checks)",
+        created.len(),
+        settings.region,
+        settings.zone,
+        created.join("\n"),
+        looked_up.join("\n")
+    )
+}
+
 pub async fn run(global: &GlobalArgs, args: PaveArgs) -> anyhow::Result<()> {
     let settings = super::settings(global, args.values).await?;
-    if settings.ssh_open_to_world() {
-        report::warning(
-            "ssh_allowed_cidrs includes 0.0.0.0/0: the bastion's SSH port is open to the whole internet; list your own networks instead",
-        );
-    }
+    super::warn_open_ssh(&settings);
     let backend = super::backend(global).await?;
     let _lock = backend.lock(&settings.prefix, "pave").await?;
     let existing = backend.load(&settings.prefix).await?;
@@ -40,15 +61,24 @@ pub async fn run(global: &GlobalArgs, args: PaveArgs) -> anyhow::Result<()> {
         super::refuse_changes(&loaded.state, &settings)?;
     }
     let aws = crate::aws::connect(&settings.region, global.endpoint_url.as_deref()).await?;
-    let new = existing.is_none();
+    // A state with nothing in it (a pave that stopped before its first create) is a new one.
+    let new = existing
+        .as_ref()
+        .is_none_or(|l| l.state.resources.is_empty() && l.state.creating.is_empty());
     let store = match existing {
         Some(paved) => {
             let store = backend.open(&settings.prefix, paved);
-            // Only the hand-off's settings can differ here: take the new ones.
-            store.update(|s| s.settings = settings.clone())?;
+            // Only the hand-off's settings can differ here (or any, while nothing exists yet).
+            store.update(|s| {
+                s.settings = settings.clone();
+                s.region = settings.region.clone();
+            })?;
             store
         }
         None => {
+            if !args.yes {
+                report::note(&creation_summary(&settings));
+            }
             super::confirm(
                 &format!(
                     "Create CFCR environment {:?} in {}?",

@@ -41,6 +41,7 @@ pub async fn run(global: &GlobalArgs, args: PlanArgs) -> anyhow::Result<()> {
     if let Some(paved) = &existing {
         super::refuse_changes(paved, &settings)?;
     }
+    super::warn_open_ssh(&settings);
     if args.destroy && existing.is_none() {
         bail!(
             "no state for environment {:?} in {}: nothing to destroy",
@@ -69,12 +70,12 @@ pub async fn run(global: &GlobalArgs, args: PlanArgs) -> anyhow::Result<()> {
         pave_steps(&ctx, &resources, new, !global.skip_quota_check).await?
     };
     if args.json {
-        println!(
+        super::outln!(
             "{}",
             serde_json::to_string_pretty(&as_json(&ctx, &steps, &problems, args.destroy))?
-        );
+        )?;
     } else {
-        print!("{}", listing(&ctx, &steps, &problems, args.destroy));
+        super::out!("{}", listing(&ctx, &steps, &problems, args.destroy))?;
     }
     if !problems.is_empty() {
         return Err(PreflightFailed(problems).into());

@@ -6,8 +6,8 @@ use std::io::ErrorKind;
 use anyhow::{Context, bail};
 
 use crate::cli::{GlobalArgs, SshKeyArgs};
+use crate::files::write_private;
 use crate::report;
-use crate::state::write_private_file;
 
 pub async fn run(global: &GlobalArgs, args: SshKeyArgs) -> anyhow::Result<()> {
     let env = super::environment(global, &args.env)?;
@@ -19,7 +19,7 @@ pub async fn run(global: &GlobalArgs, args: SshKeyArgs) -> anyhow::Result<()> {
         bail!("the state of {env:?} has no deployer key (it was recovered without its state file)");
     }
     let Some(out) = args.out else {
-        println!("{}", key.public_key);
+        super::outln!("{}", key.public_key)?;
         report::note("the private key is written only on request: cfcr-aws ssh-key --out FILE");
         return Ok(());
     };
@@ -32,7 +32,7 @@ pub async fn run(global: &GlobalArgs, args: SshKeyArgs) -> anyhow::Result<()> {
         Err(e) if e.kind() == ErrorKind::NotFound => {}
         Err(e) => return Err(e).with_context(|| format!("reading {}", out.display())),
     }
-    write_private_file(&out, key.private_key.as_bytes())?;
+    write_private(&out, key.private_key.as_bytes())?;
     report::note(&format!(
         "wrote the deployer key of {env:?} to {} (mode 0600); e.g. ssh -i {} ubuntu@<bastion>",
         out.display(),

@@ -19,7 +19,13 @@ pub async fn run(global: &GlobalArgs, args: EnvArgs) -> anyhow::Result<()> {
     let resources = inventory(&ctx.settings);
     let seen = refresh::observe(&ctx, &resources).await?;
     let health = refresh::health(&ctx, &resources, &seen).await?;
-    println!("{:<28} {:<34} {:<24} STATUS", "RESOURCE", "NAME", "ID");
+    let mut rows = vec![[
+        "RESOURCE".to_string(),
+        "NAME".to_string(),
+        "ID".to_string(),
+        "STATUS".to_string(),
+    ]];
+    let mut drift = false;
     for resource in &resources {
         let Some(record) = ctx.state.get(resource.key()) else {
             continue;
@@ -30,12 +36,29 @@ pub async fn run(global: &GlobalArgs, args: EnvArgs) -> anyhow::Result<()> {
             Some(Health::Missing) => "missing".to_string(),
             Some(Health::Changed(changes)) => format!("changed: {}", changes.join("; ")),
         };
-        println!(
-            "{:<28} {:<34} {:<24} {status}",
+        drift |= status != "present";
+        rows.push([
             resource.key().to_string(),
             resource.name(&ctx.settings),
-            record.id
-        );
+            record.id,
+            status,
+        ]);
+    }
+    // Columns as wide as their longest value: ARNs and image patterns are long.
+    let width = |column: usize| rows.iter().map(|r| r[column].len()).max().unwrap_or(0);
+    let widths = [width(0), width(1), width(2)];
+    for [key, name, id, status] in &rows {
+        super::outln!(
+            "{key:<w0$}  {name:<w1$}  {id:<w2$}  {status}",
+            w0 = widths[0],
+            w1 = widths[1],
+            w2 = widths[2]
+        )?;
+    }
+    // Documented: 2 when anything is missing, changed or incomplete (pave would act), like plan's
+    // --detailed-exitcode.
+    if drift {
+        return Err(super::ChangesPending.into());
     }
     Ok(())
 }

@@ -32,20 +32,32 @@ pub async fn run(global: &GlobalArgs, args: UnpaveArgs) -> anyhow::Result<()> {
     let aws = crate::aws::connect(&paved.region, global.endpoint_url.as_deref()).await?;
     let settings = paved.settings.clone();
     let resources = inventory(&settings);
-    let doomed: Vec<String> = resources
-        .iter()
-        .filter_map(|r| {
-            let record = paved.resources.get(&r.key())?;
-            Some(format!(
-                "  {} {} ({})",
-                r.key(),
-                r.name(&settings),
-                record.id
-            ))
-        })
-        .collect();
+    // Data sources (the bastion's image) are forgotten, not deleted.
+    let listed = |owned: bool| -> Vec<String> {
+        resources
+            .iter()
+            .filter(|r| r.owned() == owned)
+            .filter_map(|r| {
+                let record = paved.resources.get(&r.key())?;
+                Some(format!(
+                    "  {} {} ({})",
+                    r.key(),
+                    r.name(&settings),
+                    record.id
+                ))
+            })
+            .collect()
+    };
     if !args.yes {
-        report::note(&format!("unpave will delete:\n{}", doomed.join("\n")));
+        let mut text = format!("unpave will delete:\n{}", listed(true).join("\n"));
+        let forgotten = listed(false);
+        if !forgotten.is_empty() {
+            text.push_str(&format!(
+                "\nand forget (not deleted: not the environment's):\n{}",
+                forgotten.join("\n")
+            ));
+        }
+        report::note(&text);
     }
     super::confirm(
         &format!("Delete environment {env:?} in {}?", paved.region),

@@ -46,6 +46,13 @@ pub fn context(state: &State) -> Value {
     for (key, value) in bootstrap.as_object().expect("an object") {
         extra[key] = value.clone();
     }
+    extra["cfcr_stemcell_local"] = json!(
+        settings
+            .bootstrap
+            .cfcr_stemcell
+            .as_ref()
+            .is_some_and(|s| s.is_local())
+    );
     if settings.director_credentials == DirectorCredentials::AccessKey {
         let key = state.director_access_key.as_ref();
         extra["aws_access_key_id"] = json!(key.map(|k| k.access_key_id.as_str()));
@@ -85,7 +92,7 @@ fn archive(state: &State, files: &[RenderedFile]) -> anyhow::Result<Vec<u8>> {
         let path = format!("{BUNDLE_DIR}/{}", file.path.display());
         add(&path, file.contents.as_bytes(), file.mode)?;
     }
-    // OpenSSH's own format: what ssh and the bosh CLI (for create-env's tunnel) read.
+    // OpenSSH's own format, for reaching BOSH VMs from the bastion (`bosh ssh --gw-private-key`).
     add(
         "deployer.pem",
         state.deployer_key.private_key.as_bytes(),
@@ -122,12 +129,29 @@ fn run_step(bastion: &Bastion, step: &'static str, args: &str) -> anyhow::Result
 
 /// Runs every step not yet done, in order; each is recorded as started before it runs and done
 /// after it succeeds.
-pub fn run(store: &StateStore, templates: &Templates, bastion: &Bastion) -> anyhow::Result<()> {
-    upload(&store.snapshot(), templates, bastion)?;
+/// With `director_only`, the cluster's steps are left out. The compatibility check comes first:
+/// nothing runs on the bastion when the hand-off cannot work.
+pub fn run(
+    store: &StateStore,
+    templates: &Templates,
+    bastion: &Bastion,
+    director_only: bool,
+) -> anyhow::Result<()> {
+    let state = store.snapshot();
+    for note in crate::compat::check(&state.settings.bootstrap, director_only)? {
+        report::note(&format!("hand-off: {note}"));
+    }
+    upload(&state, templates, bastion)?;
     for step in Step::ALL {
+        if director_only && step.deploys_the_cluster() {
+            continue;
+        }
         if store.snapshot().bootstrap.done(step) {
             report::note(&format!("bastion: {} already done", step.name()));
             continue;
+        }
+        if step == Step::UploadStemcell {
+            upload_local_stemcell(&store.snapshot(), bastion)?;
         }
         store.update(|s| {
             s.bootstrap.steps.insert(step, StepStatus::Started);
@@ -138,8 +162,32 @@ pub fn run(store: &StateStore, templates: &Templates, bastion: &Bastion) -> anyh
             s.bootstrap.steps.insert(step, StepStatus::Done);
         })?;
     }
-    report::note("bastion: the BOSH director and the CFCR cluster are deployed");
+    report::note(if director_only {
+        "bastion: the BOSH director is deployed, with its cloud config (--director-only: no cluster)"
+    } else {
+        "bastion: the BOSH director and the CFCR cluster are deployed"
+    });
     Ok(())
+}
+
+/// An operator's stemcell that is a file on this machine goes to the bastion beside the scripts.
+fn upload_local_stemcell(state: &State, bastion: &Bastion) -> anyhow::Result<()> {
+    let Some(stemcell) = state
+        .settings
+        .bootstrap
+        .cfcr_stemcell
+        .as_ref()
+        .filter(|s| s.is_local())
+    else {
+        return Ok(());
+    };
+    let file = std::fs::File::open(&stemcell.url)
+        .with_context(|| format!("opening cfcr_stemcell_url {}", stemcell.url))?;
+    report::note(&format!(
+        "uploading the stemcell {} to the bastion",
+        stemcell.url
+    ));
+    bastion.upload_file(file, &format!("{BUNDLE_DIR}/cfcr-stemcell.tgz"))
 }
 
 /// Whether anything the hand-off created on or from the bastion may still exist.

@@ -108,8 +108,10 @@ pub enum Command {
     Status(EnvArgs),
     /// Only the hand-off: deploy the BOSH director and CFCR from the bastion; resumes where it
     /// stopped.
-    #[command(after_help = "Example:\n  cfcr-aws bootstrap --env my-env")]
-    Bootstrap(EnvArgs),
+    #[command(
+        after_help = "Example:\n  cfcr-aws bootstrap --env my-env\n  cfcr-aws bootstrap --env my-env --director-only"
+    )]
+    Bootstrap(BootstrapArgs),
     /// Write the bundle that would be uploaded to the bastion, for review and customisation.
     #[command(after_help = "Example:\n  cfcr-aws render --env my-env --out bundle/")]
     Render(RenderArgs),
@@ -245,10 +247,23 @@ pub struct PlanArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct BootstrapArgs {
+    #[command(flatten)]
+    pub env: EnvArgs,
+    /// Deploy the BOSH director and its cloud config only, no CFCR cluster (e.g. while no
+    /// stemcell for the cluster's line is at hand; see docs/compatibility.md).
+    #[arg(long)]
+    pub director_only: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct PaveArgs {
     /// Stop after the AWS resources; do not hand off to the bastion.
     #[arg(long)]
     pub no_bootstrap: bool,
+    /// Hand off the BOSH director and its cloud config only, no CFCR cluster.
+    #[arg(long, conflicts_with = "no_bootstrap")]
+    pub director_only: bool,
     /// Do not ask before creating a new environment.
     #[arg(long, short = 'y')]
     pub yes: bool,

@@ -78,7 +78,7 @@ pub struct ConfigValues {
     /// Port the master ELB listens on [default: 8443].
     #[arg(long)]
     pub kubernetes_master_port: Option<i64>,
-    /// Bastion instance type [default: t2.micro].
+    /// Bastion instance type [default: t3.micro].
     #[arg(long)]
     pub bastion_instance_type: Option<String>,
     /// Bastion AMI id; wins over bastion_ami_name.
@@ -99,13 +99,13 @@ pub struct ConfigValues {
     /// Kubernetes worker instances [default: 1].
     #[arg(long)]
     pub worker_count: Option<i64>,
-    /// The BOSH director's instance type [default: m4.large].
+    /// The BOSH director's instance type [default: t3.large].
     #[arg(long)]
     pub director_instance_type: Option<String>,
-    /// Instance type of the `minimal` and `small` VM types (masters, errands) [default: t2.micro].
+    /// Instance type of the `minimal` and `small` VM types (masters, errands) [default: t3.micro].
     #[arg(long)]
     pub small_instance_type: Option<String>,
-    /// Instance type of the `small-highmem` VM type (workers, compilation) [default: t2.medium].
+    /// Instance type of the `small-highmem` VM type (workers, compilation) [default: t3.medium].
     #[arg(long)]
     pub small_highmem_instance_type: Option<String>,
     /// bosh CLI version installed on the bastion.
@@ -123,15 +123,43 @@ pub struct ConfigValues {
     /// kubectl version installed on the bastion.
     #[arg(long)]
     pub kubectl_version: Option<String>,
-    /// SHA-256 of that kubectl [default: the checksum dl.k8s.io publishes beside it].
+    /// SHA-512 of that kubectl's client tarball (kubernetes-client-linux-amd64.tar.gz), as the
+    /// Kubernetes CHANGELOG lists it [default: pinned for the default version].
     #[arg(long)]
-    pub kubectl_sha256: Option<String>,
+    pub kubectl_sha512: Option<String>,
     /// Git ref of cloudfoundry/bosh-deployment cloned on the bastion.
     #[arg(long)]
     pub bosh_deployment_ref: Option<String>,
     /// Git ref of cloudfoundry-incubator/kubo-deployment cloned on the bastion.
     #[arg(long)]
     pub kubo_deployment_ref: Option<String>,
+    /// The kubo release the CFCR deploy uses [default: 0.16.0].
+    #[arg(long)]
+    pub kubo_release_version: Option<String>,
+    /// Where that release is downloaded from [default: bosh.io's URL for the version].
+    #[arg(long)]
+    pub kubo_release_url: Option<String>,
+    /// SHA-1 of that release tarball [default: pinned for the default version].
+    #[arg(long)]
+    pub kubo_release_sha1: Option<String>,
+    /// A stemcell for the cluster, brought by the operator: an https:// URL, or a local tarball
+    /// that cfcr-aws uploads through the bastion. With cfcr_stemcell_sha1, _os and _version.
+    #[arg(long)]
+    pub cfcr_stemcell_url: Option<String>,
+    /// SHA-1 of that stemcell tarball.
+    #[arg(long)]
+    pub cfcr_stemcell_sha1: Option<String>,
+    /// Its operating system, e.g. ubuntu-jammy.
+    #[arg(long)]
+    pub cfcr_stemcell_os: Option<String>,
+    /// Its version, e.g. 1.800.
+    #[arg(long)]
+    pub cfcr_stemcell_version: Option<String>,
+    /// A base URL the bastion downloads the CLIs, kubectl, the kubo release and the cluster's
+    /// stemcell from instead of their upstream sites, under the upstream file names (for
+    /// air-gapped or proxied accounts; see docs/bootstrap.md).
+    #[arg(long)]
+    pub downloads_mirror: Option<String>,
     /// Where the state lives: `s3://BUCKET/PREFIX`, or the local state directory when absent. Every
     /// command reads it; the global `--state` flag wins.
     #[arg(skip)]
@@ -210,9 +238,17 @@ impl ConfigValues {
             credhub_cli_version: self.credhub_cli_version.or(base.credhub_cli_version),
             credhub_cli_sha256: self.credhub_cli_sha256.or(base.credhub_cli_sha256),
             kubectl_version: self.kubectl_version.or(base.kubectl_version),
-            kubectl_sha256: self.kubectl_sha256.or(base.kubectl_sha256),
+            kubectl_sha512: self.kubectl_sha512.or(base.kubectl_sha512),
             bosh_deployment_ref: self.bosh_deployment_ref.or(base.bosh_deployment_ref),
             kubo_deployment_ref: self.kubo_deployment_ref.or(base.kubo_deployment_ref),
+            kubo_release_version: self.kubo_release_version.or(base.kubo_release_version),
+            kubo_release_url: self.kubo_release_url.or(base.kubo_release_url),
+            kubo_release_sha1: self.kubo_release_sha1.or(base.kubo_release_sha1),
+            cfcr_stemcell_url: self.cfcr_stemcell_url.or(base.cfcr_stemcell_url),
+            cfcr_stemcell_sha1: self.cfcr_stemcell_sha1.or(base.cfcr_stemcell_sha1),
+            cfcr_stemcell_os: self.cfcr_stemcell_os.or(base.cfcr_stemcell_os),
+            cfcr_stemcell_version: self.cfcr_stemcell_version.or(base.cfcr_stemcell_version),
+            downloads_mirror: self.downloads_mirror.or(base.downloads_mirror),
             state: self.state.or(base.state),
         }
     }
@@ -260,9 +296,61 @@ pub struct BootstrapSettings {
     pub credhub_cli_version: String,
     pub credhub_cli_sha256: String,
     pub kubectl_version: String,
-    pub kubectl_sha256: Option<String>,
+    #[serde(default = "default_kubectl_sha512")]
+    pub kubectl_sha512: String,
     pub bosh_deployment_ref: String,
     pub kubo_deployment_ref: String,
+    #[serde(default)]
+    pub kubo_release: KuboRelease,
+    /// The operator's stemcell for the cluster, replacing the one kubo-deployment names.
+    #[serde(default)]
+    pub cfcr_stemcell: Option<Stemcell>,
+    /// Where the bastion downloads from instead of the upstream sites (no trailing slash).
+    #[serde(default)]
+    pub downloads_mirror: Option<String>,
+}
+
+/// The kubo release the CFCR deploy pins (cfcr.yml itself says `latest`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KuboRelease {
+    pub version: String,
+    pub url: String,
+    pub sha1: String,
+}
+
+impl Default for KuboRelease {
+    fn default() -> KuboRelease {
+        KuboRelease {
+            version: DEFAULT_KUBO_RELEASE_VERSION.into(),
+            url: kubo_release_url(DEFAULT_KUBO_RELEASE_VERSION),
+            sha1: DEFAULT_KUBO_RELEASE_SHA1.into(),
+        }
+    }
+}
+
+fn kubo_release_url(version: &str) -> String {
+    format!("https://bosh.io/d/github.com/cloudfoundry-incubator/kubo-release?v={version}")
+}
+
+/// A stemcell the operator brings for the cluster.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stemcell {
+    /// An http(s) URL, or a local tarball's path (uploaded through the bastion).
+    pub url: String,
+    pub sha1: String,
+    pub os: String,
+    pub version: String,
+}
+
+impl Stemcell {
+    /// Whether the tarball is on this machine (uploaded by cfcr-aws) rather than at a URL.
+    pub fn is_local(&self) -> bool {
+        !(self.url.starts_with("https://") || self.url.starts_with("http://"))
+    }
+}
+
+fn default_kubectl_sha512() -> String {
+    DEFAULT_KUBECTL_SHA512.into()
 }
 
 /// Pinned defaults: the versions the bundle was tested with.
@@ -272,11 +360,20 @@ pub const DEFAULT_BOSH_CLI_SHA256: &str =
 pub const DEFAULT_CREDHUB_CLI_VERSION: &str = "2.9.39";
 pub const DEFAULT_CREDHUB_CLI_SHA256: &str =
     "15cb96ea05a85020c83ef81d7a72f7da43a8671f8e60ed3f7ddc6660a0c83b2e";
-/// Kubernetes 1.10 runs in CFCR 0.16.0; kubectl supports one minor version of skew.
-pub const DEFAULT_KUBECTL_VERSION: &str = "v1.11.10";
-/// The bosh-deployment commit the CFCR 0.16.0 instructions were written against.
-pub const DEFAULT_BOSH_DEPLOYMENT_REF: &str = "7a8bf74";
+/// CFCR 0.16.0 runs Kubernetes 1.9.6; kubectl supports one minor version of skew, and 1.10.13 is
+/// the last 1.10 release.
+pub const DEFAULT_KUBECTL_VERSION: &str = "v1.10.13";
+/// SHA-512 of kubernetes-client-linux-amd64.tar.gz v1.10.13, from the Kubernetes CHANGELOG
+/// (CHANGELOG/CHANGELOG-1.10.md, "Downloads for v1.10.13"). dl.k8s.io publishes `.sha256` files
+/// only from v1.16.
+pub const DEFAULT_KUBECTL_SHA512: &str = "2355ab1e140ea9a117fd5ea04bbf3795e14880bafc8c177c9797d40244c523d5b8ef6f2c72be252e7e0439eb659258ef9ace3bab9a72213e494ee0bef9c2e0c0";
+/// bosh-deployment of 2026-08-21: AWS CPI 107.3.2, director 283.1.6, CredHub 2.15.19, the
+/// ubuntu-noble 1.484 light stemcell; no registry, no SSH tunnel (docs/compatibility.md).
+pub const DEFAULT_BOSH_DEPLOYMENT_REF: &str = "c3b2109";
 pub const DEFAULT_KUBO_DEPLOYMENT_REF: &str = "v0.16.0";
+/// The release CFCR 0.16.0 was built from (cfcr.yml says `latest`).
+pub const DEFAULT_KUBO_RELEASE_VERSION: &str = "0.16.0";
+pub const DEFAULT_KUBO_RELEASE_SHA1: &str = "8a513e48cccdea224c17a92ce73edbda04acee91";
 
 impl Default for BootstrapSettings {
     fn default() -> BootstrapSettings {
@@ -324,6 +421,16 @@ impl BootstrapSettings {
                 ))
             }
         };
+        let hex = |field: &str, value: Option<String>, digits: usize, what: &str| match value {
+            Some(v) if v.len() == digits && v.chars().all(|c| c.is_ascii_hexdigit()) => {
+                Ok(Some(v.to_ascii_lowercase()))
+            }
+            Some(v) => Err(invalid(
+                field,
+                format!("{v:?} is not a {what} checksum ({digits} hexadecimal digits)"),
+            )),
+            None => Ok(None),
+        };
         let sha256 = |field: &str, value: Option<String>| match value {
             Some(v) if v.len() == 64 && v.chars().all(|c| c.is_ascii_hexdigit()) => {
                 Ok(Some(v.to_ascii_lowercase()))
@@ -340,6 +447,120 @@ impl BootstrapSettings {
             DEFAULT_BOSH_CLI_VERSION,
             false,
         )?;
+        let kubectl_version = word(
+            "kubectl_version",
+            &values.kubectl_version,
+            DEFAULT_KUBECTL_VERSION,
+            false,
+        )?;
+        let kubectl_sha512 = match hex(
+            "kubectl_sha512",
+            values.kubectl_sha512.clone(),
+            128,
+            "SHA-512",
+        )? {
+            Some(sum) => sum,
+            None if kubectl_version == DEFAULT_KUBECTL_VERSION => DEFAULT_KUBECTL_SHA512.into(),
+            None => {
+                return Err(invalid(
+                    "kubectl_sha512",
+                    format!(
+                        "missing: give the SHA-512 of kubernetes-client-linux-amd64.tar.gz {kubectl_version} (the Kubernetes CHANGELOG lists it), which is not the default"
+                    ),
+                ));
+            }
+        };
+        let kubo_release_version = word(
+            "kubo_release_version",
+            &values.kubo_release_version,
+            DEFAULT_KUBO_RELEASE_VERSION,
+            false,
+        )?;
+        let downloads_mirror = match &values.downloads_mirror {
+            Some(url) => Some(
+                web_url("downloads_mirror", url)?
+                    .trim_end_matches('/')
+                    .to_string(),
+            ),
+            None => None,
+        };
+        let kubo_release = KuboRelease {
+            url: match (&values.kubo_release_url, &downloads_mirror) {
+                (Some(url), _) => web_url("kubo_release_url", url)?,
+                (None, Some(mirror)) => format!("{mirror}/kubo-release-{kubo_release_version}.tgz"),
+                (None, None) => kubo_release_url(&kubo_release_version),
+            },
+            sha1: match hex(
+                "kubo_release_sha1",
+                values.kubo_release_sha1.clone(),
+                40,
+                "SHA-1",
+            )? {
+                Some(sum) => sum,
+                None if kubo_release_version == DEFAULT_KUBO_RELEASE_VERSION => {
+                    DEFAULT_KUBO_RELEASE_SHA1.into()
+                }
+                None => {
+                    return Err(invalid(
+                        "kubo_release_sha1",
+                        format!(
+                            "missing: give the SHA-1 of kubo-release {kubo_release_version}, which is not the default"
+                        ),
+                    ));
+                }
+            },
+            version: kubo_release_version,
+        };
+        let stemcell_keys = [
+            &values.cfcr_stemcell_url,
+            &values.cfcr_stemcell_sha1,
+            &values.cfcr_stemcell_os,
+            &values.cfcr_stemcell_version,
+        ];
+        let cfcr_stemcell = match stemcell_keys.iter().filter(|v| v.is_some()).count() {
+            0 => None,
+            4 => {
+                let url = values.cfcr_stemcell_url.clone().unwrap_or_default();
+                let url = if url.starts_with("https://") || url.starts_with("http://") {
+                    web_url("cfcr_stemcell_url", &url)?
+                } else if std::path::Path::new(&url).is_file() {
+                    std::path::absolute(&url).map_or(url, |p| p.display().to_string())
+                } else {
+                    return Err(invalid(
+                        "cfcr_stemcell_url",
+                        format!("{url:?} is neither an http(s) URL nor a file on this machine"),
+                    ));
+                };
+                Some(Stemcell {
+                    url,
+                    sha1: hex(
+                        "cfcr_stemcell_sha1",
+                        values.cfcr_stemcell_sha1.clone(),
+                        40,
+                        "SHA-1",
+                    )?
+                    .unwrap_or_default(),
+                    os: word(
+                        "cfcr_stemcell_os",
+                        &values.cfcr_stemcell_os,
+                        "ubuntu-jammy",
+                        false,
+                    )?,
+                    version: word(
+                        "cfcr_stemcell_version",
+                        &values.cfcr_stemcell_version,
+                        "1.800",
+                        false,
+                    )?,
+                })
+            }
+            _ => {
+                return Err(invalid(
+                    "cfcr_stemcell_url",
+                    "cfcr_stemcell_url, cfcr_stemcell_sha1, cfcr_stemcell_os and cfcr_stemcell_version go together: set all four, or none",
+                ));
+            }
+        };
         let credhub_cli_version = word(
             "credhub_cli_version",
             &values.credhub_cli_version,
@@ -368,17 +589,17 @@ impl BootstrapSettings {
             director_instance_type: instance_type(
                 "director_instance_type",
                 &values.director_instance_type,
-                "m4.large",
+                "t3.large",
             )?,
             small_instance_type: instance_type(
                 "small_instance_type",
                 &values.small_instance_type,
-                "t2.micro",
+                "t3.micro",
             )?,
             small_highmem_instance_type: instance_type(
                 "small_highmem_instance_type",
                 &values.small_highmem_instance_type,
-                "t2.medium",
+                "t3.medium",
             )?,
             bosh_cli_sha256: pinned(
                 "bosh_cli_sha256",
@@ -396,13 +617,11 @@ impl BootstrapSettings {
             )?,
             bosh_cli_version,
             credhub_cli_version,
-            kubectl_version: word(
-                "kubectl_version",
-                &values.kubectl_version,
-                DEFAULT_KUBECTL_VERSION,
-                false,
-            )?,
-            kubectl_sha256: sha256("kubectl_sha256", values.kubectl_sha256.clone())?,
+            kubectl_version,
+            kubectl_sha512,
+            kubo_release,
+            cfcr_stemcell,
+            downloads_mirror,
             bosh_deployment_ref: word(
                 "bosh_deployment_ref",
                 &values.bosh_deployment_ref,
@@ -488,11 +707,11 @@ impl Settings {
 
         let bastion_instance_type = values
             .bastion_instance_type
-            .unwrap_or_else(|| "t2.micro".into());
+            .unwrap_or_else(|| "t3.micro".into());
         if !is_instance_type(&bastion_instance_type) {
             return Err(invalid(
                 "bastion_instance_type",
-                format!("{bastion_instance_type:?} is not an EC2 instance type; use e.g. t2.micro"),
+                format!("{bastion_instance_type:?} is not an EC2 instance type; use e.g. t3.micro"),
             ));
         }
         let bastion_ami = match (values.bastion_ami, values.bastion_ami_name) {
@@ -636,6 +855,20 @@ pub fn validate_prefix(prefix: &str) -> Result<(), ValidationError> {
         ));
     }
     Ok(())
+}
+
+/// An http(s) URL: what the bastion downloads from.
+fn web_url(field: &str, url: &str) -> Result<String, ValidationError> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    match rest {
+        Some(rest) if !rest.is_empty() && !url.contains(char::is_whitespace) => Ok(url.to_string()),
+        _ => Err(invalid(
+            field,
+            format!("{url:?} is not an http:// or https:// URL"),
+        )),
+    }
 }
 
 fn validate_region(region: &str) -> Result<(), ValidationError> {
@@ -793,7 +1026,7 @@ mod tests {
         assert_eq!(s.public_subnet_cidr().to_string(), "10.0.1.0/24");
         assert_eq!(s.private_subnet_cidr().to_string(), "10.0.2.0/24");
         assert_eq!(s.kubernetes_master_port, 8443);
-        assert_eq!(s.bastion_instance_type, "t2.micro");
+        assert_eq!(s.bastion_instance_type, "t3.micro");
         assert_eq!(s.director_credentials, DirectorCredentials::InstanceProfile);
         assert!(s.ssh_open_to_world());
         assert_eq!(s.name("cfcr-vpc"), "dev-cfcr-vpc");
@@ -874,7 +1107,11 @@ mod tests {
         assert_eq!(b.worker_count, 1);
         assert_eq!(b.bosh_cli_sha256, DEFAULT_BOSH_CLI_SHA256);
         assert_eq!(b.kubo_deployment_ref, "v0.16.0");
-        assert_eq!(b.kubectl_sha256, None);
+        assert_eq!(b.kubectl_version, "v1.10.13");
+        assert_eq!(b.kubectl_sha512, DEFAULT_KUBECTL_SHA512);
+        assert_eq!(b.bosh_deployment_ref, "c3b2109");
+        assert_eq!(b.director_instance_type, "t3.large");
+        assert_eq!(b.cfcr_stemcell, None);
         let err = check("prefix = \"dev\"\nregion = \"us-east-1\"\nbosh_cli_version = \"7.0.0\"")
             .unwrap_err();
         assert_eq!(err.field, "bosh_cli_sha256");
@@ -889,7 +1126,11 @@ mod tests {
                 "kubo_deployment_ref = \"v0.16.0; rm -rf /\"",
                 "kubo_deployment_ref",
             ),
-            ("kubectl_sha256 = \"abc\"", "kubectl_sha256"),
+            ("kubectl_sha512 = \"abc\"", "kubectl_sha512"),
+            ("kubectl_version = \"v1.10.12\"", "kubectl_sha512"),
+            ("kubo_release_version = \"0.17.0\"", "kubo_release_sha1"),
+            ("cfcr_stemcell_os = \"ubuntu-jammy\"", "cfcr_stemcell_url"),
+            ("downloads_mirror = \"x\"", "downloads_mirror"),
         ] {
             let err =
                 check(&format!("prefix = \"dev\"\nregion = \"us-east-1\"\n{line}")).unwrap_err();

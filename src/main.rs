@@ -5,6 +5,7 @@ mod backend;
 mod bootstrap;
 mod cli;
 mod commands;
+mod compat;
 mod config;
 mod files;
 mod graph;

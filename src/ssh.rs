@@ -236,6 +236,23 @@ impl Bastion {
         Ok(())
     }
 
+    /// Streams a file to `path` (relative to the login's home) on the bastion, mode 0600.
+    pub fn upload_file(&self, mut file: std::fs::File, path: &str) -> anyhow::Result<()> {
+        let mut child = self
+            .command(false)
+            .arg(format!("umask 077 && cat > \"$HOME/{path}\""))
+            .stdin(Stdio::piped())
+            .spawn()
+            .context("running ssh")?;
+        std::io::copy(&mut file, &mut child.stdin.take().expect("piped"))
+            .with_context(|| format!("sending {path}"))?;
+        let status = child.wait()?;
+        if !status.success() {
+            bail!("uploading {path} to the bastion failed ({status})");
+        }
+        Ok(())
+    }
+
     /// An interactive session (no command) or one command, with the terminal attached.
     pub fn interactive(&self, command: &[String]) -> anyhow::Result<ExitStatus> {
         let tty = command.is_empty() && std::io::IsTerminal::is_terminal(&std::io::stdin());

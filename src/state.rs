@@ -125,6 +125,14 @@ impl Step {
         Step::ApplyAddons,
     ];
 
+    /// The steps `--director-only` leaves out: the cluster's stemcell, deploy and add-ons.
+    pub fn deploys_the_cluster(self) -> bool {
+        matches!(
+            self,
+            Step::UploadStemcell | Step::DeployKubernetes | Step::ApplyAddons
+        )
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Step::InstallTools => "install-tools",

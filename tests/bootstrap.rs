@@ -5,10 +5,11 @@ mod common;
 
 use std::os::unix::fs::PermissionsExt;
 
+use common::files_server::{FilesServer, STEMCELL, STEMCELL_SHA1, stemcell_server, with_stemcell};
 use common::{Env, FakeBastion, aws};
 use serde_json::{Value, json};
 
-fn director_args(env: &Env, bastion: &FakeBastion, instance_profile: bool) -> String {
+fn director_args(env: &Env, instance_profile: bool) -> String {
     let p = &env.prefix;
     let credentials = if instance_profile {
         format!(
@@ -21,15 +22,14 @@ fn director_args(env: &Env, bastion: &FakeBastion, instance_profile: bool) -> St
         "bosh-deployment/bosh.yml --state=bosh-aws-state.json --vars-store=bosh-aws-creds.yml \
          -o bosh-deployment/aws/cpi.yml -o bosh-deployment/uaa.yml -o bosh-deployment/credhub.yml \
          -o bosh-deployment/jumpbox-user.yml -o bosh-deployment/local-dns.yml \
-         -o ops-files/director-size-aws.yml \
+         -o ops-files/director-size-aws.yml -o ops-files/imdsv2.yml \
          -o kubo-deployment/configurations/generic/dns-addresses.yml \
          -o kubo-deployment/configurations/generic/bosh-admin-client.yml \
          -o kubo-deployment/manifests/ops-files/iaas/aws/bosh/tags.yml \
          {credentials} -v director_name=bosh-aws -v internal_cidr=10.0.2.0/24 -v internal_gw=10.0.2.1 \
          -v internal_ip=10.0.2.252 -v region=us-east-1 -v az=us-east-1a -v default_key_name={p}-deployer \
-         -v default_security_groups=[{sg}] --var-file=private_key={home}/deployer.pem -v subnet_id={subnet}",
+         -v default_security_groups=[{sg}] -v subnet_id={subnet}",
         sg = env.id("node_access_security_group"),
-        home = bastion.home().display(),
         subnet = env.id("private_subnet"),
     )
 }
@@ -46,7 +46,7 @@ fn calls_of(bastion: &FakeBastion, tool: &str) -> Vec<String> {
 const DIRECTOR: &str =
     "{BOSH_ENVIRONMENT=10.0.2.252} {BOSH_CLIENT=bosh_admin} {BOSH_CLIENT_SECRET} {BOSH_CA_CERT}";
 
-fn expected_bosh_calls(env: &Env, bastion: &FakeBastion, instance_profile: bool) -> Vec<String> {
+fn expected_bosh_calls(env: &Env, stemcells: &FilesServer, instance_profile: bool) -> Vec<String> {
     let p = &env.prefix;
     let secret = if instance_profile {
         String::new()
@@ -60,17 +60,12 @@ fn expected_bosh_calls(env: &Env, bastion: &FakeBastion, instance_profile: bool)
     ];
     let mut calls = vec![format!(
         "bosh create-env {}{secret} @cfcr-manifests",
-        director_args(env, bastion, instance_profile)
+        director_args(env, instance_profile)
     )];
     calls.extend(targeted.clone());
     calls.push(format!(
-        "bosh int kubo-deployment/manifests/cfcr.yml --path /stemcells/0/os {DIRECTOR} @cfcr-manifests"
-    ));
-    calls.push(format!(
-        "bosh int kubo-deployment/manifests/cfcr.yml --path /stemcells/0/version {DIRECTOR} @cfcr-manifests"
-    ));
-    calls.push(format!(
-        "bosh -n upload-stemcell https://bosh.io/d/stemcells/bosh-aws-xen-hvm-ubuntu-trusty-go_agent?v=3541.10 {DIRECTOR} @cfcr-manifests"
+        "bosh -n upload-stemcell {}/{STEMCELL} --sha1 {STEMCELL_SHA1} {DIRECTOR} @cfcr-manifests",
+        stemcells.url
     ));
     calls.extend(targeted.clone());
     calls.push(format!(
@@ -89,7 +84,7 @@ fn expected_bosh_calls(env: &Env, bastion: &FakeBastion, instance_profile: bool)
          -o kubo-deployment/manifests/ops-files/iaas/aws/lb.yml \
          -o kubo-deployment/manifests/ops-files/iaas/aws/cloud-provider.yml \
          -o ops-files/kubo-release.yml -o ops-files/worker-count.yml -o ops-files/master-lb.yml \
-         --var-file=addons-spec=addons-spec.yml -v kubernetes_cluster_tag={tag} \
+         -o ops-files/cfcr-stemcell.yml --var-file=addons-spec=addons-spec.yml -v kubernetes_cluster_tag={tag} \
          -v kubernetes_master_host={p}-cfcr-api.us-east-1.elb.amazonaws.com {DIRECTOR} @cfcr-manifests",
         tag = env.state()["cluster_tag"].as_str().unwrap()
     ));
@@ -105,7 +100,8 @@ fn expected_bosh_calls(env: &Env, bastion: &FakeBastion, instance_profile: bool)
 
 #[test]
 fn bootstrap_runs_every_step_on_the_bastion_and_unpave_tears_down_first() {
-    let env = Env::new("boot", "worker_count = 2");
+    let stemcells = stemcell_server();
+    let env = Env::new("boot", &with_stemcell(&stemcells, "worker_count = 2"));
     env.pave();
     let bastion = FakeBastion::start(&env);
 
@@ -132,15 +128,35 @@ fn bootstrap_runs_every_step_on_the_bastion_and_unpave_tears_down_first() {
         calls_of(&bastion, "git"),
         [
             "git clone --quiet https://github.com/cloudfoundry/bosh-deployment bosh-deployment @cfcr-manifests",
-            "git -C bosh-deployment checkout --quiet 7a8bf74 @cfcr-manifests",
+            "git -C bosh-deployment checkout --quiet c3b2109 @cfcr-manifests",
             "git clone --quiet https://github.com/cloudfoundry-incubator/kubo-deployment kubo-deployment @cfcr-manifests",
             "git -C kubo-deployment checkout --quiet v0.16.0 @cfcr-manifests",
         ]
     );
     assert_eq!(
         calls_of(&bastion, "bosh"),
-        expected_bosh_calls(&env, &bastion, true)
+        expected_bosh_calls(&env, &stemcells, true)
     );
+    // The bastion checked the stemcell's URL before bosh was asked to fetch it.
+    assert_eq!(stemcells.asked(), [format!("HEAD /{STEMCELL}")]);
+    let stemcell_ops = std::fs::read_to_string(
+        bastion
+            .home()
+            .join("cfcr-manifests/ops-files/cfcr-stemcell.yml"),
+    )
+    .unwrap();
+    assert!(
+        stemcell_ops.contains("value: ubuntu-jammy"),
+        "{stemcell_ops}"
+    );
+    assert!(stemcell_ops.contains("value: \"1.800\""), "{stemcell_ops}");
+    // IMDSv2 for the director and every VM it creates.
+    let imdsv2 =
+        std::fs::read_to_string(bastion.home().join("cfcr-manifests/ops-files/imdsv2.yml"))
+            .unwrap();
+    assert!(imdsv2.contains("http_tokens: required"), "{imdsv2}");
+    assert!(imdsv2.contains("/cloud_provider/properties/aws/metadata_options?"));
+    assert!(imdsv2.contains("/instance_groups/name=bosh/properties/aws/metadata_options?"));
 
     // What was uploaded: the bundle and the deployer key, private.
     let home = bastion.home();
@@ -238,7 +254,7 @@ fn bootstrap_runs_every_step_on_the_bastion_and_unpave_tears_down_first() {
     let before = calls_of(&bastion, "bosh").len();
     let delete_env = format!(
         "bosh -n delete-env {} {DIRECTOR} @cfcr-manifests",
-        director_args(&env, &bastion, true)
+        director_args(&env, true)
     )
     .split_whitespace()
     .collect::<Vec<_>>()
@@ -265,7 +281,11 @@ fn bootstrap_runs_every_step_on_the_bastion_and_unpave_tears_down_first() {
 
 #[test]
 fn access_key_mode_passes_the_key_through_the_environment_only() {
-    let env = Env::new("bootkey", "director_credentials = \"access-key\"");
+    let stemcells = stemcell_server();
+    let env = Env::new(
+        "bootkey",
+        &with_stemcell(&stemcells, "director_credentials = \"access-key\""),
+    );
     env.pave();
     let secret = env.state()["director_access_key"]["secret_access_key"]
         .as_str()
@@ -275,7 +295,7 @@ fn access_key_mode_passes_the_key_through_the_environment_only() {
     let run = env.run_via(&bastion, &["bootstrap"]).ok();
     assert_eq!(
         calls_of(&bastion, "bosh"),
-        expected_bosh_calls(&env, &bastion, false)
+        expected_bosh_calls(&env, &stemcells, false)
     );
     let env_sh = std::fs::read_to_string(bastion.home().join("cfcr-manifests/env.sh")).unwrap();
     assert!(env_sh.contains(&format!("export AWS_SECRET_ACCESS_KEY={secret}")));
@@ -290,9 +310,10 @@ fn access_key_mode_passes_the_key_through_the_environment_only() {
 fn a_bastion_with_another_host_key_is_refused() {
     let env = Env::new("hostkey", "");
     env.pave();
+    // --director-only: the host key is checked before anything else, whatever the cluster needs.
     let impostor = cfcr_host_key();
     let bastion = FakeBastion::start_with_host_key(&env, &impostor);
-    let run = env.run_via(&bastion, &["bootstrap"]);
+    let run = env.run_via(&bastion, &["bootstrap", "--director-only"]);
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(run.stderr.contains("pinned host key"), "{}", run.stderr);
     assert!(bastion.calls().is_empty());
@@ -315,7 +336,8 @@ fn cfcr_host_key() -> String {
 
 #[test]
 fn a_failing_step_stops_the_run_and_pave_resumes_there() {
-    let env = Env::new("resume", "");
+    let stemcells = stemcell_server();
+    let env = Env::new("resume", &with_stemcell(&stemcells, ""));
     env.pave();
     let bastion = FakeBastion::start(&env);
     bastion.fail_on(Some("update-cloud-config"));
@@ -385,9 +407,11 @@ fn render_writes_every_file_with_every_value_filled() {
             "env.sh",
             "install-tools.sh",
             "kubeconfig-values.sh",
+            "ops-files/cfcr-stemcell.yml",
             "ops-files/cloud-config-master-lb.yml",
             "ops-files/cloud-config-vm-types.yml",
             "ops-files/director-size-aws.yml",
+            "ops-files/imdsv2.yml",
             "ops-files/kubo-release.yml",
             "ops-files/master-lb.yml",
             "ops-files/worker-count.yml",
@@ -438,7 +462,8 @@ fn render_writes_every_file_with_every_value_filled() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn unpave_removes_what_kubernetes_and_bosh_left_in_the_vpc() {
-    let env = Env::new("leftover", "");
+    let stemcells = stemcell_server();
+    let env = Env::new("leftover", &with_stemcell(&stemcells, ""));
     env.pave();
     let bastion = FakeBastion::start(&env);
     env.run_via(&bastion, &["bootstrap"]).ok();

@@ -6,6 +6,7 @@ mod common;
 
 use std::time::Duration;
 
+use common::files_server::{stemcell_server, with_stemcell};
 use common::proxy::{Fault, Proxy, Rule};
 use common::realism::{Realism, Span, Stall};
 use common::{Env, FakeBastion, aws, endpoint, owned_in_aws, recorded_in_state};
@@ -165,13 +166,13 @@ async fn a_failed_nat_gateway_stops_pave_clearly_and_unpave_cleans_up() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn kubernetes_groups_that_node_access_admits_are_released_before_deletion() {
-    let (_proxy, env) = behind(
-        "k8sref",
-        Realism {
-            referenced_groups: true,
-            ..Realism::off(17)
-        },
-    );
+    let proxy = Proxy::start(endpoint());
+    proxy.set_realism(Realism {
+        referenced_groups: true,
+        ..Realism::off(17)
+    });
+    let stemcells = stemcell_server();
+    let env = Env::against("k8sref", &with_stemcell(&stemcells, ""), &proxy.url);
     env.pave();
     let bastion = FakeBastion::start(&env);
     env.run_via(&bastion, &["bootstrap"]).ok();

@@ -4,7 +4,7 @@ use anyhow::{Context, bail};
 use minijinja::context;
 
 use crate::bootstrap;
-use crate::cli::{EnvArgs, GlobalArgs, KubeconfigArgs, RenderArgs, SshArgs};
+use crate::cli::{BootstrapArgs, GlobalArgs, KubeconfigArgs, RenderArgs, SshArgs};
 use crate::files::{parent_of, private_dir, refuse_symlink, write_private};
 use crate::report;
 use crate::ssh::{Bastion, Target};
@@ -31,7 +31,11 @@ fn templates(global: &GlobalArgs) -> anyhow::Result<Templates> {
 }
 
 /// The hand-off, for `pave` and `bootstrap`.
-pub fn hand_off(global: &GlobalArgs, store: &StateStore) -> anyhow::Result<()> {
+pub fn hand_off(
+    global: &GlobalArgs,
+    store: &StateStore,
+    director_only: bool,
+) -> anyhow::Result<()> {
     let state = store.snapshot();
     let unfinished: Vec<String> = state
         .resources
@@ -49,7 +53,12 @@ pub fn hand_off(global: &GlobalArgs, store: &StateStore) -> anyhow::Result<()> {
             }
         );
     }
-    bootstrap::run(store, &templates(global)?, &bastion(global, &state)?)
+    bootstrap::run(
+        store,
+        &templates(global)?,
+        &bastion(global, &state)?,
+        director_only,
+    )
 }
 
 /// The bastion part of `unpave`.
@@ -62,13 +71,13 @@ pub fn teardown(global: &GlobalArgs, store: &StateStore) -> anyhow::Result<()> {
         .context("tearing down on the bastion (pass --skip-teardown to go on without it)")
 }
 
-pub async fn run(global: &GlobalArgs, args: EnvArgs) -> anyhow::Result<()> {
-    let env = super::environment(global, &args)?;
+pub async fn run(global: &GlobalArgs, args: BootstrapArgs) -> anyhow::Result<()> {
+    let env = super::environment(global, &args.env)?;
     let backend = super::backend(global).await?;
     let _lock = backend.lock(&env, "bootstrap").await?;
     let loaded = super::existing_state(&backend, &env).await?;
     let store = backend.open(&env, loaded);
-    hand_off(global, &store)
+    hand_off(global, &store, args.director_only)
 }
 
 pub async fn render(global: &GlobalArgs, args: RenderArgs) -> anyhow::Result<()> {

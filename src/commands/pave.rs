@@ -54,6 +54,11 @@ fn creation_summary(settings: &Settings) -> String {
 pub async fn run(global: &GlobalArgs, args: PaveArgs) -> anyhow::Result<()> {
     let settings = super::settings(global, args.values).await?;
     super::warn_open_ssh(&settings);
+    // A hand-off that cannot work is refused before anything is created for it.
+    if !args.no_bootstrap {
+        crate::compat::check(&settings.bootstrap, args.director_only)
+            .map_err(|e| anyhow::anyhow!("{e}. Nothing was created"))?;
+    }
     let backend = super::backend(global).await?;
     let _lock = backend.lock(&settings.prefix, "pave").await?;
     let existing = backend.load(&settings.prefix).await?;
@@ -130,5 +135,5 @@ pub async fn run(global: &GlobalArgs, args: PaveArgs) -> anyhow::Result<()> {
     if args.no_bootstrap {
         return Ok(());
     }
-    super::bootstrap::hand_off(global, &ctx.state)
+    super::bootstrap::hand_off(global, &ctx.state, args.director_only)
 }

@@ -5,11 +5,11 @@ use anyhow::bail;
 use serde_json::{Value, json};
 
 use crate::cli::{GlobalArgs, PlanArgs};
-use crate::graph;
 use crate::preflight::{self, PreflightFailed};
 use crate::refresh::{self, Health};
 use crate::resources::{Ctx, Key, inventory};
 use crate::state::{self, StateStore};
+use crate::{graph, report};
 
 /// `--detailed-exitcode` and there is work to do: exit status 2, no error message.
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +42,9 @@ pub async fn run(global: &GlobalArgs, args: PlanArgs) -> anyhow::Result<()> {
         super::refuse_changes(paved, &settings)?;
     }
     super::warn_open_ssh(&settings);
+    if let Err(hand_off) = crate::compat::check(&settings.bootstrap, false) {
+        report::warning(&format!("pave's hand-off: {hand_off}"));
+    }
     if args.destroy && existing.is_none() {
         bail!(
             "no state for environment {:?} in {}: nothing to destroy",

@@ -6,8 +6,9 @@ use std::time::Duration;
 use anyhow::bail;
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{
-    Filter, IamInstanceProfileSpecification, InstanceNetworkInterfaceSpecification,
-    InstanceStateName, InstanceType, ResourceType,
+    Filter, HttpTokensState, IamInstanceProfileSpecification, InstanceMetadataEndpointState,
+    InstanceMetadataOptionsRequest, InstanceNetworkInterfaceSpecification, InstanceStateName,
+    InstanceType, ResourceType,
 };
 use base64::Engine;
 
@@ -170,6 +171,12 @@ impl Resource for Bastion {
                 PROFILE_PROPAGATION,
             ))
             .tolerate(Tolerate::Class(ErrorClass::NotFound, super::FRESH));
+        // IMDSv2 only; a hop limit of 2 lets what runs in containers on it reach the service.
+        let imdsv2 = InstanceMetadataOptionsRequest::builder()
+            .http_tokens(HttpTokensState::Required)
+            .http_put_response_hop_limit(2)
+            .http_endpoint(InstanceMetadataEndpointState::Enabled)
+            .build();
         let out = aws::call("RunInstances", &policy, || {
             ec2.run_instances()
                 .image_id(&image)
@@ -182,6 +189,7 @@ impl Resource for Bastion {
                 .network_interfaces(network.clone())
                 .iam_instance_profile(profile.clone())
                 .user_data(&user_data)
+                .metadata_options(imdsv2.clone())
                 .client_token(&token)
                 .tag_specifications(ctx.ec2_tags(ResourceType::Instance, &name))
                 .send()

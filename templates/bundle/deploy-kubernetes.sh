@@ -13,6 +13,9 @@ bosh -n -d cfcr deploy kubo-deployment/manifests/cfcr.yml \
   -o ops-files/kubo-release.yml \
   -o ops-files/worker-count.yml \
   -o ops-files/master-lb.yml \
+{%- if cfcr_stemcell %}
+  -o ops-files/cfcr-stemcell.yml \
+{%- endif %}
   --var-file=addons-spec=addons-spec.yml \
   -v kubernetes_cluster_tag={{ kubernetes_cluster_tag }} \
   -v kubernetes_master_host={{ master_lb_ip_address }}

@@ -10,6 +10,7 @@ director_args=(
   -o bosh-deployment/jumpbox-user.yml
   -o bosh-deployment/local-dns.yml
   -o ops-files/director-size-aws.yml
+  -o ops-files/imdsv2.yml
   -o kubo-deployment/configurations/generic/dns-addresses.yml
   -o kubo-deployment/configurations/generic/bosh-admin-client.yml
   -o kubo-deployment/manifests/ops-files/iaas/aws/bosh/tags.yml
@@ -28,7 +29,6 @@ director_args=(
   -v az={{ zone }}
   -v default_key_name={{ default_key_name }}
   -v "default_security_groups=[{{ default_security_groups | join(",") }}]"
-  --var-file=private_key="$HOME/deployer.pem"
   -v subnet_id={{ private_subnet_id }}
 )
 {%- if director_credentials == "access-key" %}

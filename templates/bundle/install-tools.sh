@@ -7,40 +7,50 @@ cd "$(dirname "$0")"
 source ./env.sh
 mkdir -p "$HOME/bin"
 
-if ! dpkg -s build-essential ruby zlib1g-dev libssl-dev >/dev/null 2>&1; then
+# What bosh's documentation lists for compiling the AWS CPI on the machine that runs create-env.
+packages=(build-essential zlib1g-dev ruby ruby-dev openssl libxslt1-dev libxml2-dev libssl-dev
+  libreadline-dev libyaml-dev libsqlite3-dev sqlite3 git curl)
+if ! dpkg -s "${packages[@]}" >/dev/null 2>&1; then
   sudo apt-get update -q
-  sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q build-essential ruby ruby-dev \
-    zlib1g-dev libssl-dev libxml2-dev libxslt1-dev libreadline-dev libyaml-dev libsqlite3-dev \
-    sqlite3 openssl git curl
+  sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${packages[@]}"
 fi
 
-# download URL SHA256 FILE: fails unless the file's SHA-256 is the one expected.
+{%- if downloads_mirror %}
+# Everything from the mirror (downloads_mirror), under the upstream file names.
+source_url() { echo "{{ downloads_mirror }}/$(basename "$1")"; }
+{%- else %}
+source_url() { echo "$1"; }
+{%- endif %}
+
+# download URL ALGORITHM SUM FILE: fails unless FILE's checksum (sha256 or sha512) is SUM.
 download() {
-  curl -fsSL --retry 5 -o "$3" "$1"
-  echo "$2  $3" | sha256sum --check --quiet -
+  curl -fsSL --retry 5 -o "$4" "$(source_url "$1")"
+  if ! echo "$3  $4" | "$2sum" --check --quiet - 2>/dev/null; then
+    echo "checksum mismatch for $(source_url "$1"): expected $2 $3" >&2
+    rm -f "$4"
+    return 1
+  fi
 }
 
 if ! command -v bosh >/dev/null; then
   download "https://github.com/cloudfoundry/bosh-cli/releases/download/v{{ bosh_cli_version }}/bosh-cli-{{ bosh_cli_version }}-linux-amd64" \
-    {{ bosh_cli_sha256 }} /tmp/bosh
+    sha256 {{ bosh_cli_sha256 }} /tmp/bosh
   install -m 0755 /tmp/bosh "$HOME/bin/bosh"
 fi
 
 if ! command -v credhub >/dev/null; then
   download "https://github.com/cloudfoundry/credhub-cli/releases/download/{{ credhub_cli_version }}/credhub-linux-amd64-{{ credhub_cli_version }}.tgz" \
-    {{ credhub_cli_sha256 }} /tmp/credhub.tgz
+    sha256 {{ credhub_cli_sha256 }} /tmp/credhub.tgz
   tar -xzf /tmp/credhub.tgz -C "$HOME/bin" credhub
 fi
 
+# kubectl from the client tarball, whose SHA-512 the Kubernetes CHANGELOG publishes for every
+# release (dl.k8s.io has .sha256 files only from v1.16).
 if ! command -v kubectl >/dev/null; then
-  url=https://dl.k8s.io/release/{{ kubectl_version }}/bin/linux/amd64/kubectl
-{%- if kubectl_sha256 %}
-  sum={{ kubectl_sha256 }}
-{%- else %}
-  sum=$(curl -fsSL --retry 5 "$url.sha256")
-{%- endif %}
-  download "$url" "$sum" /tmp/kubectl
-  install -m 0755 /tmp/kubectl "$HOME/bin/kubectl"
+  download "https://dl.k8s.io/{{ kubectl_version }}/kubernetes-client-linux-amd64.tar.gz" \
+    sha512 {{ kubectl_sha512 }} /tmp/kubernetes-client.tar.gz
+  tar -xzf /tmp/kubernetes-client.tar.gz -C /tmp kubernetes/client/bin/kubectl
+  install -m 0755 /tmp/kubernetes/client/bin/kubectl "$HOME/bin/kubectl"
 fi
 
 # checkout DIR URL REF: a clone of URL in DIR at REF.

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
+pub mod files_server;
 pub mod proxy;
 pub mod realism;
 
@@ -224,6 +225,15 @@ impl FakeBastion {
     }
 
     pub fn start_with_host_key(env: &Env, host_key: &str) -> FakeBastion {
+        FakeBastion::start_with(
+            env,
+            host_key,
+            &["bosh", "credhub", "kubectl", "git", "sudo"],
+        )
+    }
+
+    /// With stand-ins for `tools` only: what is left out, the bundle must install.
+    pub fn start_with(env: &Env, host_key: &str, tools: &[&str]) -> FakeBastion {
         let sshd = Path::new("/usr/sbin/sshd");
         assert!(
             sshd.exists(),
@@ -236,7 +246,7 @@ impl FakeBastion {
         std::fs::create_dir_all(&home).unwrap();
         std::fs::create_dir_all(&bin).unwrap();
         let stand_in = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/harness/bastion/stand-in");
-        for tool in ["bosh", "credhub", "kubectl", "git", "sudo"] {
+        for tool in tools {
             std::os::unix::fs::symlink(&stand_in, bin.join(tool)).unwrap();
         }
         write_0600(&root.join("host_key"), host_key);

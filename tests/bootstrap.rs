@@ -5,6 +5,8 @@ mod common;
 
 use std::os::unix::fs::PermissionsExt;
 
+use std::collections::BTreeMap;
+
 use common::files_server::{FilesServer, STEMCELL, STEMCELL_SHA1, stemcell_server, with_stemcell};
 use common::{Env, FakeBastion, aws};
 use serde_json::{Value, json};
@@ -573,4 +575,205 @@ async fn unpave_removes_what_kubernetes_and_bosh_left_in_the_vpc() {
         .send()
         .await;
     assert!(volumes.map(|v| v.volumes().is_empty()).unwrap_or(true));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cluster_that_cannot_work_is_refused_before_anything_is_created_or_run() {
+    let env = Env::new("compat", "");
+    // pave with the hand-off: refused before the first AWS resource.
+    let refused = env.run(&["pave", "--yes"]);
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    for needle in [
+        "ubuntu-trusty 3541.10",
+        "no longer published",
+        "RFC-0010",
+        "--director-only",
+        "cfcr_stemcell_url",
+        "Nothing was created",
+    ] {
+        assert!(
+            refused.stderr.contains(needle),
+            "{needle}: {}",
+            refused.stderr
+        );
+    }
+    assert!(
+        common::owned_in_aws(&aws().await, &env.prefix)
+            .await
+            .is_empty()
+    );
+    let plan = env.run(&["plan"]).ok();
+    assert!(plan.stderr.contains("pave's hand-off"), "{}", plan.stderr);
+
+    // The AWS resources alone, then the hand-off: refused before any step runs on the bastion.
+    env.pave();
+    let bastion = FakeBastion::start(&env);
+    let refused = env.run_via(&bastion, &["bootstrap"]);
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(refused.stderr.contains("ubuntu-trusty 3541.10"));
+    assert!(bastion.calls().is_empty(), "{:?}", bastion.calls());
+    assert_eq!(env.state()["bootstrap"], json!({}));
+
+    // --director-only: the director and its cloud config, no stemcell, deploy or add-ons.
+    let director = env
+        .run_via(&bastion, &["bootstrap", "--director-only"])
+        .ok();
+    assert!(
+        director.stderr.contains("--director-only"),
+        "{}",
+        director.stderr
+    );
+    let steps = env.state()["bootstrap"]["steps"].clone();
+    assert_eq!(
+        steps,
+        json!({"install-tools": "done", "deploy-bosh": "done", "update-cloud-config": "done"})
+    );
+    let bosh = calls_of(&bastion, "bosh");
+    assert!(bosh.iter().any(|c| c.starts_with("bosh create-env")));
+    assert!(
+        bosh.iter()
+            .any(|c| c.starts_with("bosh -n update-cloud-config"))
+    );
+    assert!(
+        !bosh.iter().any(|c| c.contains("upload-stemcell")
+            || c.contains("-d cfcr deploy")
+            || c.contains("run-errand")),
+        "{bosh:?}"
+    );
+
+    // The bastion itself was launched IMDSv2-only.
+    let instance = aws()
+        .await
+        .ec2
+        .describe_instances()
+        .instance_ids(env.id("bastion"))
+        .send()
+        .await
+        .unwrap();
+    let options = instance.reservations()[0].instances()[0]
+        .metadata_options()
+        .cloned()
+        .expect("metadata options");
+    assert_eq!(
+        options.http_tokens(),
+        Some(&aws_sdk_ec2::types::HttpTokensState::Required)
+    );
+    env.run_via(&bastion, &["unpave", "--yes"]).ok();
+}
+
+/// `sha256sum` or `sha512sum` of `bytes`.
+fn checksum(tool: &str, bytes: &[u8]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("f");
+    std::fs::write(&path, bytes).unwrap();
+    let out = std::process::Command::new(tool)
+        .arg(&path)
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap()[..if tool == "sha256sum" { 64 } else { 128 }].to_string()
+}
+
+/// A gzipped tarball holding the stand-in as `inner`.
+fn tarball_of_stand_in(inner: &str) -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join(inner);
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::fs::copy(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/harness/bastion/stand-in"),
+        &file,
+    )
+    .unwrap();
+    let out = std::process::Command::new("tar")
+        .arg("-czf")
+        .arg("-")
+        .arg("-C")
+        .arg(dir.path())
+        .arg(inner)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    out.stdout
+}
+
+#[test]
+fn install_tools_fetches_from_a_mirror_and_refuses_a_wrong_checksum() {
+    let bosh = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/harness/bastion/stand-in"),
+    )
+    .unwrap();
+    let credhub = tarball_of_stand_in("credhub");
+    let kubectl = tarball_of_stand_in("kubernetes/client/bin/kubectl");
+    let mirror = FilesServer::start(BTreeMap::from([
+        ("bosh-cli-7.11.0-linux-amd64".to_string(), bosh.clone()),
+        (
+            "credhub-linux-amd64-2.9.39.tgz".to_string(),
+            credhub.clone(),
+        ),
+        (
+            "kubernetes-client-linux-amd64.tar.gz".to_string(),
+            kubectl.clone(),
+        ),
+        (STEMCELL.to_string(), b"stemcell".to_vec()),
+    ]));
+    let config = |kubectl_sum: &str| {
+        format!(
+            "downloads_mirror = \"{url}\"\nbosh_cli_sha256 = \"{}\"\ncredhub_cli_sha256 = \"{}\"\n\
+             kubectl_sha512 = \"{kubectl_sum}\"\ncfcr_stemcell_url = \"https://stemcells.example.com/{STEMCELL}\"\n\
+             cfcr_stemcell_sha1 = \"{STEMCELL_SHA1}\"\ncfcr_stemcell_os = \"ubuntu-jammy\"\n\
+             cfcr_stemcell_version = \"1.800\"",
+            checksum("sha256sum", &bosh),
+            checksum("sha256sum", &credhub),
+            url = mirror.url,
+        )
+    };
+    let env = Env::new("mirror", &config(&checksum("sha512sum", &kubectl)));
+    env.pave();
+    let host_key = env.state()["bastion_host_key"]["private_key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Only git and sudo stand in: bosh, credhub and kubectl come from the mirror.
+    let bastion = FakeBastion::start_with(&env, &host_key, &["git", "sudo"]);
+    env.run_via(&bastion, &["bootstrap"]).ok();
+    let asked = mirror.asked();
+    for file in [
+        "bosh-cli-7.11.0-linux-amd64",
+        "credhub-linux-amd64-2.9.39.tgz",
+        "kubernetes-client-linux-amd64.tar.gz",
+    ] {
+        assert!(asked.contains(&format!("GET /{file}")), "{file}: {asked:?}");
+    }
+    // The stemcell's URL is the mirror's too, under its upstream file name.
+    assert!(asked.contains(&format!("HEAD /{STEMCELL}")), "{asked:?}");
+    for tool in ["bosh", "credhub", "kubectl"] {
+        assert!(bastion.home().join("bin").join(tool).exists(), "{tool}");
+    }
+    assert!(
+        calls_of(&bastion, "bosh")
+            .iter()
+            .any(|c| c.starts_with("bosh create-env"))
+    );
+    env.run_via(&bastion, &["unpave", "--yes"]).ok();
+
+    let wrong = Env::new("badsum", &config(&"0".repeat(128)));
+    wrong.pave();
+    let host_key = wrong.state()["bastion_host_key"]["private_key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let bastion = FakeBastion::start_with(&wrong, &host_key, &["git", "sudo"]);
+    let failed = wrong.run_via(&bastion, &["bootstrap", "--director-only"]);
+    assert_eq!(failed.code, 1, "{}", failed.stderr);
+    assert!(
+        failed.stderr.contains("bastion step install-tools failed"),
+        "{}",
+        failed.stderr
+    );
+    assert!(
+        failed.stderr.contains("checksum mismatch"),
+        "{}",
+        failed.stderr
+    );
+    assert!(!bastion.home().join("bin/kubectl").exists());
+    wrong.run_via(&bastion, &["unpave", "--yes"]).ok();
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the hand-off needs on the bastion, each only when missing: the packages bosh
-# create-env compiles with, the bosh and credhub CLIs and kubectl (checksums verified), and
-# bosh-deployment and kubo-deployment at pinned refs.
+# create-env compiles with, the bosh and credhub CLIs and kubectl (checksums verified) in ~/bin,
+# whatever else the machine has on its PATH, and bosh-deployment and kubo-deployment at pinned refs.
 set -euo pipefail
 cd "$(dirname "$0")"
 source ./env.sh
@@ -32,13 +32,13 @@ download() {
   fi
 }
 
-if ! command -v bosh >/dev/null; then
+if [[ ! -x $HOME/bin/bosh ]]; then
   download "https://github.com/cloudfoundry/bosh-cli/releases/download/v{{ bosh_cli_version }}/bosh-cli-{{ bosh_cli_version }}-linux-amd64" \
     sha256 {{ bosh_cli_sha256 }} /tmp/bosh
   install -m 0755 /tmp/bosh "$HOME/bin/bosh"
 fi
 
-if ! command -v credhub >/dev/null; then
+if [[ ! -x $HOME/bin/credhub ]]; then
   download "https://github.com/cloudfoundry/credhub-cli/releases/download/{{ credhub_cli_version }}/credhub-linux-amd64-{{ credhub_cli_version }}.tgz" \
     sha256 {{ credhub_cli_sha256 }} /tmp/credhub.tgz
   tar -xzf /tmp/credhub.tgz -C "$HOME/bin" credhub
@@ -46,7 +46,7 @@ fi
 
 # kubectl from the client tarball, whose SHA-512 the Kubernetes CHANGELOG publishes for every
 # release (dl.k8s.io has .sha256 files only from v1.16).
-if ! command -v kubectl >/dev/null; then
+if [[ ! -x $HOME/bin/kubectl ]]; then
   download "https://dl.k8s.io/{{ kubectl_version }}/kubernetes-client-linux-amd64.tar.gz" \
     sha512 {{ kubectl_sha512 }} /tmp/kubernetes-client.tar.gz
   tar -xzf /tmp/kubernetes-client.tar.gz -C /tmp kubernetes/client/bin/kubectl

@@ -246,8 +246,15 @@ impl FakeBastion {
         std::fs::create_dir_all(&home).unwrap();
         std::fs::create_dir_all(&bin).unwrap();
         let stand_in = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/harness/bastion/stand-in");
+        // The tools the bundle installs stand in where it installs them (~/bin); the others
+        // stand first on the PATH.
+        std::fs::create_dir_all(home.join("bin")).unwrap();
         for tool in tools {
-            std::os::unix::fs::symlink(&stand_in, bin.join(tool)).unwrap();
+            let dir = match *tool {
+                "bosh" | "credhub" | "kubectl" => home.join("bin"),
+                _ => bin.clone(),
+            };
+            std::os::unix::fs::symlink(&stand_in, dir.join(tool)).unwrap();
         }
         write_0600(&root.join("host_key"), host_key);
         let state = env.state();

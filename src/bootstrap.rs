@@ -19,6 +19,9 @@ use crate::templates::{RenderedFile, Templates};
 pub const BUNDLE_DIR: &str = "cfcr-manifests";
 /// How long a freshly booted bastion may take to accept SSH.
 const REACHABLE_TIMEOUT: Duration = Duration::from_secs(300);
+/// How long to wait for a bastion that has answered before (a step has run on it): it is not
+/// booting, so a longer silence means it is unreachable from here.
+const ANSWERED_BEFORE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A hand-off step that failed on the bastion.
 #[derive(Debug, thiserror::Error)]
@@ -103,7 +106,12 @@ fn archive(state: &State, files: &[RenderedFile]) -> anyhow::Result<Vec<u8>> {
 
 /// Uploads the current bundle (cheap, and it may have changed since the last run).
 fn upload(state: &State, templates: &Templates, bastion: &Bastion) -> anyhow::Result<()> {
-    bastion.wait_until_reachable(REACHABLE_TIMEOUT)?;
+    let timeout = if state.bootstrap.steps.is_empty() {
+        REACHABLE_TIMEOUT
+    } else {
+        ANSWERED_BEFORE_TIMEOUT
+    };
+    bastion.wait_until_reachable(timeout)?;
     let files = render(state, templates)?;
     bastion.upload(&archive(state, &files)?)?;
     report::note(&format!(

@@ -36,18 +36,65 @@ pub struct Target {
     pub user: String,
 }
 
+/// `HOST`, `HOST:PORT`, a bare IPv6 address, or `[IPv6]:PORT`, as host and port.
+fn host_and_port(address: &str) -> anyhow::Result<(String, u16)> {
+    let port = |text: &str| -> anyhow::Result<u16> {
+        text.parse()
+            .with_context(|| format!("--bastion-address {address}: {text:?} is not a port"))
+    };
+    if let Some(rest) = address.strip_prefix('[') {
+        let (host, after) = rest
+            .split_once(']')
+            .with_context(|| format!("--bastion-address {address}: no closing ']'"))?;
+        return match after.strip_prefix(':') {
+            Some(p) => Ok((host.to_string(), port(p)?)),
+            None if after.is_empty() => Ok((host.to_string(), 22)),
+            None => bail!("--bastion-address {address}: use [ADDRESS]:PORT"),
+        };
+    }
+    match address.rsplit_once(':') {
+        // More than one colon: an IPv6 address without a port.
+        Some(_) if address.matches(':').count() > 1 => Ok((address.to_string(), 22)),
+        Some((host, p)) => Ok((host.to_string(), port(p)?)),
+        None => Ok((address.to_string(), 22)),
+    }
+}
+
+/// A remote command line from `cfcr-aws ssh -- ARGS`: one argument is a command line as it is
+/// (`-- 'ls | wc -l'`); several are words, each quoted for the remote shell, since OpenSSH would
+/// join them with spaces and lose their quoting.
+pub fn remote_command(args: &[String]) -> Option<String> {
+    match args {
+        [] => None,
+        [line] => Some(line.clone()),
+        words => Some(
+            words
+                .iter()
+                .map(|w| shell_word(w))
+                .collect::<Vec<_>>()
+                .join(" "),
+        ),
+    }
+}
+
+fn shell_word(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
+    if plain {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
+}
+
 impl Target {
-    /// `address` is `HOST` or `HOST:PORT`; without one, the bastion's elastic IP on port 22.
+    /// `address` is `HOST`, `HOST:PORT`, an IPv6 address or `[IPv6]:PORT`; without one, the
+    /// bastion's elastic IP on port 22.
     pub fn new(state: &State, address: Option<&str>, user: &str) -> anyhow::Result<Target> {
         let (host, port) = match address {
-            Some(address) => match address.rsplit_once(':') {
-                Some((host, port)) => (
-                    host.to_string(),
-                    port.parse()
-                        .with_context(|| format!("--bastion-address {address}: bad port"))?,
-                ),
-                None => (address.to_string(), 22),
-            },
+            Some(address) => host_and_port(address)?,
             None => {
                 let ip = state
                     .resources
@@ -156,16 +203,8 @@ impl Bastion {
                 return Ok(());
             }
             let stderr = String::from_utf8_lossy(&out.stderr);
-            if stderr.contains("Host key verification failed")
-                || stderr.contains("HOST IDENTIFICATION HAS CHANGED")
-                || stderr.contains("no matching host key type")
-            {
-                return Err(HostKeyMismatch {
-                    address: self.address(),
-                    fingerprint_hint:
-                        "expected the ed25519 key recorded as bastion_host_public_key".into(),
-                }
-                .into());
+            if host_key_refused(&stderr) {
+                return Err(self.mismatch().into());
             }
             if started.elapsed() >= timeout {
                 bail!(
@@ -254,14 +293,90 @@ impl Bastion {
     }
 
     /// An interactive session (no command) or one command, with the terminal attached.
+    /// OpenSSH exits 255 for its own failures, and so may a remote command: a probe tells them
+    /// apart, and an SSH failure becomes an error that says what failed (a wrong host key above
+    /// all) instead of OpenSSH's banner.
     pub fn interactive(&self, command: &[String]) -> anyhow::Result<ExitStatus> {
         let tty = command.is_empty() && std::io::IsTerminal::is_terminal(&std::io::stdin());
         let mut ssh = self.command(tty);
-        ssh.args(command);
-        ssh.status().context("running ssh")
+        if let Some(line) = remote_command(command) {
+            ssh.arg(line);
+        }
+        let status = ssh.status().context("running ssh")?;
+        if status.code() == Some(255) {
+            self.probe()?;
+        }
+        Ok(status)
     }
+
+    /// One connection that runs `true`: Ok when the bastion answers with its pinned key.
+    fn probe(&self) -> anyhow::Result<()> {
+        let out = self
+            .command(false)
+            .arg("true")
+            .stdin(Stdio::null())
+            .output()
+            .context("running ssh (is the OpenSSH client installed?)")?;
+        if out.status.success() {
+            return Ok(());
+        }
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if host_key_refused(&stderr) {
+            return Err(self.mismatch().into());
+        }
+        bail!(
+            "ssh to the bastion at {} as {} failed: {}",
+            self.address(),
+            self.target.user,
+            stderr.trim()
+        )
+    }
+
+    fn mismatch(&self) -> HostKeyMismatch {
+        HostKeyMismatch {
+            address: self.address(),
+            fingerprint_hint: "expected the ed25519 key recorded as bastion_host_public_key".into(),
+        }
+    }
+}
+
+/// Whether OpenSSH refused the host's key.
+fn host_key_refused(stderr: &str) -> bool {
+    stderr.contains("Host key verification failed")
+        || stderr.contains("HOST IDENTIFICATION HAS CHANGED")
+        || stderr.contains("no matching host key type")
 }
 
 fn path_text(path: &Path) -> String {
     path.to_string_lossy().into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_take_ipv6_with_and_without_a_port() {
+        let parse = |a: &str| host_and_port(a).unwrap();
+        assert_eq!(parse("203.0.113.5"), ("203.0.113.5".into(), 22));
+        assert_eq!(parse("bastion:2222"), ("bastion".into(), 2222));
+        assert_eq!(parse("::1"), ("::1".into(), 22));
+        assert_eq!(parse("2001:db8::7"), ("2001:db8::7".into(), 22));
+        assert_eq!(parse("[::1]:2222"), ("::1".into(), 2222));
+        assert_eq!(parse("[2001:db8::7]"), ("2001:db8::7".into(), 22));
+        assert!(host_and_port("[::1]x").is_err());
+        assert!(host_and_port("bastion:ssh").is_err());
+    }
+
+    #[test]
+    fn remote_words_keep_their_quoting() {
+        let words =
+            |w: &[&str]| remote_command(&w.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(words(&[]), None);
+        assert_eq!(words(&["ls | wc -l"]).as_deref(), Some("ls | wc -l"));
+        assert_eq!(
+            words(&["echo", "a b", "it's", "$HOME"]).as_deref(),
+            Some("echo 'a b' 'it'\\''s' '$HOME'")
+        );
+    }
 }

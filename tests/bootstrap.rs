@@ -209,6 +209,18 @@ fn bootstrap_runs_every_step_on_the_bastion_and_unpave_tears_down_first() {
     assert_eq!(ssh.stdout.trim(), "hello from the bastion");
     let failed = env.run_via(&bastion, &["ssh", "--", "exit", "7"]);
     assert_eq!(failed.code, 7);
+    // Several words keep their quoting; one is a command line; 255 from the command is its own.
+    let words = env
+        .run_via(&bastion, &["ssh", "--", "printf", "%s|", "a b", "it's"])
+        .ok();
+    assert_eq!(words.stdout, "a b|it's|");
+    let line = env
+        .run_via(&bastion, &["ssh", "--", "echo one | tr o O"])
+        .ok();
+    assert_eq!(line.stdout.trim(), "One");
+    let own = env.run_via(&bastion, &["ssh", "--", "exit", "255"]);
+    assert_eq!(own.code, 255, "{}", own.stderr);
+    assert!(!own.stderr.contains("error"), "{}", own.stderr);
 
     let kubeconfig = env.run_via(&bastion, &["kubeconfig"]).ok();
     let path = env.path().join(format!("state/{}.kubeconfig", env.prefix));
@@ -299,8 +311,20 @@ fn access_key_mode_passes_the_key_through_the_environment_only() {
         calls_of(&bastion, "bosh"),
         expected_bosh_calls(&env, &stemcells, false)
     );
+    // Only the director's own steps (create-env, delete-env) see the key: not env.sh, which
+    // every step sources.
     let env_sh = std::fs::read_to_string(bastion.home().join("cfcr-manifests/env.sh")).unwrap();
-    assert!(env_sh.contains(&format!("export AWS_SECRET_ACCESS_KEY={secret}")));
+    assert!(!env_sh.contains(&secret));
+    let args =
+        std::fs::read_to_string(bastion.home().join("cfcr-manifests/director-args.sh")).unwrap();
+    assert!(args.contains(&format!("export director_var_secret_access_key={secret}")));
+    for call in calls_of(&bastion, "bosh") {
+        assert_eq!(
+            call.contains("{director_var_secret_access_key}"),
+            call.starts_with("bosh create-env"),
+            "{call}"
+        );
+    }
     assert!(!run.all_output().contains(&secret));
     for call in bastion.calls() {
         assert!(!call.contains(&secret), "{call}");
@@ -318,6 +342,9 @@ fn a_bastion_with_another_host_key_is_refused() {
     let run = env.run_via(&bastion, &["bootstrap", "--director-only"]);
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(run.stderr.contains("pinned host key"), "{}", run.stderr);
+    let ssh = env.run_via(&bastion, &["ssh", "--", "true"]);
+    assert_eq!(ssh.code, 1, "{}", ssh.stderr);
+    assert!(ssh.stderr.contains("pinned host key"), "{}", ssh.stderr);
     assert!(bastion.calls().is_empty());
     assert_eq!(env.state()["bootstrap"], json!({}));
     env.run(&["unpave", "--yes"]).ok();
@@ -445,11 +472,11 @@ fn render_writes_every_file_with_every_value_filled() {
             }
         }
     }
-    let env_sh = std::fs::read_to_string(out.join("env.sh")).unwrap();
+    let args = std::fs::read_to_string(out.join("director-args.sh")).unwrap();
     let state = env.state();
     let key: &Value = &state["director_access_key"];
-    assert!(env_sh.contains(&format!(
-        "export AWS_ACCESS_KEY_ID={}",
+    assert!(args.contains(&format!(
+        "export director_var_access_key_id={}",
         key["access_key_id"].as_str().unwrap()
     )));
     assert!(

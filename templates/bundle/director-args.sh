@@ -33,7 +33,8 @@ director_args=(
 )
 {%- if director_credentials == "access-key" %}
 
-# The director's access key reaches bosh through the environment (--var-env), never its command line.
-export director_var_access_key_id="$AWS_ACCESS_KEY_ID"
-export director_var_secret_access_key="$AWS_SECRET_ACCESS_KEY"
+# The director's access key, only for the steps that create or delete the director (the two that
+# source this file); it reaches bosh through the environment (--var-env), never its command line.
+export director_var_access_key_id={{ aws_access_key_id }}
+export director_var_secret_access_key={{ aws_secret_access_key }}
 {%- endif %}

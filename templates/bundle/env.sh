@@ -12,8 +12,4 @@ export default_security_groups="[{{ default_security_groups | join(",") }}]"
 export default_key_name={{ default_key_name }}
 export kubernetes_cluster_tag={{ kubernetes_cluster_tag }}
 export master_lb_ip_address={{ master_lb_ip_address }}
-{%- if director_credentials == "access-key" %}
-export AWS_ACCESS_KEY_ID={{ aws_access_key_id }}
-export AWS_SECRET_ACCESS_KEY={{ aws_secret_access_key }}
-{%- endif %}
 export PATH="$HOME/bin:$PATH"

@@ -473,6 +473,24 @@ fn render_writes_every_file_with_every_value_filled() {
         }
     }
     let args = std::fs::read_to_string(out.join("director-args.sh")).unwrap();
+    // Every variable bosh-deployment c3b2109's bosh.yml and the applied ops-files use that no
+    // `variables:` section generates (fixtures/director-variables.txt, read off the upstream
+    // files) is provided: as `-v`, or in access-key mode through --var-env=director_var.
+    for variable in include_str!("fixtures/director-variables.txt").lines() {
+        let provided = match variable {
+            "access_key_id" | "secret_access_key" => {
+                args.contains("--var-env=director_var")
+                    && args.contains(&format!("export director_var_{variable}="))
+            }
+            // Only the instance-profile ops-files use it, and this bundle is in access-key mode.
+            "iam_instance_profile" => !args.contains("iam-instance-profile.yml"),
+            _ => {
+                args.contains(&format!("-v {variable}="))
+                    || args.contains(&format!("-v \"{variable}="))
+            }
+        };
+        assert!(provided, "{variable} is not provided: {args}");
+    }
     let state = env.state();
     let key: &Value = &state["director_access_key"];
     assert!(args.contains(&format!(

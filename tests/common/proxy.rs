@@ -353,12 +353,8 @@ fn serve(
             .status();
         return;
     }
-    if let Some(lasts) = stall {
-        // AWS acted and never answered: the connection stays open, silent.
-        std::thread::sleep(lasts);
-        return;
-    }
     let response = slow_down(plan, &action, response);
+    // The model learns from every answer AWS gave, sent or not (a stalled create made something).
     let response = {
         let mut plan = plan.lock().unwrap();
         match plan.world.as_mut().filter(|_| modelled) {
@@ -368,6 +364,11 @@ fn serve(
             _ => response,
         }
     };
+    if let Some(lasts) = stall {
+        // AWS acted and never answered: the connection stays open, silent.
+        std::thread::sleep(lasts);
+        return;
+    }
     let sent = if truncate {
         response.len() / 2
     } else {

@@ -2,6 +2,7 @@
 
 mod aws;
 mod backend;
+mod blockers;
 mod bootstrap;
 mod cli;
 mod commands;

@@ -263,3 +263,93 @@ async fn a_state_bucket_in_another_region_is_followed_there() {
         run.stderr
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_blocked_deletion_names_what_holds_it_and_a_rerun_finishes_once_it_is_gone() {
+    // Issue #14: an interface and a group the environment did not create, in its VPC.
+    let (_proxy, env) = behind(
+        "blocked",
+        Realism {
+            referenced_groups: true,
+            interfaces_block: true,
+            ..Realism::off(18)
+        },
+    );
+    env.pave();
+    let aws = aws().await;
+    let interface = aws
+        .ec2
+        .create_network_interface()
+        .subnet_id(env.id("private_subnet"))
+        .description("someone's appliance")
+        .send()
+        .await
+        .unwrap();
+    let interface_id = interface
+        .network_interface()
+        .and_then(|i| i.network_interface_id())
+        .unwrap()
+        .to_string();
+    let group = aws
+        .ec2
+        .create_security_group()
+        .group_name(format!("{}-monitoring", env.prefix))
+        .description("someone's monitoring")
+        .vpc_id(env.id("vpc"))
+        .send()
+        .await
+        .unwrap();
+    let group_id = group.group_id().unwrap().to_string();
+    aws.ec2
+        .authorize_security_group_ingress()
+        .group_id(&group_id)
+        .ip_permissions(
+            aws_sdk_ec2::types::IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(9100)
+                .to_port(9100)
+                .user_id_group_pairs(
+                    aws_sdk_ec2::types::UserIdGroupPair::builder()
+                        .group_id(env.id("node_access_security_group"))
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    let stopped = env.run(&["unpave", "--yes"]);
+    assert_eq!(stopped.code, 1, "{}", stopped.stderr);
+    for needle in [
+        format!(
+            "waiting: {} is used by {interface_id}",
+            env.id("private_subnet")
+        ),
+        format!("{interface_id} (someone's appliance)"),
+        format!("a rule of security group {group_id}"),
+        "which this environment did not create".to_string(),
+    ] {
+        assert!(
+            stopped.stderr.contains(&needle),
+            "{needle}: {}",
+            stopped.stderr
+        );
+    }
+    assert!(env.state_path().exists());
+
+    aws.ec2
+        .delete_network_interface()
+        .network_interface_id(&interface_id)
+        .send()
+        .await
+        .unwrap();
+    aws.ec2
+        .delete_security_group()
+        .group_id(&group_id)
+        .send()
+        .await
+        .unwrap();
+    env.unpave();
+    assert_gone(&env).await;
+}

@@ -10,6 +10,7 @@ use ipnet::Ipv4Net;
 
 use super::{Ctx, Key, Need, Needs, Resource};
 use crate::aws::{self, Policy};
+use crate::blockers::{self, Scope};
 use crate::config::Settings;
 use crate::refresh::{Health, Observed, changed_if};
 use crate::state::Record;
@@ -235,12 +236,15 @@ impl Resource for SecurityGroup {
 
     async fn delete(&self, ctx: &Ctx, record: &Record) -> anyhow::Result<()> {
         let ec2 = &ctx.aws.ec2;
-        aws::absent_ok(
-            aws::call("DeleteSecurityGroup", &Policy::releasing(), || {
-                ec2.delete_security_group().group_id(&record.id).send()
-            })
-            .await,
-        )?;
-        Ok(())
+        blockers::delete_when_free(ctx, Scope::Group(&record.id), |policy| async move {
+            aws::absent_ok(
+                aws::call("DeleteSecurityGroup", &policy, || {
+                    ec2.delete_security_group().group_id(&record.id).send()
+                })
+                .await,
+            )
+            .map(drop)
+        })
+        .await
     }
 }

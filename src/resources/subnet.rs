@@ -5,6 +5,7 @@ use aws_sdk_ec2::types::ResourceType;
 
 use super::{CLUSTER_TAG, Ctx, Key, Need, Needs, Resource};
 use crate::aws::{self, Policy};
+use crate::blockers::{self, Scope};
 use crate::config::Settings;
 use crate::refresh::{Health, Observed};
 use crate::state::Record;
@@ -116,12 +117,15 @@ impl Resource for Subnet {
 
     async fn delete(&self, ctx: &Ctx, record: &Record) -> anyhow::Result<()> {
         let ec2 = &ctx.aws.ec2;
-        aws::absent_ok(
-            aws::call("DeleteSubnet", &Policy::releasing(), || {
-                ec2.delete_subnet().subnet_id(&record.id).send()
-            })
-            .await,
-        )?;
-        Ok(())
+        blockers::delete_when_free(ctx, Scope::Subnet(&record.id), |policy| async move {
+            aws::absent_ok(
+                aws::call("DeleteSubnet", &policy, || {
+                    ec2.delete_subnet().subnet_id(&record.id).send()
+                })
+                .await,
+            )
+            .map(drop)
+        })
+        .await
     }
 }

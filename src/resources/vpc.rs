@@ -5,6 +5,7 @@ use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
 
 use super::{Ctx, Key, Needs, Resource};
 use crate::aws::{self, Policy};
+use crate::blockers::{self, Scope};
 use crate::config::Settings;
 use crate::refresh::{Health, Observed};
 use crate::state::Record;
@@ -99,12 +100,15 @@ impl Resource for Vpc {
 
     async fn delete(&self, ctx: &Ctx, record: &Record) -> anyhow::Result<()> {
         let ec2 = &ctx.aws.ec2;
-        aws::absent_ok(
-            aws::call("DeleteVpc", &Policy::releasing(), || {
-                ec2.delete_vpc().vpc_id(&record.id).send()
-            })
-            .await,
-        )?;
-        Ok(())
+        blockers::delete_when_free(ctx, Scope::Vpc(&record.id), |policy| async move {
+            aws::absent_ok(
+                aws::call("DeleteVpc", &policy, || {
+                    ec2.delete_vpc().vpc_id(&record.id).send()
+                })
+                .await,
+            )
+            .map(drop)
+        })
+        .await
     }
 }

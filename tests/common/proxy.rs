@@ -417,25 +417,19 @@ fn check_references(
         .iter()
         .find(|(k, _)| k == "GroupId")
         .map(|(_, v)| v.clone());
+    if let Some(verdict) = check_interfaces(upstream, plan, action, params, head) {
+        return verdict;
+    }
     let (true, Some(group)) = (asks, group) else {
         return Verdict::Forward;
     };
-    let query = b"Action=DescribeSecurityGroups&Version=2016-11-15".to_vec();
-    let head: String = String::from_utf8_lossy(head)
-        .split("\r\n")
-        .map(|line| {
-            if line.to_ascii_lowercase().starts_with("content-length:") {
-                format!("Content-Length: {}", query.len())
-            } else {
-                line.to_string()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\r\n");
-    let Some(answer) = forward(upstream, head.as_bytes(), &query) else {
+    let Some(answer) = ask(
+        upstream,
+        head,
+        "Action=DescribeSecurityGroups&Version=2016-11-15",
+    ) else {
         return Verdict::Forward;
     };
-    let answer = String::from_utf8_lossy(&answer);
     let referenced = plan
         .lock()
         .unwrap()
@@ -451,6 +445,61 @@ fn check_references(
     } else {
         Verdict::Forward
     }
+}
+
+/// Asks LocalStack `query` with the request's own headers: it does not check signatures.
+fn ask(upstream: &str, head: &[u8], query: &str) -> Option<String> {
+    let head: String = String::from_utf8_lossy(head)
+        .split("\r\n")
+        .map(|line| {
+            if line.to_ascii_lowercase().starts_with("content-length:") {
+                format!("Content-Length: {}", query.len())
+            } else {
+                line.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\r\n");
+    let answer = forward(upstream, head.as_bytes(), query.as_bytes())?;
+    Some(String::from_utf8_lossy(&answer).into_owned())
+}
+
+/// A delete refused because a detached interface is still in the subnet, with the group, or in
+/// the VPC, as AWS refuses it.
+fn check_interfaces(
+    upstream: &str,
+    plan: &Mutex<Plan>,
+    action: &str,
+    params: &realism::Params,
+    head: &[u8],
+) -> Option<Verdict> {
+    let (filter, key) = plan
+        .lock()
+        .unwrap()
+        .world
+        .as_ref()?
+        .blocking_interfaces(action)?;
+    let id = params.iter().find(|(k, _)| k == key)?.1.clone();
+    let answer = ask(
+        upstream,
+        head,
+        &format!(
+            "Action=DescribeNetworkInterfaces&Version=2016-11-15&Filter.1.Name={filter}&Filter.1.Value.1={id}"
+        ),
+    )?;
+    let blocked = plan
+        .lock()
+        .unwrap()
+        .world
+        .as_ref()
+        .is_some_and(|w| w.detached_interface(&answer));
+    blocked.then(|| {
+        Verdict::Refuse(
+            400,
+            "DependencyViolation",
+            format!("The {id} has dependencies and cannot be deleted."),
+        )
+    })
 }
 
 fn ok_response(body: &str) -> Vec<u8> {

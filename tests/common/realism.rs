@@ -64,6 +64,9 @@ pub struct Realism {
     pub elb_interfaces_linger: Span,
     /// A security group referenced by another group's rule cannot be deleted.
     pub referenced_groups: bool,
+    /// A subnet, security group or VPC that holds a detached network interface (someone else's:
+    /// LocalStack's own, made by a test) cannot be deleted.
+    pub interfaces_block: bool,
     /// The share of requests throttled, in bursts of `throttle_burst` requests.
     pub throttle_share: f64,
     pub throttle_burst: (u32, u32),
@@ -102,6 +105,7 @@ impl Realism {
             instance_shutting_down: Span::secs(30, 90),
             elb_interfaces_linger: Span::secs(120, 480),
             referenced_groups: true,
+            interfaces_block: true,
             throttle_share: 0.02,
             throttle_burst: (3, 10),
             unavailable_share: 0.005,
@@ -186,6 +190,8 @@ pub struct World {
     roles_leaving: BTreeMap<String, Instant>,
     nat_gateways: BTreeMap<String, NatGateway>,
     instances: BTreeMap<String, Instance>,
+    /// The network interfaces of instances and NAT gateways, from their answers.
+    instance_interfaces: std::collections::BTreeSet<String>,
     interfaces: Vec<Interface>,
     throttled_left: u32,
     /// Requests that could stall, so far.
@@ -349,6 +355,7 @@ impl World {
             roles_leaving: BTreeMap::new(),
             nat_gateways: BTreeMap::new(),
             instances: BTreeMap::new(),
+            instance_interfaces: std::collections::BTreeSet::new(),
             interfaces: Vec::new(),
             throttled_left: 0,
             requests: 0,
@@ -645,6 +652,31 @@ impl World {
         self.realism.referenced_groups && action == "DeleteSecurityGroup"
     }
 
+    /// The filter (name, parameter) for the interfaces that block this delete, if the model checks.
+    pub fn blocking_interfaces(&self, action: &str) -> Option<(&'static str, &'static str)> {
+        if !self.realism.interfaces_block {
+            return None;
+        }
+        match action {
+            "DeleteSubnet" => Some(("subnet-id", "SubnetId")),
+            "DeleteSecurityGroup" => Some(("group-id", "GroupId")),
+            "DeleteVpc" => Some(("vpc-id", "VpcId")),
+            _ => None,
+        }
+    }
+
+    /// Whether LocalStack's answer to DescribeNetworkInterfaces holds a detached interface that
+    /// is not an instance's or a NAT gateway's: AWS deletes those with their owner, LocalStack
+    /// keeps them.
+    pub fn detached_interface(&self, interfaces: &str) -> bool {
+        let blocking = filter_items(interfaces, "item", |item| {
+            xml_value(item, "networkInterfaceId")
+                .is_some_and(|id| !self.instance_interfaces.contains(id))
+                && item.contains("<status>available</status>")
+        });
+        blocking.contains("<networkInterfaceId>")
+    }
+
     /// Learns from a successful answer, and makes a listing's answer look as AWS's would now.
     pub fn after(&mut self, action: &str, params: &Params, body: &str) -> String {
         let now = Instant::now();
@@ -707,6 +739,23 @@ impl World {
     }
 
     fn learn(&mut self, action: &str, params: &Params, body: &str, now: Instant) {
+        // AWS deletes instances' and NAT gateways' interfaces with them; LocalStack keeps them.
+        let owns_interfaces = [
+            "RunInstances",
+            "DescribeInstances",
+            "CreateNatGateway",
+            "DescribeNatGateways",
+        ];
+        if owns_interfaces.contains(&action) {
+            let mut rest = body;
+            while let Some(at) = rest.find("<networkInterfaceId>") {
+                rest = &rest[at..];
+                if let Some(id) = xml_value(rest, "networkInterfaceId") {
+                    self.instance_interfaces.insert(id.to_string());
+                }
+                rest = &rest["<networkInterfaceId>".len()..];
+            }
+        }
         let named = |key: &str| param(params, key).unwrap_or_default().to_string();
         let ids: Vec<String> = match action {
             "CreateVpc" => xml_value(body, "vpcId")

@@ -1,0 +1,234 @@
+//! What holds a resource that AWS will not delete. A delete that keeps answering
+//! `DependencyViolation` for more than a short while is usually blocked by something: a network
+//! interface in the subnet, with the group, or in the VPC, or another group's rule. Instead of
+//! waiting out the whole release window in silence, the delete finds the holders and names them in
+//! the progress ("waiting: subnet-… is used by eni-… (ELB k8s-…)"), deletes those the environment or
+//! its cluster owns (a load balancer's leftover interfaces), waits for those AWS is releasing (the
+//! environment's own instance or NAT gateway going away), and stops on anything else, naming it and
+//! what to do: an operator's Lambda function or VPC endpoint is not ours to delete.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use aws_sdk_ec2::types::{Filter, NetworkInterface, NetworkInterfaceType};
+
+use crate::aws::retry::AwsError;
+use crate::aws::{self, ErrorClass, Policy, Tolerate};
+use crate::report;
+use crate::resources::{CLUSTER_TAG, Ctx, Key, OWNER_TAG, delete_load_balancer_interfaces};
+
+/// How long a delete may meet `DependencyViolation` before its holders are looked for: AWS
+/// releases what it owns (a terminated instance's interface, a deleted NAT gateway's) in seconds.
+const SHORT_WHILE: Duration = Duration::from_secs(30);
+
+/// What a delete is blocked in.
+#[derive(Clone, Copy, Debug)]
+pub enum Scope<'a> {
+    Subnet(&'a str),
+    Group(&'a str),
+    Vpc(&'a str),
+}
+
+impl Scope<'_> {
+    fn id(&self) -> &str {
+        match self {
+            Scope::Subnet(id) | Scope::Group(id) | Scope::Vpc(id) => id,
+        }
+    }
+
+    fn filter(&self) -> Filter {
+        let name = match self {
+            Scope::Subnet(_) => "subnet-id",
+            Scope::Group(_) => "group-id",
+            Scope::Vpc(_) => "vpc-id",
+        };
+        Filter::builder().name(name).values(self.id()).build()
+    }
+
+    fn holds(&self, interface: &NetworkInterface) -> bool {
+        match self {
+            Scope::Subnet(id) => interface.subnet_id() == Some(id),
+            Scope::Group(id) => interface.groups().iter().any(|g| g.group_id() == Some(id)),
+            Scope::Vpc(id) => interface.vpc_id() == Some(id),
+        }
+    }
+}
+
+/// One thing that holds a resource.
+#[derive(Debug)]
+struct Holder {
+    /// The interface's or group's id, and what it belongs to, for people.
+    name: String,
+    fate: Fate,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Fate {
+    /// A load balancer's interface of the environment or its cluster: deleted here.
+    DeleteLoadBalancerInterfaces(String),
+    /// The environment's own, and AWS is releasing it: waited for.
+    Releasing,
+    /// Someone else's: the operator decides.
+    Foreign,
+}
+
+/// Deletes with `delete` (given the policy to send under), finding and naming what holds the
+/// resource when AWS keeps refusing.
+pub async fn delete_when_free<F, Fut>(ctx: &Ctx, scope: Scope<'_>, delete: F) -> anyhow::Result<()>
+where
+    F: Fn(Policy) -> Fut,
+    Fut: std::future::Future<Output = Result<(), AwsError>>,
+{
+    let short = Policy::standard().tolerate(Tolerate::Class(
+        ErrorClass::DependencyViolation,
+        SHORT_WHILE,
+    ));
+    match delete(short).await {
+        Err(e) if e.is(ErrorClass::DependencyViolation) => {}
+        other => return Ok(other?),
+    }
+    let holders = holders(ctx, scope).await?;
+    if !holders.is_empty() {
+        let names: Vec<&str> = holders.iter().map(|h| h.name.as_str()).collect();
+        report::note(&format!(
+            "waiting: {} is used by {}",
+            scope.id(),
+            names.join(", ")
+        ));
+    }
+    let foreign: Vec<&str> = holders
+        .iter()
+        .filter(|h| h.fate == Fate::Foreign)
+        .map(|h| h.name.as_str())
+        .collect();
+    if !foreign.is_empty() {
+        anyhow::bail!(
+            "{} cannot be deleted: it is used by {}, which this environment did not create. Delete or detach them (or, if they are yours to keep, move them out of the environment's VPC), then run unpave again",
+            scope.id(),
+            foreign.join(", ")
+        );
+    }
+    for holder in &holders {
+        if let Fate::DeleteLoadBalancerInterfaces(name) = &holder.fate {
+            delete_load_balancer_interfaces(ctx, name).await?;
+        }
+    }
+    Ok(delete(Policy::releasing()).await?)
+}
+
+/// The interfaces in `scope` and, for a group, the other groups whose rules name it.
+async fn holders(ctx: &Ctx, scope: Scope<'_>) -> anyhow::Result<Vec<Holder>> {
+    let ec2 = &ctx.aws.ec2;
+    let pages = aws::all_pages(
+        "DescribeNetworkInterfaces",
+        &Policy::standard(),
+        |token| {
+            ec2.describe_network_interfaces()
+                .filters(scope.filter())
+                .set_next_token(token)
+                .send()
+        },
+        |page| page.next_token(),
+    )
+    .await?;
+    let mut holders: Vec<Holder> = pages
+        .iter()
+        .flat_map(|p| p.network_interfaces())
+        // Matched here too: emulators may ignore the filter.
+        .filter(|i| scope.holds(i))
+        .map(|i| judge(ctx, i))
+        .collect();
+    if let Scope::Group(group) = scope {
+        holders.extend(referencing_groups(ctx, group).await?);
+    }
+    Ok(holders)
+}
+
+/// Whose an interface is, from what AWS says made it.
+fn judge(ctx: &Ctx, interface: &NetworkInterface) -> Holder {
+    let id = interface.network_interface_id().unwrap_or("an interface");
+    let description = interface.description().unwrap_or_default();
+    let cluster_tag = ctx.state.snapshot().cluster_tag;
+    let tagged = interface.tag_set().iter().any(|t| {
+        (t.key() == Some(OWNER_TAG) && t.value() == Some(ctx.settings.prefix.as_str()))
+            || (t.key() == Some(CLUSTER_TAG) && t.value() == Some(cluster_tag.as_str()))
+    });
+    let recorded = |key: Key| ctx.state.get(key).map(|r| r.id);
+    let mut name = String::from(id);
+    let fate = if let Some(lb) = description.strip_prefix("ELB ") {
+        let _ = write!(name, " (ELB {lb})");
+        // The master's, or one Kubernetes made for the cluster (named after its Service: the
+        // cluster's are deleted by unpave before the network, so any left are being released).
+        if recorded(Key::MasterLoadBalancer).as_deref() == Some(lb) || tagged {
+            Fate::DeleteLoadBalancerInterfaces(lb.to_string())
+        } else {
+            Fate::Foreign
+        }
+    } else if let Some(instance) = interface.attachment().and_then(|a| a.instance_id()) {
+        let _ = write!(name, " (instance {instance})");
+        if recorded(Key::Bastion).as_deref() == Some(instance) {
+            Fate::Releasing
+        } else {
+            Fate::Foreign
+        }
+    } else if interface.interface_type() == Some(&NetworkInterfaceType::NatGateway) {
+        let ours = recorded(Key::NatGateway).is_some_and(|nat| description.contains(&nat));
+        let _ = write!(name, " ({description})");
+        if ours { Fate::Releasing } else { Fate::Foreign }
+    } else {
+        let what = match interface.interface_type() {
+            Some(NetworkInterfaceType::Lambda) => "a Lambda function's",
+            Some(NetworkInterfaceType::VpcEndpoint) => "a VPC endpoint's",
+            _ if description.is_empty() => "no description",
+            _ => description,
+        };
+        let _ = write!(name, " ({what})");
+        if tagged {
+            Fate::Releasing
+        } else {
+            Fate::Foreign
+        }
+    };
+    Holder { name, fate }
+}
+
+/// Groups in the VPC, other than `group` and the environment's own, whose rules name `group`.
+async fn referencing_groups(ctx: &Ctx, group: &str) -> anyhow::Result<Vec<Holder>> {
+    let Ok(vpc_id) = ctx.id(Key::Vpc) else {
+        return Ok(Vec::new());
+    };
+    let ec2 = &ctx.aws.ec2;
+    let out = aws::call("DescribeSecurityGroups", &Policy::standard(), || {
+        ec2.describe_security_groups()
+            .filters(Filter::builder().name("vpc-id").values(&vpc_id).build())
+            .send()
+    })
+    .await?;
+    let ours = [Key::NodeAccessSecurityGroup, Key::ApiAccessSecurityGroup]
+        .map(|k| ctx.state.get(k).map(|r| r.id));
+    Ok(out
+        .security_groups()
+        .iter()
+        .filter(|g| g.group_id() != Some(group))
+        .filter(|g| {
+            !ours
+                .iter()
+                .flatten()
+                .any(|o| Some(o.as_str()) == g.group_id())
+        })
+        .filter(|g| {
+            g.ip_permissions()
+                .iter()
+                .flat_map(|p| p.user_id_group_pairs())
+                .any(|pair| pair.group_id() == Some(group))
+        })
+        .map(|g| Holder {
+            name: format!(
+                "a rule of security group {} ({})",
+                g.group_id().unwrap_or_default(),
+                g.group_name().unwrap_or_default()
+            ),
+            fate: Fate::Foreign,
+        })
+        .collect())
+}

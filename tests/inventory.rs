@@ -453,8 +453,15 @@ async fn check_bastion(env: &Env, aws: &Aws) {
     assert_eq!(instance.image_id(), Some(env.id("bastion_image").as_str()));
     assert_eq!(
         instance.instance_type().map(|t| t.as_str()),
-        Some("t2.micro")
+        Some("t3.micro")
     );
+    // IMDSv2 only, with room for one hop (what runs in containers on the bastion).
+    let metadata = instance.metadata_options().unwrap();
+    assert_eq!(
+        metadata.http_tokens(),
+        Some(&aws_sdk_ec2::types::HttpTokensState::Required)
+    );
+    assert_eq!(metadata.http_put_response_hop_limit(), Some(2));
     assert_eq!(instance.subnet_id(), Some(env.id("public_subnet").as_str()));
     assert_eq!(instance.key_name(), Some(format!("{p}-deployer").as_str()));
     let groups: Vec<_> = instance.network_interfaces()[0]

@@ -129,6 +129,11 @@ pub enum Command {
     /// The environments in the state directory, with region, age and status (no AWS calls).
     #[command(after_help = "Example:\n  cfcr-aws list --state-dir state/")]
     List(ListArgs),
+    /// The least-privilege IAM policy an operator needs to run cfcr-aws for this environment.
+    #[command(
+        after_help = "Example:\n  cfcr-aws policy > cfcr-aws-policy.json\n  aws iam create-policy --policy-name cfcr-aws-dev --policy-document file://cfcr-aws-policy.json"
+    )]
+    Policy(Box<PolicyArgs>),
     /// Shell completions for bash, elvish, fish, powershell or zsh, on standard output.
     #[command(
         after_help = "Examples:\n  cfcr-aws completions bash > /etc/bash_completion.d/cfcr-aws\n  cfcr-aws completions zsh > \"${fpath[1]}/_cfcr-aws\""
@@ -239,6 +244,16 @@ pub struct PlanArgs {
     #[arg(long)]
     pub detailed_exitcode: bool,
     /// One JSON object on standard output instead of the listing.
+    #[arg(long)]
+    pub json: bool,
+    // Last: the command's own flags come first in its help.
+    #[command(flatten)]
+    pub values: ConfigValues,
+}
+
+#[derive(Debug, Args)]
+pub struct PolicyArgs {
+    /// One JSON object: the environment, the policy document and the list of its actions.
     #[arg(long)]
     pub json: bool,
     // Last: the command's own flags come first in its help.

@@ -15,6 +15,7 @@ mod last_error;
 mod leftovers;
 mod lock;
 mod outputs;
+mod policy;
 mod preflight;
 mod refresh;
 mod report;

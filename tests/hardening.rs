@@ -236,7 +236,12 @@ async fn waiting_for_an_unreachable_bastion_is_shown_at_once() {
     let address = format!("127.0.0.1:{port}");
     let line = shows_within(
         &env,
-        &["--bastion-address", &address, "bootstrap", "--director-only"],
+        &[
+            "--bastion-address",
+            &address,
+            "bootstrap",
+            "--director-only",
+        ],
         "waiting for SSH on the bastion",
         Duration::from_secs(20),
     );

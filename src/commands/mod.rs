@@ -62,6 +62,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::List(args) => list::run(global, args).await,
         Command::ForceUnlock(args) => state_cmd::force_unlock(global, args).await,
         Command::State(StateCommand::Migrate(args)) => state_cmd::migrate(global, args).await,
+        Command::Policy(args) => policy(global, *args).await,
         Command::Completions(args) => cli_docs::completions(args),
         Command::Man => cli_docs::man(),
     }
@@ -95,6 +96,40 @@ fn check_endpoint(global: &GlobalArgs) -> Result<(), ValidationError> {
             ),
         })
     }
+}
+
+/// `cfcr-aws policy`: the operator's IAM policy for the configured environment. Sends nothing to AWS.
+async fn policy(global: &GlobalArgs, args: crate::cli::PolicyArgs) -> anyhow::Result<()> {
+    let settings = settings(global, args.values).await?;
+    let location = match &global.state {
+        Some(url) => Some(url.clone()),
+        None => config_file(global)?.state,
+    };
+    let state = location
+        .map(|url| {
+            S3Location::parse(&url).map_err(|e| ValidationError {
+                field: "state".into(),
+                problem: format!("{e:#}; use s3://BUCKET/PREFIX"),
+            })
+        })
+        .transpose()?;
+    let document = crate::policy::document(&settings, state.as_ref());
+    if args.json {
+        let out = serde_json::json!({
+            "env": settings.prefix,
+            "region": settings.region,
+            "policy": document,
+            "actions": crate::policy::actions(&document),
+        });
+        outln!("{out}")?;
+    } else {
+        outln!("{}", serde_json::to_string_pretty(&document)?)?;
+        report::note(&format!(
+            "attach it to the operator's role or user, e.g. aws iam create-policy --policy-name cfcr-aws-{} --policy-document file://policy.json (docs/permissions.md says what each statement is for)",
+            settings.prefix
+        ));
+    }
+    Ok(())
 }
 
 /// The config file named by `--config`, or `./cfcr-aws.toml` if there is one.

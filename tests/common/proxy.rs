@@ -79,6 +79,8 @@ struct Plan {
     rules: Vec<(usize, Rule)>,
     kill_after: Option<usize>,
     actions: Vec<String>,
+    /// `service:Action` as IAM names them, from each request's signature and line.
+    iam_actions: Vec<String>,
     latency: Duration,
     log: Vec<Exchange>,
     slow: SlowStates,
@@ -93,6 +95,42 @@ pub struct Proxy {
     requests: Arc<AtomicUsize>,
     /// The tool's pid, for `kill_after`.
     pub pid: Arc<AtomicU32>,
+}
+
+/// The IAM action a request needs: the signing service and the query Action, or, for S3's REST
+/// requests, the action its method and address amount to.
+fn iam_action(head: &[u8], action: &str) -> String {
+    let head = String::from_utf8_lossy(head);
+    let service = head
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("authorization:"))
+        .and_then(|l| l.split("Credential=").nth(1))
+        .and_then(|c| c.split('/').nth(3))
+        .unwrap_or("unknown")
+        .to_string();
+    if service != "s3" {
+        return format!("{service}:{action}");
+    }
+    let line = head.lines().next().unwrap_or_default();
+    let mut parts = line.split_whitespace();
+    let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    // Path-style addresses: /bucket, /bucket/ or /bucket/key.
+    let object = path
+        .trim_start_matches('/')
+        .split_once('/')
+        .is_some_and(|(_, key)| !key.is_empty());
+    let name = match (method, object, query.contains("versioning")) {
+        (_, false, true) if method == "GET" => "GetBucketVersioning",
+        (_, false, true) => "PutBucketVersioning",
+        ("HEAD" | "GET", false, _) => "ListBucket",
+        ("PUT", false, _) => "CreateBucket",
+        ("GET" | "HEAD", true, _) => "GetObject",
+        ("PUT", true, _) => "PutObject",
+        ("DELETE", true, _) => "DeleteObject",
+        _ => "Unknown",
+    };
+    format!("s3:{name}")
 }
 
 /// The query protocol's `Action` (EC2, ELB, IAM); for S3's REST requests, `S3:<method>`.
@@ -191,6 +229,11 @@ impl Proxy {
         self.requests.load(Ordering::SeqCst)
     }
 
+    /// Every request so far as the IAM action it needs (`ec2:CreateVpc`, `s3:PutObject`).
+    pub fn iam_actions(&self) -> Vec<String> {
+        self.plan.lock().unwrap().iam_actions.clone()
+    }
+
     /// The Action of every request so far, in arrival order.
     pub fn actions(&self) -> Vec<String> {
         self.plan.lock().unwrap().actions.clone()
@@ -205,6 +248,7 @@ impl Proxy {
         self.requests.store(0, Ordering::SeqCst);
         let mut plan = self.plan.lock().unwrap();
         plan.actions.clear();
+        plan.iam_actions.clear();
         plan.log.clear();
     }
 
@@ -269,6 +313,7 @@ fn serve(
     let (fault, kill, mut latency, mut verdict) = {
         let mut plan = plan.lock().unwrap();
         plan.actions.push(action.clone());
+        plan.iam_actions.push(iam_action(&head, &action));
         let mut fault = None;
         for (skip, rule) in plan.rules.iter_mut() {
             if rule.times == 0 || rule.action.is_some_and(|a| a != action) {

@@ -1,0 +1,310 @@
+//! The least-privilege IAM policy an operator needs to run cfcr-aws for one environment: every
+//! action the tool sends (`plan`, `pave`, drift repair, `status`, `outputs`, `unpave` with and without
+//! a state, the state in S3 with its lock), scoped where AWS allows it — IAM entities under the
+//! environment's path, EC2 resources by the environment's ownership tag (on the request for what it
+//! creates, on the resource for what it changes), the master load balancer by name, the state's
+//! bucket and objects. No `"Action": "*"` and no service wildcards. docs/permissions.md explains each
+//! statement.
+
+use serde_json::{Value, json};
+
+use crate::backend::S3Location;
+use crate::config::Settings;
+use crate::resources::{CLUSTER_TAG, OWNER_TAG, iam_path};
+
+/// Reads that AWS does not scope by resource (EC2's and ELB's describes, IAM's listings).
+const READS: &[&str] = &[
+    "ec2:DescribeAccountAttributes",
+    "ec2:DescribeAddresses",
+    "ec2:DescribeAvailabilityZones",
+    "ec2:DescribeImages",
+    "ec2:DescribeInstanceTypeOfferings",
+    "ec2:DescribeInstances",
+    "ec2:DescribeInternetGateways",
+    "ec2:DescribeKeyPairs",
+    "ec2:DescribeNatGateways",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeRouteTables",
+    "ec2:DescribeSecurityGroups",
+    "ec2:DescribeSubnets",
+    "ec2:DescribeTags",
+    "ec2:DescribeVolumes",
+    "ec2:DescribeVpcs",
+    "elasticloadbalancing:DescribeLoadBalancers",
+    "elasticloadbalancing:DescribeTags",
+    "iam:ListInstanceProfiles",
+    "iam:ListPolicies",
+    "iam:ListRoles",
+    "iam:ListUsers",
+];
+
+/// EC2 creates: allowed only when the request carries the environment's ownership tag.
+const EC2_CREATES: &[&str] = &[
+    "ec2:AllocateAddress",
+    "ec2:CreateInternetGateway",
+    "ec2:CreateNatGateway",
+    "ec2:CreateRouteTable",
+    "ec2:CreateSecurityGroup",
+    "ec2:CreateSubnet",
+    "ec2:CreateVpc",
+    "ec2:ImportKeyPair",
+    "ec2:RunInstances",
+];
+
+/// The kinds of EC2 resource those creates make.
+const EC2_CREATED_KINDS: &[&str] = &[
+    "elastic-ip",
+    "instance",
+    "internet-gateway",
+    "key-pair",
+    "natgateway",
+    "network-interface",
+    "route-table",
+    "security-group",
+    "subnet",
+    "volume",
+    "vpc",
+];
+
+/// EC2 changes to resources the environment owns (its ownership tag on the resource), including
+/// using them in a create (a subnet in the VPC, an instance in the subnet).
+const EC2_ON_OWNED: &[&str] = &[
+    "ec2:AssociateAddress",
+    "ec2:AssociateRouteTable",
+    "ec2:AttachInternetGateway",
+    "ec2:AuthorizeSecurityGroupIngress",
+    "ec2:CreateNatGateway",
+    "ec2:CreateRoute",
+    "ec2:CreateRouteTable",
+    "ec2:CreateSecurityGroup",
+    "ec2:CreateSubnet",
+    "ec2:CreateTags",
+    "ec2:DeleteInternetGateway",
+    "ec2:DeleteKeyPair",
+    "ec2:DeleteNatGateway",
+    "ec2:DeleteRoute",
+    "ec2:DeleteRouteTable",
+    "ec2:DeleteSecurityGroup",
+    "ec2:DeleteSubnet",
+    "ec2:DeleteVpc",
+    "ec2:DetachInternetGateway",
+    "ec2:DisassociateAddress",
+    "ec2:DisassociateRouteTable",
+    "ec2:ModifyVpcAttribute",
+    "ec2:ReleaseAddress",
+    "ec2:ReplaceRoute",
+    "ec2:RevokeSecurityGroupIngress",
+    "ec2:RunInstances",
+    "ec2:TerminateInstances",
+];
+
+/// What Kubernetes' cloud provider made for the cluster (its cluster tag on the resource).
+const EC2_ON_CLUSTERS: &[&str] = &[
+    "ec2:DeleteSecurityGroup",
+    "ec2:DeleteVolume",
+    "ec2:RevokeSecurityGroupIngress",
+    "ec2:TerminateInstances",
+];
+
+/// A load balancer's network interfaces, which AWS manages and tags with nothing: deleted after
+/// the load balancer, instead of waiting minutes for AWS (see docs/reliability.md).
+const EC2_LOAD_BALANCER_INTERFACES: &[&str] =
+    &["ec2:DeleteNetworkInterface", "ec2:DetachNetworkInterface"];
+
+const ELB_MASTER: &[&str] = &[
+    "elasticloadbalancing:AddTags",
+    "elasticloadbalancing:ConfigureHealthCheck",
+    "elasticloadbalancing:CreateLoadBalancer",
+    "elasticloadbalancing:DeleteLoadBalancer",
+];
+
+const IAM_UNDER_PATH: &[&str] = &[
+    "iam:AddRoleToInstanceProfile",
+    "iam:AttachRolePolicy",
+    "iam:AttachUserPolicy",
+    "iam:CreateAccessKey",
+    "iam:CreateInstanceProfile",
+    "iam:CreatePolicy",
+    "iam:CreateRole",
+    "iam:CreateUser",
+    "iam:DeleteAccessKey",
+    "iam:DeleteInstanceProfile",
+    "iam:DeletePolicy",
+    "iam:DeleteRole",
+    "iam:DeleteRolePolicy",
+    "iam:DeleteUser",
+    "iam:DetachRolePolicy",
+    "iam:DetachUserPolicy",
+    "iam:GetInstanceProfile",
+    "iam:GetPolicy",
+    "iam:GetRole",
+    "iam:GetUser",
+    "iam:ListAccessKeys",
+    "iam:ListAttachedRolePolicies",
+    "iam:ListInstanceProfilesForRole",
+    "iam:PassRole",
+    "iam:PutRolePolicy",
+    "iam:RemoveRoleFromInstanceProfile",
+    "iam:TagInstanceProfile",
+    "iam:TagPolicy",
+    "iam:TagRole",
+    "iam:TagUser",
+];
+
+const S3_BUCKET: &[&str] = &[
+    "s3:CreateBucket",
+    "s3:GetBucketVersioning",
+    "s3:ListBucket",
+    "s3:PutBucketVersioning",
+];
+
+const S3_OBJECTS: &[&str] = &["s3:DeleteObject", "s3:GetObject", "s3:PutObject"];
+
+fn statement(sid: &str, actions: &[&str], resource: Value, condition: Option<Value>) -> Value {
+    let mut statement = json!({
+        "Sid": sid,
+        "Effect": "Allow",
+        "Action": actions,
+        "Resource": resource,
+    });
+    if let Some(condition) = condition {
+        statement["Condition"] = condition;
+    }
+    statement
+}
+
+/// The policy document for the environment `settings` describes, with its state at `state`.
+pub fn document(settings: &Settings, state: Option<&S3Location>) -> Value {
+    let (region, env) = (&settings.region, &settings.prefix);
+    let ec2 = |kind: &str| format!("arn:aws:ec2:{region}:*:{kind}/*");
+    let path = iam_path(env);
+    let owned = json!({"StringEquals": {format!("aws:ResourceTag/{OWNER_TAG}"): env}});
+    let mut statements = vec![
+        statement("Read", READS, json!("*"), None),
+        statement(
+            "CreateTaggedEc2Resources",
+            EC2_CREATES,
+            json!(EC2_CREATED_KINDS.iter().map(|k| ec2(k)).collect::<Vec<_>>()),
+            Some(json!({"StringEquals": {format!("aws:RequestTag/{OWNER_TAG}"): env}})),
+        ),
+        statement(
+            "TagWhileCreating",
+            &["ec2:CreateTags"],
+            json!(format!("arn:aws:ec2:{region}:*:*/*")),
+            Some(json!({"StringEquals": {"ec2:CreateAction": EC2_CREATES
+                .iter()
+                .map(|a| a.trim_start_matches("ec2:"))
+                .collect::<Vec<_>>()}})),
+        ),
+        statement(
+            "ChangeOwnedEc2Resources",
+            EC2_ON_OWNED,
+            json!("*"),
+            Some(owned),
+        ),
+        statement(
+            "LaunchFromPublicImages",
+            &["ec2:RunInstances"],
+            json!(format!("arn:aws:ec2:{region}::image/*")),
+            None,
+        ),
+        statement(
+            "RemoveKubernetesLeftovers",
+            EC2_ON_CLUSTERS,
+            json!("*"),
+            Some(json!({"Null": {format!("aws:ResourceTag/{CLUSTER_TAG}"): "false"}})),
+        ),
+        statement(
+            "DeleteLoadBalancerInterfaces",
+            EC2_LOAD_BALANCER_INTERFACES,
+            json!(ec2("network-interface")),
+            None,
+        ),
+        statement(
+            "MasterLoadBalancer",
+            ELB_MASTER,
+            json!(format!(
+                "arn:aws:elasticloadbalancing:{region}:*:loadbalancer/{}",
+                settings.name("cfcr-api")
+            )),
+            None,
+        ),
+        statement(
+            "RemoveKubernetesLoadBalancers",
+            &["elasticloadbalancing:DeleteLoadBalancer"],
+            json!(format!(
+                "arn:aws:elasticloadbalancing:{region}:*:loadbalancer/*"
+            )),
+            Some(json!({"Null": {format!("aws:ResourceTag/{CLUSTER_TAG}"): "false"}})),
+        ),
+        statement(
+            "IamUnderTheEnvironmentsPath",
+            IAM_UNDER_PATH,
+            json!(
+                ["role", "instance-profile", "policy", "user"]
+                    .map(|kind| format!("arn:aws:iam::*:{kind}{path}*"))
+            ),
+            None,
+        ),
+    ];
+    if let Some(state) = state {
+        let bucket = format!("arn:aws:s3:::{}", state.bucket);
+        let prefix = state.prefix.trim_matches('/');
+        let objects = if prefix.is_empty() {
+            format!("{bucket}/{env}.*")
+        } else {
+            format!("{bucket}/{prefix}/{env}.*")
+        };
+        statements.push(statement("StateBucket", S3_BUCKET, json!(bucket), None));
+        statements.push(statement("StateAndLock", S3_OBJECTS, json!(objects), None));
+    }
+    json!({"Version": "2012-10-17", "Statement": statements})
+}
+
+/// Every action the document allows, for `--json`'s readers and the tests.
+pub fn actions(document: &Value) -> Vec<String> {
+    let mut all: Vec<String> = document["Statement"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|s| s["Action"].as_array().cloned().unwrap_or_default())
+        .filter_map(|a| a.as_str().map(str::to_string))
+        .collect();
+    all.sort();
+    all.dedup();
+    all
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_wildcard_actions_and_everything_scoped_to_the_environment() {
+        let settings = Settings::validate(
+            crate::config::ConfigValues {
+                prefix: Some("dev".into()),
+                region: Some("eu-west-1".into()),
+                ..Default::default()
+            },
+            None,
+        )
+        .unwrap();
+        let state = S3Location::parse("s3://team/cfcr").unwrap();
+        let doc = document(&settings, Some(&state));
+        for action in actions(&doc) {
+            assert!(!action.contains('*'), "{action}");
+        }
+        let text = doc.to_string();
+        assert!(
+            text.contains("arn:aws:iam::*:role/cfcr-aws/dev/*"),
+            "{text}"
+        );
+        assert!(text.contains("loadbalancer/dev-cfcr-api"), "{text}");
+        assert!(text.contains("arn:aws:s3:::team/cfcr/dev.*"), "{text}");
+        assert!(
+            text.contains("\"aws:RequestTag/cfcr-aws:env\":\"dev\""),
+            "{text}"
+        );
+    }
+}

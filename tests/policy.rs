@@ -1,0 +1,91 @@
+//! Issue #14: `cfcr-aws policy` allows every action the tool sends. Every request of a full run —
+//! plan, pave, a drift repair, status, outputs, unpave, unpave without a state (discovery by tag),
+//! and the state in S3 with its lock — is recorded through the proxy as the IAM action it needs, in
+//! both credential modes; the test fails on any action the printed policy lacks.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use aws_sdk_ec2::types::{IpPermission, IpRange};
+use common::proxy::Proxy;
+use common::{Env, aws, endpoint};
+use serde_json::Value;
+
+async fn full_run(env: &Env, state_url: &str) {
+    assert!([0, 2].contains(&env.run(&["plan"]).code));
+    env.pave();
+    // Drift, then its repair.
+    aws()
+        .await
+        .ec2
+        .revoke_security_group_ingress()
+        .group_id(env.id("node_access_security_group"))
+        .ip_permissions(
+            IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(22)
+                .to_port(22)
+                .ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(env.run(&["status"]).code, 2);
+    env.pave();
+    env.run(&["status"]).ok();
+    env.run(&["outputs"]).ok();
+    env.unpave();
+    // Without a state: found by tag and name.
+    env.pave();
+    std::fs::remove_file(env.state_path()).unwrap();
+    env.run(&["unpave", "--env", &env.prefix, "--yes"]).ok();
+    // The state in S3, with its lock.
+    env.run(&[
+        "--state",
+        state_url,
+        "--create-state-bucket",
+        "pave",
+        "--yes",
+        "--no-bootstrap",
+    ])
+    .ok();
+    env.run(&["--state", state_url, "status"]).ok();
+    env.run(&["--state", state_url, "unpave", "--yes"]).ok();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_printed_policy_allows_every_action_a_full_run_sends() {
+    for (label, extra) in [
+        ("polprof", ""),
+        ("polkey", "director_credentials = \"access-key\""),
+    ] {
+        let proxy = Proxy::start(endpoint());
+        let env = Env::against(label, extra, &proxy.url);
+        let state_url = format!("s3://cfcr-state-{}/team", env.prefix);
+        full_run(&env, &state_url).await;
+        let sent: BTreeSet<String> = proxy.iam_actions().into_iter().collect();
+
+        let printed = env.run(&["--state", &state_url, "policy", "--json"]).ok();
+        let printed: Value = serde_json::from_str(&printed.stdout).unwrap();
+        let allowed: BTreeSet<String> = printed["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap().to_string())
+            .collect();
+        let missing: Vec<&String> = sent.difference(&allowed).collect();
+        assert!(missing.is_empty(), "{label}: the policy lacks {missing:?}");
+        assert!(sent.len() > 60, "{label}: {sent:?}");
+        for statement in printed["policy"]["Statement"].as_array().unwrap() {
+            for action in statement["Action"].as_array().unwrap() {
+                assert!(!action.as_str().unwrap().contains('*'), "{action}");
+            }
+        }
+        // The text form is the same document, ready for `aws iam create-policy`.
+        let text = env.run(&["--state", &state_url, "policy"]).ok();
+        let document: Value = serde_json::from_str(&text.stdout).unwrap();
+        assert_eq!(document, printed["policy"]);
+    }
+}

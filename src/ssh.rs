@@ -193,19 +193,9 @@ impl Bastion {
         let _shown = report::activity(what.clone());
         let mut next_note = Instant::now();
         loop {
-            let out = self
-                .command(false)
-                .arg("true")
-                .stdin(Stdio::null())
-                .output()
-                .context("running ssh (is the OpenSSH client installed?)")?;
-            if out.status.success() {
+            let Some(stderr) = self.attempt()? else {
                 return Ok(());
-            }
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            if host_key_refused(&stderr) {
-                return Err(self.mismatch().into());
-            }
+            };
             if started.elapsed() >= timeout {
                 bail!(
                     "cannot reach the bastion at {} as {} after {} ({}). A new bastion may still be booting: run `cfcr-aws bootstrap` later. Otherwise check that ssh_allowed_cidrs admits this machine's public address, pass --bastion-address if you reach it another way, or pave with --no-bootstrap and hand off later",
@@ -309,8 +299,9 @@ impl Bastion {
         Ok(status)
     }
 
-    /// One connection that runs `true`: Ok when the bastion answers with its pinned key.
-    fn probe(&self) -> anyhow::Result<()> {
+    /// One connection that runs `true`: `None` when the bastion answered with its pinned key,
+    /// OpenSSH's complaint when it could not connect, an error when the key is not the pinned one.
+    fn attempt(&self) -> anyhow::Result<Option<String>> {
         let out = self
             .command(false)
             .arg("true")
@@ -318,12 +309,20 @@ impl Bastion {
             .output()
             .context("running ssh (is the OpenSSH client installed?)")?;
         if out.status.success() {
-            return Ok(());
+            return Ok(None);
         }
-        let stderr = String::from_utf8_lossy(&out.stderr);
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         if host_key_refused(&stderr) {
             return Err(self.mismatch().into());
         }
+        Ok(Some(stderr))
+    }
+
+    /// Ok when the bastion answers with its pinned key; otherwise what stopped it.
+    fn probe(&self) -> anyhow::Result<()> {
+        let Some(stderr) = self.attempt()? else {
+            return Ok(());
+        };
         bail!(
             "ssh to the bastion at {} as {} failed: {}",
             self.address(),

@@ -9,19 +9,7 @@ use std::time::Duration;
 use common::files_server::{stemcell_server, with_stemcell};
 use common::proxy::{Fault, Proxy, Rule};
 use common::realism::{Realism, Span, Stall};
-use common::{Env, FakeBastion, aws, endpoint, owned_in_aws, recorded_in_state};
-
-async fn assert_complete(env: &Env) {
-    let in_aws = owned_in_aws(&aws().await, &env.prefix).await;
-    assert_eq!(in_aws, recorded_in_state(&env.state()));
-    assert_eq!(in_aws.len(), 21, "{in_aws:?}");
-}
-
-async fn assert_gone(env: &Env) {
-    assert!(!env.state_path().exists());
-    let left = owned_in_aws(&aws().await, &env.prefix).await;
-    assert!(left.is_empty(), "{left:?}");
-}
+use common::{Env, FakeBastion, assert_complete, assert_gone, aws, endpoint, owned_in_aws};
 
 fn sent(proxy: &Proxy, action: &str) -> usize {
     proxy.actions().iter().filter(|a| *a == action).count()

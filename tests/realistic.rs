@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_ec2::types::{IpPermission, IpRange, Tag};
 use common::proxy::Proxy;
 use common::realism::Realism;
-use common::{Env, aws, endpoint, owned_in_aws, recorded_in_state};
+use common::{Env, assert_complete, assert_gone, aws, endpoint};
 
 /// Seconds, for the figures.
 fn secs(d: Duration) -> String {
@@ -25,18 +25,6 @@ fn over(took: Duration, floor: Duration) -> String {
         "{:+.1} %",
         (took.as_secs_f64() / floor.as_secs_f64() - 1.0) * 100.0
     )
-}
-
-async fn assert_complete(env: &Env) {
-    let in_aws = owned_in_aws(&aws().await, &env.prefix).await;
-    assert_eq!(in_aws, recorded_in_state(&env.state()));
-    assert_eq!(in_aws.len(), 21, "{in_aws:?}");
-}
-
-async fn assert_gone(env: &Env) {
-    assert!(!env.state_path().exists());
-    let left = owned_in_aws(&aws().await, &env.prefix).await;
-    assert!(left.is_empty(), "{left:?}");
 }
 
 fn assert_clean_status(env: &Env) {

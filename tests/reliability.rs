@@ -7,19 +7,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use common::proxy::{Fault, Proxy, Rule};
-use common::{Env, aws, endpoint, owned_in_aws, recorded_in_state};
-
-async fn assert_complete(env: &Env) {
-    let in_aws = owned_in_aws(&aws().await, &env.prefix).await;
-    assert_eq!(in_aws, recorded_in_state(&env.state()));
-    assert_eq!(in_aws.len(), 21, "{in_aws:?}");
-}
-
-async fn assert_gone(env: &Env) {
-    assert!(!env.state_path().exists());
-    let left = owned_in_aws(&aws().await, &env.prefix).await;
-    assert!(left.is_empty(), "{left:?}");
-}
+use common::{Env, assert_complete, assert_gone, endpoint};
 
 fn rule(action: Option<&'static str>, times: usize, fault: Fault) -> Rule {
     Rule {

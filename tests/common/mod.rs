@@ -528,6 +528,20 @@ pub async fn owned_in_aws(aws: &Aws, prefix: &str) -> std::collections::BTreeSet
 }
 
 /// The same view of what the state records.
+/// LocalStack holds exactly what the state records: the environment's 21 owned resources.
+pub async fn assert_complete(env: &Env) {
+    let in_aws = owned_in_aws(&aws().await, &env.prefix).await;
+    assert_eq!(in_aws, recorded_in_state(&env.state()));
+    assert_eq!(in_aws.len(), 21, "{in_aws:?}");
+}
+
+/// Nothing of the environment is left, in LocalStack or in the state directory.
+pub async fn assert_gone(env: &Env) {
+    assert!(!env.state_path().exists());
+    let left = owned_in_aws(&aws().await, &env.prefix).await;
+    assert!(left.is_empty(), "{left:?}");
+}
+
 pub fn recorded_in_state(state: &Value) -> std::collections::BTreeSet<String> {
     let kind = |key: &str| match key {
         "vpc" => Some("vpc"),

@@ -84,6 +84,8 @@ async fn a_stalled_create_times_out_and_is_looked_for_before_it_is_sent_again() 
         },
     );
     env.pave();
+    // The tool gave up on the silent answer (a request timeout), it did not wait it out.
+    assert_eq!(proxy.abandoned_stalls(), 1);
     // The stalled create was acted on: found, not sent again.
     assert_eq!(
         sent(&proxy, "CreateSecurityGroup"),

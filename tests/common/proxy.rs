@@ -81,6 +81,8 @@ struct Plan {
     actions: Vec<String>,
     /// `service:Action` as IAM names them, from each request's signature and line.
     iam_actions: Vec<String>,
+    /// Stalled requests whose client gave up (closed the connection) before the stall ended.
+    abandoned_stalls: usize,
     latency: Duration,
     log: Vec<Exchange>,
     slow: SlowStates,
@@ -227,6 +229,11 @@ impl Proxy {
 
     pub fn requests(&self) -> usize {
         self.requests.load(Ordering::SeqCst)
+    }
+
+    /// How many stalled requests the client abandoned (timed out) rather than waited out.
+    pub fn abandoned_stalls(&self) -> usize {
+        self.plan.lock().unwrap().abandoned_stalls
     }
 
     /// Every request so far as the IAM action it needs (`ec2:CreateVpc`, `s3:PutObject`).
@@ -410,8 +417,17 @@ fn serve(
         }
     };
     if let Some(lasts) = stall {
-        // AWS acted and never answered: the connection stays open, silent.
-        std::thread::sleep(lasts);
+        // AWS acted and never answered: the connection stays open, silent, until the client gives
+        // up (which the tests want to see) or the stall ends.
+        let until = Instant::now() + lasts;
+        let _ = client.set_read_timeout(Some(Duration::from_millis(200)));
+        let mut byte = [0u8; 1];
+        while Instant::now() < until {
+            if let Ok(0) = client.read(&mut byte) {
+                plan.lock().unwrap().abandoned_stalls += 1;
+                return;
+            }
+        }
         return;
     }
     let sent = if truncate {

@@ -14,7 +14,9 @@ use serde::{Deserialize, Serialize};
 
 /// Canonical's AWS account: the only owner whose Ubuntu images the bastion is allowed to boot.
 pub const CANONICAL_OWNER_ID: &str = "099720109477";
-pub const DEFAULT_AMI_NAME: &str = "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-*";
+/// Ubuntu 22.04: the bastion release bosh's documentation describes for compiling the AWS CPI
+/// during `bosh create-env` (docs/compatibility.md); 24.04 is not documented to work.
+pub const DEFAULT_AMI_NAME: &str = "ubuntu/images/hvm-ssd/ubuntu-jammy-22.04-amd64-server-*";
 /// `P-cfcr-api` must fit the 32-character classic ELB name limit.
 const MAX_PREFIX_LEN: usize = 32 - "-cfcr-api".len();
 

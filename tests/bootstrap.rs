@@ -822,3 +822,43 @@ fn install_tools_fetches_from_a_mirror_and_refuses_a_wrong_checksum() {
     assert!(!bastion.home().join("bin/kubectl").exists());
     wrong.run_via(&bastion, &["unpave", "--yes"]).ok();
 }
+
+#[test]
+fn a_local_stemcell_tarball_is_uploaded_through_the_bastion() {
+    let dir = tempfile::tempdir().unwrap();
+    let tarball = dir.path().join("my-stemcell.tgz");
+    std::fs::write(&tarball, b"a stemcell built in-house").unwrap();
+    let env = Env::new(
+        "localsc",
+        &format!(
+            "cfcr_stemcell_url = \"{}\"\ncfcr_stemcell_sha1 = \"{STEMCELL_SHA1}\"\n\
+             cfcr_stemcell_os = \"ubuntu-jammy\"\ncfcr_stemcell_version = \"1.800\"",
+            tarball.display()
+        ),
+    );
+    env.pave();
+    let bastion = FakeBastion::start(&env);
+    let run = env.run_via(&bastion, &["bootstrap"]).ok();
+    assert!(
+        run.stderr.contains("uploading the stemcell"),
+        "{}",
+        run.stderr
+    );
+    let uploaded = bastion.home().join("cfcr-manifests/cfcr-stemcell.tgz");
+    assert_eq!(
+        std::fs::read(&uploaded).unwrap(),
+        b"a stemcell built in-house"
+    );
+    assert_eq!(
+        std::fs::metadata(&uploaded).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert!(
+        calls_of(&bastion, "bosh").contains(&format!(
+            "bosh -n upload-stemcell cfcr-stemcell.tgz --sha1 {STEMCELL_SHA1} {DIRECTOR} @cfcr-manifests"
+        )),
+        "{:?}",
+        calls_of(&bastion, "bosh")
+    );
+    env.run_via(&bastion, &["unpave", "--yes"]).ok();
+}

@@ -8,6 +8,7 @@ mod cli;
 mod commands;
 mod compat;
 mod config;
+mod cost;
 mod files;
 mod graph;
 mod keys;

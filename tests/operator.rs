@@ -174,3 +174,36 @@ fn completions_and_the_man_page_come_from_the_cli_definition() {
         assert!(help.contains("Example"), "{command} --help has an example");
     }
 }
+
+#[test]
+fn plan_ends_with_the_monthly_cost_and_json_carries_it() {
+    // Issue #14: the cost of the environment as configured, from the built-in price table.
+    let env = Env::new("cost", "worker_count = 2");
+    let plan = env.run(&["plan"]).ok();
+    assert!(
+        plan.stdout.contains("Monthly cost in us-east-1"),
+        "{}",
+        plan.stdout
+    );
+    assert!(plan.stdout.contains("NAT gateway (hours)"));
+    assert!(plan.stdout.contains("$32.85"));
+    assert!(plan.stdout.contains("$226.47"), "{}", plan.stdout);
+    assert!(plan.stdout.contains("per GB processed"));
+    let json: Value = serde_json::from_str(&env.run(&["plan", "--json"]).ok().stdout).unwrap();
+    assert_eq!(json["cost"]["total_monthly_usd"], 226.47);
+    let lines = json["cost"]["lines"].as_array().unwrap();
+    let sum: f64 = lines
+        .iter()
+        .map(|l| l["monthly_usd"].as_f64().unwrap())
+        .sum();
+    assert!((sum - 226.47).abs() < 0.01, "{sum}");
+
+    // A region the table lacks says so; the plan itself is unchanged.
+    let elsewhere = env.run(&["plan", "--region", "eu-west-1", "--zone", "eu-west-1a"]);
+    assert!(
+        elsewhere.stdout.contains("no prices for eu-west-1"),
+        "{}{}",
+        elsewhere.stdout,
+        elsewhere.stderr
+    );
+}

@@ -72,13 +72,17 @@ pub async fn run(global: &GlobalArgs, args: PlanArgs) -> anyhow::Result<()> {
     } else {
         pave_steps(&ctx, &resources, new, !global.skip_quota_check).await?
     };
+    // What the environment costs as configured; a destroy plan has nothing to add.
+    let cost = (!args.destroy).then(|| crate::cost::estimate(&ctx.settings));
     if args.json {
-        super::outln!(
-            "{}",
-            serde_json::to_string_pretty(&as_json(&ctx, &steps, &problems, args.destroy))?
-        )?;
+        let mut plan = as_json(&ctx, &steps, &problems, args.destroy);
+        plan["cost"] = serde_json::to_value(&cost)?;
+        super::outln!("{}", serde_json::to_string_pretty(&plan)?)?;
     } else {
         super::out!("{}", listing(&ctx, &steps, &problems, args.destroy))?;
+        if let Some(cost) = &cost {
+            super::out!("{}", cost.text())?;
+        }
     }
     if !problems.is_empty() {
         return Err(PreflightFailed(problems).into());

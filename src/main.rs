@@ -18,6 +18,7 @@ mod lock;
 mod outputs;
 mod policy;
 mod preflight;
+mod quotas;
 mod refresh;
 mod report;
 mod resources;

@@ -12,13 +12,15 @@ use crate::backend::S3Location;
 use crate::config::Settings;
 use crate::resources::{CLUSTER_TAG, OWNER_TAG, iam_path};
 
-/// Reads that AWS does not scope by resource (EC2's and ELB's describes, IAM's listings).
+/// Reads that AWS does not scope by resource (EC2's and ELB's describes, IAM's listings, the
+/// quotas preflight checks).
 const READS: &[&str] = &[
     "ec2:DescribeAccountAttributes",
     "ec2:DescribeAddresses",
     "ec2:DescribeAvailabilityZones",
     "ec2:DescribeImages",
     "ec2:DescribeInstanceTypeOfferings",
+    "ec2:DescribeInstanceTypes",
     "ec2:DescribeInstances",
     "ec2:DescribeInternetGateways",
     "ec2:DescribeKeyPairs",
@@ -36,6 +38,7 @@ const READS: &[&str] = &[
     "iam:ListPolicies",
     "iam:ListRoles",
     "iam:ListUsers",
+    "servicequotas:GetServiceQuota",
 ];
 
 /// EC2 creates: allowed only when the request carries the environment's ownership tag.

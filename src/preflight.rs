@@ -34,6 +34,8 @@ pub struct Findings {
     /// The bastion's image (what was looked for, and what was found), resolved on the way: pave
     /// records it.
     pub image: Option<(String, Record)>,
+    /// Quotas for which AWS's default stood in (Service Quotas did not answer), said as warnings.
+    pub assumed_quotas: Vec<String>,
 }
 
 /// Problems found before anything was created.
@@ -42,13 +44,15 @@ pub struct Findings {
 pub struct PreflightFailed(pub Vec<String>);
 
 /// Checks what the resources `to_create` need. `new` says the environment has no state, so
-/// anything of it in AWS is the remains of a lost state.
+/// anything of it in AWS is the remains of a lost state; `hand_off` that the VMs the hand-off
+/// starts count against the vCPU quota.
 pub async fn check(
     ctx: &Ctx,
     resources: &[Box<dyn Resource>],
     to_create: &BTreeSet<Key>,
     new: bool,
     check_quota: bool,
+    hand_off: bool,
 ) -> anyhow::Result<Findings> {
     if to_create.is_empty() {
         return Ok(Findings::default());
@@ -85,13 +89,21 @@ pub async fn check(
             Ok(None)
         }
     };
-    let (image, names, zone, addresses, orphans, instance_type) = futures::join!(
+    let quotas = async {
+        if check_quota {
+            crate::quotas::problems(ctx, to_create, hand_off).await
+        } else {
+            Ok((Vec::new(), Vec::new()))
+        }
+    };
+    let (image, names, zone, addresses, orphans, instance_type, quotas) = futures::join!(
         image,
         names,
         zone(ctx),
         address_room(ctx, needs_addresses),
         orphans(ctx, new),
-        instance_type
+        instance_type,
+        quotas
     );
     let mut findings = Findings::default();
     match image {
@@ -104,6 +116,9 @@ pub async fn check(
     findings.problems.extend(address_room_problem(addresses?));
     findings.problems.extend(orphans?);
     findings.problems.extend(instance_type?);
+    let (quota_problems, assumed) = quotas?;
+    findings.problems.extend(quota_problems);
+    findings.assumed_quotas = assumed;
     Ok(findings)
 }
 

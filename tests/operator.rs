@@ -207,3 +207,51 @@ fn plan_ends_with_the_monthly_cost_and_json_carries_it() {
         elsewhere.stderr
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_quota_shortfall_is_named_before_anything_is_created() {
+    // Issue #14: Service Quotas says the account may have one VPC; LocalStack already holds one.
+    let proxy = common::proxy::Proxy::start(common::endpoint());
+    let env = Env::against("quota", "", &proxy.url);
+    proxy.add_rule(common::proxy::Rule {
+        action: Some("GetServiceQuota"),
+        times: 100,
+        fault: common::proxy::Fault::Json(r#"{"Quota":{"Value":1.0}}"#),
+    });
+    let run = common::Run::from(
+        env.command(&["pave", "--yes", "--no-bootstrap"])
+            .env("CFCR_AWS_SKIP_QUOTA_CHECK", "false")
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    for needle in [
+        "quota VPCs per Region (L-F678F1CE, service vpc): 1 allowed",
+        "in use, this environment needs 1 more",
+        "aws service-quotas request-service-quota-increase --service-code vpc --quota-code L-F678F1CE",
+        "nothing was created",
+    ] {
+        assert!(run.stderr.contains(needle), "{needle}: {}", run.stderr);
+    }
+    assert!(!env.state_path().exists());
+    assert!(
+        common::owned_in_aws(&common::aws().await, &env.prefix)
+            .await
+            .is_empty()
+    );
+
+    // Without Service Quotas (LocalStack has none), AWS's defaults stand in, and pave says so.
+    let plain = Env::new("quotadefault", "");
+    let plan = common::Run::from(
+        plain
+            .command(&["plan"])
+            .env("CFCR_AWS_SKIP_QUOTA_CHECK", "false")
+            .output()
+            .unwrap(),
+    );
+    assert!(
+        plan.stderr.contains("AWS's default quota was assumed"),
+        "{}",
+        plan.stderr
+    );
+}

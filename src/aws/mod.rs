@@ -23,6 +23,7 @@ pub struct Clients {
     pub ec2: aws_sdk_ec2::Client,
     pub elb: aws_sdk_elasticloadbalancing::Client,
     pub iam: aws_sdk_iam::Client,
+    pub quotas: aws_sdk_servicequotas::Client,
 }
 
 /// The region named by the SDK's provider chain (AWS_REGION, the profile), if any.
@@ -100,5 +101,6 @@ pub async fn connect(region: &str, endpoint_url: Option<&str>) -> anyhow::Result
         ec2: aws_sdk_ec2::Client::new(&config),
         elb: aws_sdk_elasticloadbalancing::Client::new(&config),
         iam: aws_sdk_iam::Client::new(&config),
+        quotas: aws_sdk_servicequotas::Client::new(&config),
     })
 }

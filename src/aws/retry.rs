@@ -243,6 +243,15 @@ impl Policy {
         }
     }
 
+    /// For a call whose answer the caller can do without (it has a fallback, e.g. a quota's
+    /// default): a failure is not retried for a minute and a half; throttling still is.
+    pub fn optional() -> Policy {
+        Policy {
+            retry_transient: false,
+            ..Policy::standard()
+        }
+    }
+
     /// For a delete that may meet `DependencyViolation` while AWS releases what used the resource
     /// (ELB network interfaces, a NAT gateway's address, terminating instances, attached volumes).
     pub fn releasing() -> Policy {

@@ -109,8 +109,18 @@ pub async fn run(global: &GlobalArgs, args: PaveArgs) -> anyhow::Result<()> {
         .map(|r| r.key())
         .filter(|k| ctx.state.get(*k).is_none())
         .collect();
-    let findings =
-        preflight::check(&ctx, &resources, &to_create, new, !global.skip_quota_check).await?;
+    let findings = preflight::check(
+        &ctx,
+        &resources,
+        &to_create,
+        new,
+        !global.skip_quota_check,
+        !args.no_bootstrap,
+    )
+    .await?;
+    for assumed in &findings.assumed_quotas {
+        report::warning(&format!("quota {assumed}; AWS's default quota was assumed"));
+    }
     if !findings.problems.is_empty() {
         if new {
             ctx.state.remove()?;

@@ -156,7 +156,11 @@ async fn pave_steps(
         .filter(|s| matches!(s.action, "create" | "look up"))
         .map(|s| s.key)
         .collect();
-    let findings = preflight::check(ctx, resources, &to_create, new, check_quota).await?;
+    // The hand-off's VMs count too: pave hands off unless told not to.
+    let findings = preflight::check(ctx, resources, &to_create, new, check_quota, true).await?;
+    for assumed in &findings.assumed_quotas {
+        crate::report::warning(&format!("quota {assumed}; AWS's default quota was assumed"));
+    }
     Ok((steps, findings.problems))
 }
 

@@ -35,6 +35,8 @@ pub enum Fault {
     Delay(std::time::Duration),
     /// S3's answer for a bucket of another region: 301 naming the bucket's region.
     BucketElsewhere(&'static str),
+    /// A JSON-protocol service's answer (Service Quotas), 200 with this body.
+    Json(&'static str),
 }
 
 /// Injects `fault` into the first `times` requests whose Action is `action` (any when `None`).
@@ -135,8 +137,17 @@ fn iam_action(head: &[u8], action: &str) -> String {
     format!("s3:{name}")
 }
 
-/// The query protocol's `Action` (EC2, ELB, IAM); for S3's REST requests, `S3:<method>`.
+/// The query protocol's `Action` (EC2, ELB, IAM); the JSON protocol's `X-Amz-Target` operation
+/// (Service Quotas); for S3's REST requests, `S3:<method>`.
 fn action_of(head: &[u8], body: &[u8]) -> String {
+    let head_text = String::from_utf8_lossy(head);
+    if let Some(target) = head_text
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("x-amz-target:"))
+        .and_then(|l| l.split('.').next_back())
+    {
+        return target.trim().to_string();
+    }
     if let Some(action) = String::from_utf8_lossy(body)
         .split('&')
         .find_map(|pair| pair.strip_prefix("Action="))
@@ -385,6 +396,11 @@ fn serve(
         }
         (Some(Fault::BucketElsewhere(region)), _) => format!(
             "HTTP/1.1 301 Moved Permanently\r\nx-amz-bucket-region: {region}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        )
+        .into_bytes(),
+        (Some(Fault::Json(body)), _) => format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
         )
         .into_bytes(),
         (None, Verdict::Answer(body)) => ok_response(&body),

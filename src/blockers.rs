@@ -157,9 +157,9 @@ fn judge(ctx: &Ctx, interface: &NetworkInterface) -> Holder {
     let mut name = String::from(id);
     let fate = if let Some(lb) = description.strip_prefix("ELB ") {
         let _ = write!(name, " (ELB {lb})");
-        // The master's, or one Kubernetes made for the cluster (named after its Service: the
-        // cluster's are deleted by unpave before the network, so any left are being released).
-        if recorded(Key::MasterLoadBalancer).as_deref() == Some(lb) || tagged {
+        // The master's. (Kubernetes' load balancers and their interfaces are deleted by unpave
+        // before the network; any other load balancer in the VPC is someone else's.)
+        if recorded(Key::MasterLoadBalancer).as_deref() == Some(lb) {
             Fate::DeleteLoadBalancerInterfaces(lb.to_string())
         } else {
             Fate::Foreign

@@ -10,14 +10,16 @@ use crate::config::Settings;
 
 /// When the prices below were taken, and from where.
 pub const PRICES_AS_OF: &str = "2026-11";
-pub const PRICES_SOURCE: &str = "AWS's public price pages: Amazon EC2 On-Demand (Linux), Amazon VPC (NAT gateway, public IPv4 addresses), Elastic Load Balancing (Classic Load Balancer), Amazon EBS (gp3)";
+/// AWS's list prices as 2026 pricing guides quote them; AWS's own pages could not be read where
+/// the table was made, so docs/cost.md says to check them against the Price List API.
+pub const PRICES_SOURCE: &str = "AWS On-Demand list prices (EC2 Linux, NAT gateway, public IPv4, Classic Load Balancer, EBS gp3) as quoted by 2026 pricing guides; check with the AWS Price List API";
 
 /// Hours in AWS's billing month.
 const HOURS_A_MONTH: f64 = 730.0;
 
-/// One region's prices, in US dollars.
+/// One group of regions' prices, in US dollars.
 struct Prices {
-    region: &'static str,
+    regions: &'static [&'static str],
     nat_gateway_hour: f64,
     nat_gateway_gb: f64,
     classic_elb_hour: f64,
@@ -28,43 +30,29 @@ struct Prices {
     instances: &'static [(&'static str, f64)],
 }
 
-const US_EAST_INSTANCES: &[(&str, f64)] = &[
-    ("t3.nano", 0.0052),
-    ("t3.micro", 0.0104),
-    ("t3.small", 0.0208),
-    ("t3.medium", 0.0416),
-    ("t3.large", 0.0832),
-    ("t3.xlarge", 0.1664),
-    ("t3.2xlarge", 0.3328),
-    ("t2.micro", 0.0116),
-    ("t2.small", 0.023),
-    ("t2.medium", 0.0464),
-    ("m4.large", 0.10),
-    ("m5.large", 0.096),
-];
-
-const TABLE: [Prices; 2] = [
-    Prices {
-        region: "us-east-1",
-        nat_gateway_hour: 0.045,
-        nat_gateway_gb: 0.045,
-        classic_elb_hour: 0.025,
-        classic_elb_gb: 0.008,
-        public_ipv4_hour: 0.005,
-        gp3_gb_month: 0.08,
-        instances: US_EAST_INSTANCES,
-    },
-    Prices {
-        region: "us-east-2",
-        nat_gateway_hour: 0.045,
-        nat_gateway_gb: 0.045,
-        classic_elb_hour: 0.025,
-        classic_elb_gb: 0.008,
-        public_ipv4_hour: 0.005,
-        gp3_gb_month: 0.08,
-        instances: US_EAST_INSTANCES,
-    },
-];
+const TABLE: [Prices; 1] = [Prices {
+    regions: &["us-east-1", "us-east-2"],
+    nat_gateway_hour: 0.045,
+    nat_gateway_gb: 0.045,
+    classic_elb_hour: 0.025,
+    classic_elb_gb: 0.008,
+    public_ipv4_hour: 0.005,
+    gp3_gb_month: 0.08,
+    instances: &[
+        ("t3.nano", 0.0052),
+        ("t3.micro", 0.0104),
+        ("t3.small", 0.0208),
+        ("t3.medium", 0.0416),
+        ("t3.large", 0.0832),
+        ("t3.xlarge", 0.1664),
+        ("t3.2xlarge", 0.3328),
+        ("t2.micro", 0.0116),
+        ("t2.small", 0.023),
+        ("t2.medium", 0.0464),
+        ("m4.large", 0.10),
+        ("m5.large", 0.096),
+    ],
+}];
 
 /// The bastion's root volume (Canonical's images), the director's disks (bosh-deployment's
 /// `aws/cpi.yml` ephemeral and `bosh.yml` persistent disk), and the cluster's (kubo's AWS cloud
@@ -104,8 +92,11 @@ fn round(usd: f64) -> f64 {
 /// The monthly cost of `settings`' environment with everything running all month.
 pub fn estimate(settings: &Settings) -> Estimate {
     let region = settings.region.clone();
-    let Some(prices) = TABLE.iter().find(|p| p.region == region) else {
-        let known: Vec<&str> = TABLE.iter().map(|p| p.region).collect();
+    let Some(prices) = TABLE.iter().find(|p| p.regions.contains(&region.as_str())) else {
+        let known: Vec<&str> = TABLE
+            .iter()
+            .flat_map(|p| p.regions.iter().copied())
+            .collect();
         return Estimate {
             unavailable: Some(format!(
                 "the built-in price table has no prices for {region} (it has {}); see docs/cost.md to add them",

@@ -77,22 +77,21 @@ async fn value(ctx: &Ctx, quota: &Quota) -> (f64, Option<String>) {
     }
 }
 
-/// A problem when `used + needed` does not fit `quota`; a note when the default was assumed.
+/// A problem when `used + needed` does not fit `quota`, and a note when the default was assumed.
 async fn check(
     ctx: &Ctx,
     quota: &Quota,
     used: f64,
     needed: f64,
-    defaults: &mut Vec<String>,
-) -> Option<String> {
+) -> (Option<String>, Option<String>) {
     if needed == 0.0 {
-        return None;
+        return (None, None);
     }
     let (limit, assumed) = value(ctx, quota).await;
-    if let Some(why) = &assumed {
-        defaults.push(format!("{} ({}): {why}", quota.name, quota.code));
-    }
-    (used + needed > limit).then(|| {
+    let note = assumed
+        .as_ref()
+        .map(|why| format!("{} ({}): {why}", quota.name, quota.code));
+    let problem = (used + needed > limit).then(|| {
         format!(
             "quota {} ({}, service {}): {limit} allowed{}, {used} in use, this environment needs {needed} more; ask for more in the Service Quotas console or with `aws service-quotas request-service-quota-increase --service-code {} --quota-code {} --desired-value {}`",
             quota.name,
@@ -103,7 +102,8 @@ async fn check(
             quota.code,
             used + needed
         )
-    })
+    });
+    (problem, note)
 }
 
 /// The vCPUs of each instance type, from EC2.
@@ -247,9 +247,7 @@ pub async fn problems(
     let used_vcpus: f64 = running_types.iter().map(|t| cpus_of(t)).sum();
     let needed_vcpus: f64 = planned.iter().map(|(t, n)| n * cpus_of(t)).sum();
 
-    let mut defaults = Vec::new();
-    let mut problems = Vec::new();
-    for (quota, used, needed) in [
+    let checks = [
         (&VPCS, vpcs.vpcs().len() as f64, needs(Key::Vpc)),
         (
             &INTERNET_GATEWAYS,
@@ -263,10 +261,19 @@ pub async fn problems(
             needs(Key::MasterLoadBalancer),
         ),
         (&STANDARD_VCPUS, used_vcpus, needed_vcpus),
-    ] {
-        problems.extend(check(ctx, quota, used, needed, &mut defaults).await);
-    }
-    Ok((problems, defaults))
+    ];
+    // The quotas are independent reads: asked at once.
+    let found = futures::future::join_all(
+        checks
+            .iter()
+            .map(|(quota, used, needed)| check(ctx, quota, *used, *needed)),
+    )
+    .await;
+    let (problems, defaults): (Vec<_>, Vec<_>) = found.into_iter().unzip();
+    Ok((
+        problems.into_iter().flatten().collect(),
+        defaults.into_iter().flatten().collect(),
+    ))
 }
 
 #[cfg(test)]

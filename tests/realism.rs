@@ -25,15 +25,30 @@ fn behind(label: &str, realism: Realism) -> (Proxy, Env) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn runinstances_waits_out_both_iam_propagation_refusals() {
+    // The role is added moments after the profile is made, and is refused for longer than the
+    // profile: RunInstances meets both refusals, one after the other.
     let (proxy, env) = behind(
         "iamprop",
         Realism {
-            iam_propagation: Span::secs(6, 9),
+            iam_propagation: Span::secs(2, 3),
+            role_propagation: Span::secs(8, 10),
             ..Realism::off(11)
         },
     );
     env.pave();
     assert!(sent(&proxy, "RunInstances") > 1, "{:?}", proxy.actions());
+    let refusals = proxy.refusals();
+    for message in [
+        "Invalid IAM Instance Profile name",
+        "has no associated IAM Roles",
+    ] {
+        assert!(
+            refusals
+                .iter()
+                .any(|r| r.starts_with("RunInstances") && r.contains(message)),
+            "{message}: {refusals:?}"
+        );
+    }
     assert_complete(&env).await;
     env.unpave();
     assert_gone(&env).await;

@@ -3,10 +3,10 @@
 pub mod retry;
 pub mod wait;
 
-use anyhow::Context;
-use aws_config::meta::region::ProvideRegion;
 use std::time::Duration;
 
+use anyhow::Context;
+use aws_config::meta::region::ProvideRegion;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};

@@ -244,12 +244,9 @@ impl Policy {
     }
 
     /// For a call whose answer the caller can do without (it has a fallback, e.g. a quota's
-    /// default): a failure is not retried for a minute and a half; throttling still is.
+    /// default): as for a create, a failure is not retried for a minute and a half; throttling is.
     pub fn optional() -> Policy {
-        Policy {
-            retry_transient: false,
-            ..Policy::standard()
-        }
+        Policy::create()
     }
 
     /// For a delete that may meet `DependencyViolation` while AWS releases what used the resource

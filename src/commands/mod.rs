@@ -26,6 +26,7 @@ mod list;
 mod outputs;
 mod pave;
 mod plan;
+mod policy;
 mod ssh_key;
 mod state_cmd;
 mod status;
@@ -62,7 +63,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::List(args) => list::run(global, args).await,
         Command::ForceUnlock(args) => state_cmd::force_unlock(global, args).await,
         Command::State(StateCommand::Migrate(args)) => state_cmd::migrate(global, args).await,
-        Command::Policy(args) => policy(global, *args).await,
+        Command::Policy(args) => policy::run(global, *args).await,
         Command::Completions(args) => cli_docs::completions(args),
         Command::Man => cli_docs::man(),
     }
@@ -96,40 +97,6 @@ fn check_endpoint(global: &GlobalArgs) -> Result<(), ValidationError> {
             ),
         })
     }
-}
-
-/// `cfcr-aws policy`: the operator's IAM policy for the configured environment. Sends nothing to AWS.
-async fn policy(global: &GlobalArgs, args: crate::cli::PolicyArgs) -> anyhow::Result<()> {
-    let settings = settings(global, args.values).await?;
-    let location = match &global.state {
-        Some(url) => Some(url.clone()),
-        None => config_file(global)?.state,
-    };
-    let state = location
-        .map(|url| {
-            S3Location::parse(&url).map_err(|e| ValidationError {
-                field: "state".into(),
-                problem: format!("{e:#}; use s3://BUCKET/PREFIX"),
-            })
-        })
-        .transpose()?;
-    let document = crate::policy::document(&settings, state.as_ref());
-    if args.json {
-        let out = serde_json::json!({
-            "env": settings.prefix,
-            "region": settings.region,
-            "policy": document,
-            "actions": crate::policy::actions(&document),
-        });
-        outln!("{out}")?;
-    } else {
-        outln!("{}", serde_json::to_string_pretty(&document)?)?;
-        report::note(&format!(
-            "attach it to the operator's role or user, e.g. aws iam create-policy --policy-name cfcr-aws-{} --policy-document file://policy.json (docs/permissions.md says what each statement is for)",
-            settings.prefix
-        ));
-    }
-    Ok(())
 }
 
 /// The config file named by `--config`, or `./cfcr-aws.toml` if there is one.
@@ -192,11 +159,24 @@ fn refuse_changes(paved: &State, settings: &Settings) -> anyhow::Result<()> {
 /// Where the states are: `--state`, the config file's `state`, or the local state directory. An
 /// S3 bucket is checked (exists, versioned) before anything else happens.
 async fn backend(global: &GlobalArgs) -> anyhow::Result<Backend> {
-    let location = match &global.state {
+    let location = state_location(global)?;
+    backend_at(global, location.as_deref()).await
+}
+
+/// Where the states are, as given: `--state`, else the config file's `state`; `None`: locally.
+fn state_location(global: &GlobalArgs) -> Result<Option<String>, ValidationError> {
+    Ok(match &global.state {
         Some(url) => Some(url.clone()),
         None => config_file(global)?.state,
-    };
-    backend_at(global, location.as_deref()).await
+    })
+}
+
+/// An `s3://BUCKET/PREFIX` location, or bad input naming the `state` key.
+fn parse_location(url: &str) -> Result<S3Location, ValidationError> {
+    S3Location::parse(url).map_err(|e| ValidationError {
+        field: "state".into(),
+        problem: format!("{e:#}; use s3://BUCKET/PREFIX"),
+    })
 }
 
 /// The backend at `location` (`None`: the local state directory).
@@ -206,10 +186,7 @@ async fn backend_at(global: &GlobalArgs, location: Option<&str>) -> anyhow::Resu
             dir: global.state_dir.clone(),
         });
     };
-    let location = S3Location::parse(url).map_err(|e| ValidationError {
-        field: "state".into(),
-        problem: format!("{e:#}; use s3://BUCKET/PREFIX"),
-    })?;
+    let location = parse_location(url)?;
     let region = match crate::aws::chain_region().await {
         Some(region) => region,
         None => config_file(global)?

@@ -85,6 +85,8 @@ struct Plan {
     iam_actions: Vec<String>,
     /// Stalled requests whose client gave up (closed the connection) before the stall ended.
     abandoned_stalls: usize,
+    /// Every error the realism layer answered with, as `Action: message`.
+    refusals: Vec<String>,
     latency: Duration,
     log: Vec<Exchange>,
     slow: SlowStates,
@@ -242,6 +244,11 @@ impl Proxy {
         self.requests.load(Ordering::SeqCst)
     }
 
+    /// Every error the realism layer answered with so far, as `Action: message`.
+    pub fn refusals(&self) -> Vec<String> {
+        self.plan.lock().unwrap().refusals.clone()
+    }
+
     /// How many stalled requests the client abandoned (timed out) rather than waited out.
     pub fn abandoned_stalls(&self) -> usize {
         self.plan.lock().unwrap().abandoned_stalls
@@ -366,7 +373,13 @@ fn serve(
     };
     std::thread::sleep(latency);
     if matches!(verdict, Verdict::Forward) && fault.is_none() {
-        verdict = check_references(upstream, plan, &action, &params, &head);
+        verdict = check_dependents(upstream, plan, &action, &params, &head);
+    }
+    if let Verdict::Refuse(_, _, message) = &verdict {
+        plan.lock()
+            .unwrap()
+            .refusals
+            .push(format!("{action}: {message}"));
     }
     let truncate = matches!(fault, Some(Fault::Truncate));
     let mut stall = None;
@@ -475,9 +488,10 @@ fn forward(upstream: &str, head: &[u8], body: &[u8]) -> Option<Vec<u8>> {
     Some(response)
 }
 
-/// A DeleteSecurityGroup that another group's rule still references is refused, as AWS does: the
-/// groups are read from LocalStack with the request's own headers and a DescribeSecurityGroups body.
-fn check_references(
+/// Deletes AWS refuses while something depends on the resource, which only LocalStack knows: a
+/// detached interface in the subnet, with the group or in the VPC, and a group another group's rule
+/// references. LocalStack is asked with the request's own headers and another body.
+fn check_dependents(
     upstream: &str,
     plan: &Mutex<Plan>,
     action: &str,

@@ -50,8 +50,10 @@ pub struct Realism {
     pub read_after_create_of: Option<&'static str>,
     /// Tag-filtered Describe* and IAM List* omit resources this young.
     pub listing_lag: Span,
-    /// RunInstances refuses a profile this young, or one whose role was added this recently.
+    /// RunInstances refuses an instance profile this young ("Invalid IAM Instance Profile name").
     pub iam_propagation: Span,
+    /// ...and one whose role was added this recently ("has no associated IAM Roles").
+    pub role_propagation: Span,
     /// DeleteRole answers DeleteConflict this long after the role left its profile.
     pub role_release: Span,
     pub nat_pending: Span,
@@ -97,6 +99,7 @@ impl Realism {
             read_after_create_of: None,
             listing_lag: Span::secs(1, 5),
             iam_propagation: Span::secs(5, 15),
+            role_propagation: Span::secs(5, 15),
             role_release: Span::secs(1, 5),
             nat_pending: Span::secs(60, 180),
             nat_deleting: Span::secs(60, 120),
@@ -885,7 +888,7 @@ impl World {
                 vec![name]
             }
             "AddRoleToInstanceProfile" => {
-                let usable = self.realism.iam_propagation.draw(&mut self.rng);
+                let usable = self.realism.role_propagation.draw(&mut self.rng);
                 let profile = self
                     .profiles
                     .entry(named("InstanceProfileName"))

@@ -15,7 +15,9 @@ use aws_sdk_ec2::types::{Filter, NetworkInterface, NetworkInterfaceType};
 use crate::aws::retry::AwsError;
 use crate::aws::{self, ErrorClass, Policy, Tolerate};
 use crate::report;
-use crate::resources::{CLUSTER_TAG, Ctx, Key, OWNER_TAG, delete_load_balancer_interfaces};
+use crate::resources::{
+    CLUSTER_TAG, Ctx, Key, OWNER_TAG, delete_load_balancer_interfaces, groups_referencing,
+};
 
 /// How long a delete may meet `DependencyViolation` before its holders are looked for: AWS
 /// releases what it owns (a terminated instance's interface, a deleted NAT gateway's) in seconds.
@@ -197,30 +199,16 @@ async fn referencing_groups(ctx: &Ctx, group: &str) -> anyhow::Result<Vec<Holder
     let Ok(vpc_id) = ctx.id(Key::Vpc) else {
         return Ok(Vec::new());
     };
-    let ec2 = &ctx.aws.ec2;
-    let out = aws::call("DescribeSecurityGroups", &Policy::standard(), || {
-        ec2.describe_security_groups()
-            .filters(Filter::builder().name("vpc-id").values(&vpc_id).build())
-            .send()
-    })
-    .await?;
     let ours = [Key::NodeAccessSecurityGroup, Key::ApiAccessSecurityGroup]
         .map(|k| ctx.state.get(k).map(|r| r.id));
-    Ok(out
-        .security_groups()
+    Ok(groups_referencing(ctx, &vpc_id, group)
+        .await?
         .iter()
-        .filter(|g| g.group_id() != Some(group))
         .filter(|g| {
             !ours
                 .iter()
                 .flatten()
                 .any(|o| Some(o.as_str()) == g.group_id())
-        })
-        .filter(|g| {
-            g.ip_permissions()
-                .iter()
-                .flat_map(|p| p.user_id_group_pairs())
-                .any(|pair| pair.group_id() == Some(group))
         })
         .map(|g| Holder {
             name: format!(

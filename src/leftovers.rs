@@ -9,7 +9,8 @@ use aws_sdk_ec2::types::{Filter, InstanceStateName, IpPermission};
 use crate::aws::{self, Policy, wait};
 use crate::report;
 use crate::resources::{
-    CLUSTER_TAG, Ctx, Key, delete_load_balancer_interfaces, instances_matching, not_terminated,
+    CLUSTER_TAG, Ctx, Key, delete_load_balancer_interfaces, groups_referencing, instances_matching,
+    not_terminated,
 };
 
 fn cluster_tag_filters(cluster_tag: &str) -> [Filter; 2] {
@@ -115,25 +116,13 @@ pub async fn delete_kubernetes_resources(ctx: &Ctx) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Revokes the rules of other groups in the VPC that name `group` as their source. AWS never
-/// deletes a group that another group's rule references, and Kubernetes' cloud provider adds rules
-/// from its load balancers' groups to the nodes' group (here: node-access).
+/// Revokes the rules of other groups in the VPC that name `group` as their source (only those
+/// rules' pairs). AWS never deletes a group that another group's rule references, and Kubernetes'
+/// cloud provider adds rules from its load balancers' groups to the nodes' group (node-access).
 async fn revoke_references(ctx: &Ctx, vpc_id: &str, group: &str) -> anyhow::Result<()> {
     let ec2 = &ctx.aws.ec2;
-    let pages = aws::all_pages(
-        "DescribeSecurityGroups",
-        &Policy::standard(),
-        |token| {
-            ec2.describe_security_groups()
-                .filters(Filter::builder().name("vpc-id").values(vpc_id).build())
-                .set_next_token(token)
-                .send()
-        },
-        |page| page.next_token(),
-    )
-    .await?;
-    for other in pages.iter().flat_map(|p| p.security_groups()) {
-        let Some(other_id) = other.group_id().filter(|id| *id != group) else {
+    for other in groups_referencing(ctx, vpc_id, group).await? {
+        let Some(other_id) = other.group_id() else {
             continue;
         };
         let referencing: Vec<IpPermission> = other
@@ -156,9 +145,6 @@ async fn revoke_references(ctx: &Ctx, vpc_id: &str, group: &str) -> anyhow::Resu
                 })
             })
             .collect();
-        if referencing.is_empty() {
-            continue;
-        }
         aws::absent_ok(
             aws::call("RevokeSecurityGroupIngress", &Policy::standard(), || {
                 ec2.revoke_security_group_ingress()

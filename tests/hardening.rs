@@ -179,6 +179,12 @@ fn errors_are_plain_off_a_terminal_and_json_with_json_logs() {
     let env = Env::new("errfmt", "");
     let plain = env.run(&["-v", "status", "--env", "never-paved"]);
     assert!(!plain.stderr.contains('\u{1b}'), "{:?}", plain.stderr);
+    // A command whose -v log has lines of the tool's own (each request): none coloured either.
+    let logged = env
+        .run(&["-v", "unpave", "--env", &env.prefix, "--yes"])
+        .ok();
+    assert!(logged.stderr.contains("answered in"), "{}", logged.stderr);
+    assert!(!logged.stderr.contains('\u{1b}'), "{:?}", logged.stderr);
     let json = env.run(&["--log-format", "json", "status", "--env", "never-paved"]);
     assert_eq!(json.code, 1);
     let last: Value = serde_json::from_str(json.stderr.lines().last().unwrap()).unwrap();

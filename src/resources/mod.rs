@@ -22,6 +22,7 @@ mod vpc;
 pub use iam::iam_path;
 pub use instance::{instances_matching, not_terminated};
 pub use load_balancer::delete_interfaces as delete_load_balancer_interfaces;
+pub use security_group::referencing as groups_referencing;
 
 use std::fmt;
 

@@ -105,6 +105,45 @@ fn rules(permissions: &[IpPermission]) -> BTreeSet<String> {
     rules
 }
 
+/// The groups in `vpc_id`, other than `group` itself, whose ingress rules name `group` as their
+/// source: AWS deletes no group another group's rule references.
+pub async fn referencing(
+    ctx: &Ctx,
+    vpc_id: &str,
+    group: &str,
+) -> anyhow::Result<Vec<aws_sdk_ec2::types::SecurityGroup>> {
+    let ec2 = &ctx.aws.ec2;
+    let pages = aws::all_pages(
+        "DescribeSecurityGroups",
+        &Policy::standard(),
+        |token| {
+            ec2.describe_security_groups()
+                .filters(
+                    aws_sdk_ec2::types::Filter::builder()
+                        .name("vpc-id")
+                        .values(vpc_id)
+                        .build(),
+                )
+                .set_next_token(token)
+                .send()
+        },
+        |page| page.next_token(),
+    )
+    .await?;
+    Ok(pages
+        .iter()
+        .flat_map(|p| p.security_groups())
+        .filter(|g| g.group_id() != Some(group))
+        .filter(|g| {
+            g.ip_permissions()
+                .iter()
+                .flat_map(|p| p.user_id_group_pairs())
+                .any(|pair| pair.group_id() == Some(group))
+        })
+        .cloned()
+        .collect())
+}
+
 /// The api-access group's id, which node-access admits (recorded before either group's follow-up steps).
 fn api_group(ctx: &Ctx) -> anyhow::Result<String> {
     ctx.id(Key::ApiAccessSecurityGroup)

@@ -12,8 +12,7 @@ use std::fmt::{self, Write};
 use futures::future::BoxFuture;
 use futures::stream::{FuturesUnordered, StreamExt};
 
-use crate::refresh::Health;
-use crate::resources::{Ctx, Key, NameTaken, Need, Resource};
+use crate::resources::{Ctx, Health, Key, NameTaken, Need, Resource};
 use crate::state::Record;
 use crate::{aws, report};
 

@@ -6,8 +6,8 @@ use serde_json::{Value, json};
 
 use crate::cli::{GlobalArgs, PlanArgs};
 use crate::preflight::{self, PreflightFailed};
-use crate::refresh::{self, Health};
-use crate::resources::{Ctx, Key, inventory};
+use crate::refresh;
+use crate::resources::{Ctx, Health, Key, inventory};
 use crate::state::{self, StateStore};
 use crate::{graph, report};
 

@@ -1,8 +1,8 @@
 //! `cfcr-aws status`: every resource in the state and how AWS has it now.
 
 use crate::cli::{EnvArgs, GlobalArgs};
-use crate::refresh::{self, Health};
-use crate::resources::{Ctx, inventory};
+use crate::refresh;
+use crate::resources::{Ctx, Health, inventory};
 
 pub async fn run(global: &GlobalArgs, args: EnvArgs) -> anyhow::Result<()> {
     let env = super::environment(global, &args)?;

@@ -8,7 +8,7 @@ use aws_sdk_ec2::types::Filter;
 use super::{Ctx, Key, Needs, Resource};
 use crate::aws::{self, Policy};
 use crate::config::{AmiSource, CANONICAL_OWNER_ID, Settings};
-use crate::refresh::{Health, Observed};
+use super::{Health, Observed};
 use crate::state::Record;
 
 pub struct BastionImage;

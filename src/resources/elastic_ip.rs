@@ -6,7 +6,7 @@ use aws_sdk_ec2::types::{DomainType, ResourceType};
 use super::{Ctx, Key, Need, Needs, Resource};
 use crate::aws::{self, Policy};
 use crate::config::Settings;
-use crate::refresh::{Health, Observed};
+use super::{Health, Observed};
 use crate::state::Record;
 
 pub const PUBLIC_IP: &str = "public_ip";

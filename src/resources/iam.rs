@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use super::{Ctx, Key, NameTaken, Need, Needs, OWNER_TAG, Resource};
 use crate::aws::{self, ErrorClass, Policy};
 use crate::config::Settings;
-use crate::refresh::{Health, Observed};
+use super::{Health, Observed};
 use crate::state::{AccessKey, Record};
 
 pub const ARN: &str = "arn";

@@ -15,7 +15,7 @@ use base64::Engine;
 use super::{Ctx, Key, Need, Needs, Resource};
 use crate::aws::{self, ErrorClass, Policy, Tolerate, wait};
 use crate::config::Settings;
-use crate::refresh::{Health, Observed};
+use super::{Health, Observed};
 use crate::state::Record;
 
 pub struct Bastion;

@@ -8,7 +8,7 @@ use aws_sdk_ec2::types::ResourceType;
 use super::{Ctx, Key, NameTaken, Needs, OWNER_TAG, Resource};
 use crate::aws::{self, Policy};
 use crate::config::Settings;
-use crate::refresh::{Health, Observed};
+use super::{Health, Observed};
 use crate::state::Record;
 
 const KEY_PAIR_ID: &str = "key_pair_id";

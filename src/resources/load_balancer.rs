@@ -9,7 +9,7 @@ use super::security_group::API_SERVER_PORT;
 use super::{Ctx, Key, NameTaken, Need, Needs, OWNER_TAG, Resource};
 use crate::aws::{self, Policy};
 use crate::config::Settings;
-use crate::refresh::{Health, Observed};
+use super::{Health, Observed};
 use crate::report;
 use crate::state::Record;
 

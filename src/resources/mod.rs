@@ -16,6 +16,7 @@ mod nat_gateway;
 mod route;
 mod route_table;
 mod security_group;
+mod snapshot;
 mod subnet;
 mod vpc;
 
@@ -23,6 +24,7 @@ pub use iam::iam_path;
 pub use instance::{instances_matching, not_terminated};
 pub use load_balancer::delete_interfaces as delete_load_balancer_interfaces;
 pub use security_group::referencing as groups_referencing;
+pub use snapshot::{Health, Observed, changed_if};
 
 use std::fmt;
 
@@ -33,7 +35,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::aws::Clients;
 use crate::config::{DirectorCredentials, Settings};
-use crate::refresh::{Health, Observed};
 use crate::state::{Record, StateStore};
 use crate::templates::Templates;
 

@@ -10,7 +10,7 @@ use aws_sdk_ec2::types::{Filter, NatGatewayState, ResourceType};
 use super::{Ctx, Key, Need, Needs, Resource};
 use crate::aws::{self, Policy, wait};
 use crate::config::Settings;
-use crate::refresh::{Health, Observed};
+use super::{Health, Observed};
 use crate::state::Record;
 
 pub struct NatGateway;

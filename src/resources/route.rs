@@ -7,7 +7,7 @@ use aws_sdk_ec2::types::{Route, RouteState};
 use super::{Ctx, Key, Need, Needs, Resource};
 use crate::aws::{self, Policy};
 use crate::config::Settings;
-use crate::refresh::{Health, Observed};
+use super::{Health, Observed};
 use crate::state::Record;
 
 const DESTINATION: &str = "0.0.0.0/0";

@@ -8,7 +8,7 @@ use aws_sdk_ec2::types::ResourceType;
 use super::{Ctx, Key, Need, Needs, Resource};
 use crate::aws::{self, Policy};
 use crate::config::Settings;
-use crate::refresh::{Health, Observed, changed_if};
+use super::{Health, Observed, changed_if};
 use crate::state::Record;
 
 pub struct RouteTable {

@@ -12,7 +12,7 @@ use super::{Ctx, Key, Need, Needs, Resource};
 use crate::aws::{self, Policy};
 use crate::blockers::{self, Scope};
 use crate::config::Settings;
-use crate::refresh::{Health, Observed, changed_if};
+use super::{Health, Observed, changed_if};
 use crate::state::Record;
 
 /// The port the Kubernetes API server listens on, behind the ELB.

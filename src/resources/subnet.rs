@@ -7,7 +7,7 @@ use super::{CLUSTER_TAG, Ctx, Key, Need, Needs, Resource};
 use crate::aws::{self, Policy};
 use crate::blockers::{self, Scope};
 use crate::config::Settings;
-use crate::refresh::{Health, Observed};
+use super::{Health, Observed};
 use crate::state::Record;
 
 pub struct Subnet {

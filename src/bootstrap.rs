@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
 
-use crate::config::DirectorCredentials;
+use crate::config::{DirectorCredentials, DirectorNetwork};
 use crate::outputs;
 use crate::report;
 use crate::ssh::Bastion;
@@ -36,14 +36,15 @@ pub struct StepFailed {
 /// Everything the bundle's templates may refer to.
 pub fn context(state: &State) -> Value {
     let settings = &state.settings;
-    let network = settings.director_network();
+    let network = state.director_network();
+    let address = |pick: fn(&DirectorNetwork) -> String| network.as_ref().map(pick);
     let mut ctx = serde_json::to_value(outputs::of(state)).expect("outputs serialise");
     let map = ctx.as_object_mut().expect("outputs are an object");
     let mut extra = json!({
-        "internal_cidr": network.internal_cidr.to_string(),
-        "internal_gw": network.internal_gw.to_string(),
-        "internal_ip": network.internal_ip.to_string(),
-        "dns_recursor_ip": network.dns_recursor_ip.to_string(),
+        "internal_cidr": address(|n| n.internal_cidr.to_string()),
+        "internal_gw": address(|n| n.internal_gw.to_string()),
+        "internal_ip": address(|n| n.internal_ip.to_string()),
+        "dns_recursor_ip": address(|n| n.dns_recursor_ip.to_string()),
     });
     let bootstrap = serde_json::to_value(&settings.bootstrap).expect("settings serialise");
     for (key, value) in bootstrap.as_object().expect("an object") {

@@ -68,15 +68,26 @@ pub struct ConfigValues {
     /// Availability zone for both subnets (default: the region's "a" zone).
     #[arg(long)]
     pub zone: Option<String>,
-    /// The VPC's CIDR block [default: 10.0.0.0/16].
+    /// The VPC's CIDR block [default: 10.0.0.0/16]; not with vpc_id.
     #[arg(long)]
     pub vpc_cidr: Option<String>,
-    /// First three octets of the public /24 subnet [default: 10.0.1].
+    /// First three octets of the public /24 subnet cfcr-aws creates [default: 10.0.1; required
+    /// with vpc_id unless public_subnet_id is set].
     #[arg(long)]
     pub public_subnet_ip_prefix: Option<String>,
-    /// First three octets of the private /24 subnet [default: 10.0.2].
+    /// First three octets of the private /24 subnet cfcr-aws creates [default: 10.0.2; required
+    /// with vpc_id unless private_subnet_id is set].
     #[arg(long)]
     pub private_subnet_ip_prefix: Option<String>,
+    /// An existing VPC to pave into instead of creating one (docs/existing-vpc.md).
+    #[arg(long)]
+    pub vpc_id: Option<String>,
+    /// An existing subnet of that VPC for the bastion, the NAT gateway and the API load balancer.
+    #[arg(long)]
+    pub public_subnet_id: Option<String>,
+    /// An existing subnet of that VPC for the BOSH director and the cluster.
+    #[arg(long)]
+    pub private_subnet_id: Option<String>,
     /// Port the master ELB listens on [default: 8443].
     #[arg(long)]
     pub kubernetes_master_port: Option<i64>,
@@ -222,6 +233,9 @@ impl ConfigValues {
             private_subnet_ip_prefix: self
                 .private_subnet_ip_prefix
                 .or(base.private_subnet_ip_prefix),
+            vpc_id: self.vpc_id.or(base.vpc_id),
+            public_subnet_id: self.public_subnet_id.or(base.public_subnet_id),
+            private_subnet_id: self.private_subnet_id.or(base.private_subnet_id),
             kubernetes_master_port: self.kubernetes_master_port.or(base.kubernetes_master_port),
             bastion_instance_type: self.bastion_instance_type.or(base.bastion_instance_type),
             bastion_ami: self.bastion_ami.or(base.bastion_ami),
@@ -272,9 +286,20 @@ pub struct Settings {
     pub prefix: String,
     pub region: String,
     pub zone: String,
-    pub vpc_cidr: Ipv4Net,
-    pub public_subnet_ip_prefix: String,
-    pub private_subnet_ip_prefix: String,
+    /// The block of the VPC cfcr-aws creates; `None` with an existing VPC, whose block is read
+    /// from AWS.
+    pub vpc_cidr: Option<Ipv4Net>,
+    /// The /24 of the public subnet cfcr-aws creates; `None` with an existing public subnet.
+    pub public_subnet_ip_prefix: Option<String>,
+    pub private_subnet_ip_prefix: Option<String>,
+    /// An existing VPC to pave into: adopted, never deleted or changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vpc_id: Option<String>,
+    /// Existing subnets of that VPC: adopted; only their cluster tag is added, and taken back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_subnet_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub private_subnet_id: Option<String>,
     pub kubernetes_master_port: u16,
     pub bastion_instance_type: String,
     pub bastion_ami: AmiSource,
@@ -648,6 +673,7 @@ impl Settings {
         chain_region: Option<String>,
     ) -> Result<Settings, ValidationError> {
         let bootstrap = BootstrapSettings::validate(&values)?;
+        let network = validate_network(&values)?;
         let prefix = values.prefix.ok_or_else(|| {
             invalid(
                 "prefix",
@@ -665,33 +691,6 @@ impl Settings {
         validate_region(&region)?;
         let zone = values.zone.unwrap_or_else(|| format!("{region}a"));
         validate_zone(&zone, &region)?;
-
-        let vpc_cidr = parse_cidr(
-            "vpc_cidr",
-            values.vpc_cidr.as_deref().unwrap_or("10.0.0.0/16"),
-        )?;
-        if vpc_cidr.prefix_len() < 16 || vpc_cidr.prefix_len() > 24 {
-            return Err(invalid(
-                "vpc_cidr",
-                format!("{vpc_cidr}: AWS allows VPC blocks from /16 to /24; use e.g. 10.0.0.0/16"),
-            ));
-        }
-        let public = values
-            .public_subnet_ip_prefix
-            .unwrap_or_else(|| "10.0.1".into());
-        let private = values
-            .private_subnet_ip_prefix
-            .unwrap_or_else(|| "10.0.2".into());
-        let public_net = subnet_of("public_subnet_ip_prefix", &public, vpc_cidr)?;
-        let private_net = subnet_of("private_subnet_ip_prefix", &private, vpc_cidr)?;
-        if public_net == private_net {
-            return Err(invalid(
-                "private_subnet_ip_prefix",
-                format!(
-                    "{private} is the same as public_subnet_ip_prefix; the two subnets need distinct /24s, e.g. 10.0.1 and 10.0.2"
-                ),
-            ));
-        }
 
         let port = values.kubernetes_master_port.unwrap_or(8443);
         let kubernetes_master_port =
@@ -758,9 +757,12 @@ impl Settings {
             prefix,
             region,
             zone,
-            vpc_cidr,
-            public_subnet_ip_prefix: public,
-            private_subnet_ip_prefix: private,
+            vpc_cidr: network.vpc_cidr,
+            public_subnet_ip_prefix: network.public_subnet_ip_prefix,
+            private_subnet_ip_prefix: network.private_subnet_ip_prefix,
+            vpc_id: network.vpc_id,
+            public_subnet_id: network.public_subnet_id,
+            private_subnet_id: network.private_subnet_id,
             kubernetes_master_port,
             bastion_instance_type,
             bastion_ami,
@@ -771,25 +773,14 @@ impl Settings {
         })
     }
 
-    pub fn public_subnet_cidr(&self) -> Ipv4Net {
-        slash24(&self.public_subnet_ip_prefix).expect("validated")
+    /// The /24 of the public subnet cfcr-aws creates; `None` when it adopts one.
+    pub fn public_subnet_cidr(&self) -> Option<Ipv4Net> {
+        self.public_subnet_ip_prefix.as_deref().and_then(slash24)
     }
 
-    pub fn private_subnet_cidr(&self) -> Ipv4Net {
-        slash24(&self.private_subnet_ip_prefix).expect("validated")
-    }
-
-    /// The BOSH network: the private subnet, its gateway (.1), the director's address (.252), and
-    /// the VPC's DNS resolver (the VPC's base address + 2).
-    pub fn director_network(&self) -> DirectorNetwork {
-        let subnet = self.private_subnet_cidr();
-        let nth = |net: Ipv4Net, n: u32| Ipv4Addr::from(u32::from(net.network()) + n);
-        DirectorNetwork {
-            internal_cidr: subnet,
-            internal_gw: nth(subnet, 1),
-            internal_ip: nth(subnet, 252),
-            dns_recursor_ip: nth(self.vpc_cidr, 2),
-        }
+    /// The /24 of the private subnet cfcr-aws creates; `None` when it adopts one.
+    pub fn private_subnet_cidr(&self) -> Option<Ipv4Net> {
+        self.private_subnet_ip_prefix.as_deref().and_then(slash24)
     }
 
     /// True when SSH to the bastion is open to the whole internet, which deserves a warning.
@@ -830,6 +821,185 @@ pub struct DirectorNetwork {
     pub internal_gw: Ipv4Addr,
     pub internal_ip: Ipv4Addr,
     pub dns_recursor_ip: Ipv4Addr,
+}
+
+impl DirectorNetwork {
+    /// The private subnet, its gateway (.1), the director's address (.252 of its first /24), and
+    /// the VPC's DNS resolver (the base of the VPC's primary block + 2, as AWS documents it).
+    pub fn new(private_subnet: Ipv4Net, vpc_cidr: Ipv4Net) -> DirectorNetwork {
+        let nth = |net: Ipv4Net, n: u32| Ipv4Addr::from(u32::from(net.network()) + n);
+        DirectorNetwork {
+            internal_cidr: private_subnet,
+            internal_gw: nth(private_subnet, 1),
+            internal_ip: nth(private_subnet, DIRECTOR_HOST),
+            dns_recursor_ip: nth(vpc_cidr, 2),
+        }
+    }
+}
+
+/// The director's host number in the private subnet: `.252`, as the classic template had it. It
+/// is why an existing private subnet must be a /24 or larger.
+pub const DIRECTOR_HOST: u32 = 252;
+
+/// The network keys, checked together: a new VPC with its two /24s, or an existing VPC with
+/// existing subnets or /24s to create in it.
+struct NetworkSettings {
+    vpc_cidr: Option<Ipv4Net>,
+    public_subnet_ip_prefix: Option<String>,
+    private_subnet_ip_prefix: Option<String>,
+    vpc_id: Option<String>,
+    public_subnet_id: Option<String>,
+    private_subnet_id: Option<String>,
+}
+
+fn validate_network(values: &ConfigValues) -> Result<NetworkSettings, ValidationError> {
+    let vpc_id = values
+        .vpc_id
+        .as_deref()
+        .map(|id| aws_id("vpc_id", "vpc", id))
+        .transpose()?;
+    let public_subnet_id = values
+        .public_subnet_id
+        .as_deref()
+        .map(|id| aws_id("public_subnet_id", "subnet", id))
+        .transpose()?;
+    let private_subnet_id = values
+        .private_subnet_id
+        .as_deref()
+        .map(|id| aws_id("private_subnet_id", "subnet", id))
+        .transpose()?;
+    let Some(vpc_id) = vpc_id else {
+        for (field, given) in [
+            ("public_subnet_id", &public_subnet_id),
+            ("private_subnet_id", &private_subnet_id),
+        ] {
+            if given.is_some() {
+                return Err(invalid(
+                    field,
+                    "needs vpc_id: an existing subnet is used only with the existing VPC that holds it; set vpc_id too",
+                ));
+            }
+        }
+        let vpc_cidr = parse_cidr(
+            "vpc_cidr",
+            values.vpc_cidr.as_deref().unwrap_or("10.0.0.0/16"),
+        )?;
+        if vpc_cidr.prefix_len() < 16 || vpc_cidr.prefix_len() > 24 {
+            return Err(invalid(
+                "vpc_cidr",
+                format!("{vpc_cidr}: AWS allows VPC blocks from /16 to /24; use e.g. 10.0.0.0/16"),
+            ));
+        }
+        let public = values
+            .public_subnet_ip_prefix
+            .clone()
+            .unwrap_or_else(|| "10.0.1".into());
+        let private = values
+            .private_subnet_ip_prefix
+            .clone()
+            .unwrap_or_else(|| "10.0.2".into());
+        let public_net = subnet_of("public_subnet_ip_prefix", &public, Some(vpc_cidr))?;
+        let private_net = subnet_of("private_subnet_ip_prefix", &private, Some(vpc_cidr))?;
+        distinct(public_net, private_net, &private)?;
+        return Ok(NetworkSettings {
+            vpc_cidr: Some(vpc_cidr),
+            public_subnet_ip_prefix: Some(public),
+            private_subnet_ip_prefix: Some(private),
+            vpc_id: None,
+            public_subnet_id: None,
+            private_subnet_id: None,
+        });
+    };
+    if values.vpc_cidr.is_some() {
+        return Err(invalid(
+            "vpc_cidr",
+            "not used with vpc_id: the existing VPC's block is read from AWS; remove vpc_cidr",
+        ));
+    }
+    // Each subnet: an existing one, or a /24 to create in the VPC (checked against its blocks
+    // and subnets in preflight).
+    let prefix = |field: &str, id_field: &str, id: &Option<String>, given: &Option<String>| match (
+        id, given,
+    ) {
+        (Some(_), Some(_)) => Err(invalid(
+            field,
+            format!(
+                "not used with {id_field}: the existing subnet's block is read from AWS; remove one of the two"
+            ),
+        )),
+        (Some(_), None) => Ok(None),
+        (None, Some(prefix)) => subnet_of(field, prefix, None).map(|_| Some(prefix.clone())),
+        (None, None) => Err(invalid(
+            field,
+            format!(
+                "missing: with vpc_id and no {id_field}, cfcr-aws creates this subnet in the VPC; give the first three octets of a free /24 inside the VPC's block (e.g. 10.0.1), or name an existing subnet with {id_field}"
+            ),
+        )),
+    };
+    let public = prefix(
+        "public_subnet_ip_prefix",
+        "public_subnet_id",
+        &public_subnet_id,
+        &values.public_subnet_ip_prefix,
+    )?;
+    let private = prefix(
+        "private_subnet_ip_prefix",
+        "private_subnet_id",
+        &private_subnet_id,
+        &values.private_subnet_ip_prefix,
+    )?;
+    if let (Some(public), Some(private)) = (&public, &private) {
+        let net = |p: &str| slash24(p).expect("checked above");
+        distinct(net(public), net(private), private)?;
+    }
+    if public_subnet_id.is_some() && public_subnet_id == private_subnet_id {
+        return Err(invalid(
+            "private_subnet_id",
+            "is the same subnet as public_subnet_id; the bastion and load balancer need a public subnet and the cluster a private one",
+        ));
+    }
+    Ok(NetworkSettings {
+        vpc_cidr: None,
+        public_subnet_ip_prefix: public,
+        private_subnet_ip_prefix: private,
+        vpc_id: Some(vpc_id),
+        public_subnet_id,
+        private_subnet_id,
+    })
+}
+
+fn distinct(
+    public: Ipv4Net,
+    private: Ipv4Net,
+    private_prefix: &str,
+) -> Result<(), ValidationError> {
+    if public == private {
+        return Err(invalid(
+            "private_subnet_ip_prefix",
+            format!(
+                "{private_prefix} is the same as public_subnet_ip_prefix; the two subnets need distinct /24s, e.g. 10.0.1 and 10.0.2"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// An EC2 id of `kind`: `kind-` and 8 or 17 hexadecimal digits.
+fn aws_id(field: &str, kind: &str, id: &str) -> Result<String, ValidationError> {
+    let well_formed = id
+        .strip_prefix(kind)
+        .and_then(|rest| rest.strip_prefix('-'))
+        .is_some_and(|hex| {
+            (8..=17).contains(&hex.len()) && hex.chars().all(|c| c.is_ascii_hexdigit())
+        });
+    if well_formed {
+        Ok(id.to_ascii_lowercase())
+    } else {
+        Err(invalid(
+            field,
+            format!("{id:?} is not a {kind} id; use e.g. {kind}-0123456789abcdef0"),
+        ))
+    }
 }
 
 /// Environment names end up in ELB, IAM and EC2 names and in a file name.
@@ -964,14 +1134,20 @@ fn slash24(ip_prefix: &str) -> Option<Ipv4Net> {
     Ipv4Net::new(address, 24).ok()
 }
 
-fn subnet_of(field: &str, ip_prefix: &str, vpc: Ipv4Net) -> Result<Ipv4Net, ValidationError> {
+/// A /24 from its three octets, inside `vpc` when the block is known here (an existing VPC's is
+/// checked in preflight).
+fn subnet_of(
+    field: &str,
+    ip_prefix: &str,
+    vpc: Option<Ipv4Net>,
+) -> Result<Ipv4Net, ValidationError> {
     let net = slash24(ip_prefix).ok_or_else(|| {
         invalid(
             field,
             format!("{ip_prefix:?} must be the first three octets of a /24, e.g. 10.0.1"),
         )
     })?;
-    if !vpc.contains(&net) {
+    if let Some(vpc) = vpc.filter(|vpc| !vpc.contains(&net)) {
         return Err(invalid(
             field,
             format!("{net} lies outside vpc_cidr {vpc}; choose three octets inside it"),
@@ -1024,9 +1200,9 @@ mod tests {
     fn defaults_follow_the_terraform_template() {
         let s = check("prefix = \"dev\"\nregion = \"us-east-1\"").unwrap();
         assert_eq!(s.zone, "us-east-1a");
-        assert_eq!(s.vpc_cidr.to_string(), "10.0.0.0/16");
-        assert_eq!(s.public_subnet_cidr().to_string(), "10.0.1.0/24");
-        assert_eq!(s.private_subnet_cidr().to_string(), "10.0.2.0/24");
+        assert_eq!(s.vpc_cidr.unwrap().to_string(), "10.0.0.0/16");
+        assert_eq!(s.public_subnet_cidr().unwrap().to_string(), "10.0.1.0/24");
+        assert_eq!(s.private_subnet_cidr().unwrap().to_string(), "10.0.2.0/24");
         assert_eq!(s.kubernetes_master_port, 8443);
         assert_eq!(s.bastion_instance_type, "t3.micro");
         assert_eq!(s.director_credentials, DirectorCredentials::InstanceProfile);
@@ -1095,11 +1271,66 @@ mod tests {
     #[test]
     fn the_director_network_follows_the_private_subnet() {
         let s = check("prefix = \"dev\"\nregion = \"us-east-1\"\nvpc_cidr = \"10.1.0.0/16\"\npublic_subnet_ip_prefix = \"10.1.7\"\nprivate_subnet_ip_prefix = \"10.1.9\"").unwrap();
-        let n = s.director_network();
+        let n = DirectorNetwork::new(s.private_subnet_cidr().unwrap(), s.vpc_cidr.unwrap());
         assert_eq!(n.internal_cidr.to_string(), "10.1.9.0/24");
         assert_eq!(n.internal_gw.to_string(), "10.1.9.1");
         assert_eq!(n.internal_ip.to_string(), "10.1.9.252");
         assert_eq!(n.dns_recursor_ip.to_string(), "10.1.0.2");
+        // An existing /20: the director at .252 of its first /24.
+        let n = DirectorNetwork::new(
+            "10.2.16.0/20".parse().unwrap(),
+            "10.2.0.0/16".parse().unwrap(),
+        );
+        assert_eq!(n.internal_ip.to_string(), "10.2.16.252");
+    }
+
+    #[test]
+    fn an_existing_vpc_takes_subnet_ids_or_prefixes() {
+        let base = "prefix = \"dev\"\nregion = \"us-east-1\"\n";
+        let s = check(&format!(
+            "{base}vpc_id = \"vpc-0123456789abcdef0\"\npublic_subnet_id = \"subnet-01234567\"\nprivate_subnet_ip_prefix = \"172.31.200\""
+        ))
+        .unwrap();
+        assert_eq!(s.vpc_cidr, None);
+        assert_eq!(s.public_subnet_ip_prefix, None);
+        assert_eq!(
+            s.private_subnet_cidr().unwrap().to_string(),
+            "172.31.200.0/24"
+        );
+        let vpc = "vpc_id = \"vpc-0123456789abcdef0\"\n";
+        for (lines, field) in [
+            ("vpc_id = \"vpc-xyz\"", "vpc_id"),
+            ("public_subnet_id = \"subnet-01234567\"", "public_subnet_id"),
+            (
+                "vpc_id = \"vpc-01234567\"\nvpc_cidr = \"10.0.0.0/16\"\npublic_subnet_ip_prefix = \"10.0.1\"\nprivate_subnet_ip_prefix = \"10.0.2\"",
+                "vpc_cidr",
+            ),
+            (
+                &format!("{vpc}private_subnet_ip_prefix = \"10.0.2\""),
+                "public_subnet_ip_prefix",
+            ),
+            (
+                &format!(
+                    "{vpc}public_subnet_id = \"subnet-01234567\"\npublic_subnet_ip_prefix = \"10.0.1\"\nprivate_subnet_ip_prefix = \"10.0.2\""
+                ),
+                "public_subnet_ip_prefix",
+            ),
+            (
+                &format!(
+                    "{vpc}public_subnet_id = \"subnet-01234567\"\nprivate_subnet_id = \"subnet-01234567\""
+                ),
+                "private_subnet_id",
+            ),
+            (
+                &format!(
+                    "{vpc}public_subnet_id = \"sg-01234567\"\nprivate_subnet_ip_prefix = \"10.0.2\""
+                ),
+                "public_subnet_id",
+            ),
+        ] {
+            let err = check(&format!("{base}{lines}")).expect_err(lines);
+            assert_eq!(err.field, field, "{lines}: {err}");
+        }
     }
 
     #[test]

@@ -13,7 +13,7 @@ use futures::future::BoxFuture;
 use futures::stream::{FuturesUnordered, StreamExt};
 
 use crate::resources::{Ctx, Health, Key, NameTaken, Need, Resource};
-use crate::state::Record;
+use crate::state::{Origin, Record};
 use crate::{aws, report};
 
 /// One or more resources failed; the rest of the walk finished what it could.
@@ -251,13 +251,14 @@ async fn settle_intents(ctx: &Ctx, resources: &[Box<dyn Resource>]) -> Result<()
     Ok(())
 }
 
-/// Finds the resources of an environment whose state was lost, by ownership tag and name, and
-/// records them as ready, in creation order (a find may need what an earlier one found). A resource
-/// whose dependencies were not found is not looked for. Returns how many were found.
+/// Finds the resources of an environment whose state was lost, by ownership tag and name (and the
+/// adopted ones by the ids the configuration names), and records them as ready, in creation order
+/// (a find may need what an earlier one found). A resource whose dependencies were not found is
+/// not looked for. Returns how many of the environment's own were found.
 pub async fn discover(ctx: &Ctx, resources: &[Box<dyn Resource>]) -> anyhow::Result<usize> {
-    let owned: BTreeSet<Key> = resources
+    let looked_for: BTreeSet<Key> = resources
         .iter()
-        .filter(|r| r.owned())
+        .filter(|r| r.origin() != Origin::LookedUp)
         .map(|r| r.key())
         .collect();
     let mut found = 0;
@@ -271,16 +272,18 @@ pub async fn discover(ctx: &Ctx, resources: &[Box<dyn Resource>]) -> anyhow::Res
             .create
             .iter()
             .map(|n| node(n).0)
-            .any(|d| owned.contains(&d) && ctx.state.get(d).is_none());
-        if !resource.owned() || missing_dependency {
+            .any(|d| looked_for.contains(&d) && ctx.state.get(d).is_none());
+        if resource.origin() == Origin::LookedUp || missing_dependency {
             continue;
         }
         match resource.find(ctx).await {
             Ok(Some(mut record)) => {
                 record.ready = true;
-                report::resource("found", key, &resource.name(&ctx.settings), &record.id);
+                record.origin = resource.origin();
+                let verb = if resource.owned() { "found" } else { "adopted" };
+                report::resource(verb, key, &resource.name(&ctx.settings), &record.id);
                 ctx.state.record(key, record)?;
-                found += 1;
+                found += usize::from(resource.owned());
             }
             Ok(None) => {}
             // Someone else's: not ours to delete.
@@ -310,6 +313,12 @@ pub fn prepare(
         let Some(record) = ctx.state.get(key) else {
             continue;
         };
+        if missing.contains(&key) && resource.origin() == Origin::Adopted {
+            anyhow::bail!(
+                "{key} {} is gone from AWS; it was adopted (named in the configuration), so pave does not recreate it: restore it, or run `cfcr-aws unpave` and pave again with other ids",
+                record.id
+            );
+        }
         if missing.contains(&key) {
             report::resource("missing", key, &resource.name(&ctx.settings), &record.id);
             ctx.state.forget(key)?;
@@ -331,12 +340,15 @@ pub fn prepare(
     Ok(())
 }
 
-fn adopt(ctx: &Ctx, resource: &dyn Resource, record: Record) -> anyhow::Result<()> {
+/// Records a resource found in AWS: one a crashed run created, one the configuration names as
+/// existing, or a data source.
+fn adopt(ctx: &Ctx, resource: &dyn Resource, mut record: Record) -> anyhow::Result<()> {
     let key = resource.key();
-    let verb = if resource.owned() {
-        "adopted"
-    } else {
-        "resolved"
+    record.origin = resource.origin();
+    let verb = match record.origin {
+        Origin::Created => "recovered",
+        Origin::Adopted => "adopted",
+        Origin::LookedUp => "resolved",
     };
     report::resource(verb, key, &resource.name(&ctx.settings), &record.id);
     ctx.state.record(key, record)
@@ -449,8 +461,12 @@ async fn remove(ctx: &Ctx, resource: &dyn Resource) -> anyhow::Result<()> {
     let _shown = report::activity(format!("deleting {key} {}", record.id));
     resource.delete(ctx, &record).await?;
     ctx.state.forget(key)?;
-    if resource.owned() {
-        report::resource("deleted", key, &resource.name(&ctx.settings), &record.id);
+    match resource.origin() {
+        Origin::Created => {
+            report::resource("deleted", key, &resource.name(&ctx.settings), &record.id)
+        }
+        Origin::Adopted => report::resource("kept", key, &resource.name(&ctx.settings), &record.id),
+        Origin::LookedUp => {}
     }
     Ok(())
 }
@@ -459,7 +475,7 @@ async fn remove(ctx: &Ctx, resource: &dyn Resource) -> anyhow::Result<()> {
 mod tests {
     use super::*;
     use crate::config::{ConfigValues, Settings};
-    use crate::resources::inventory;
+    use crate::resources::{PrivateEgress, inventory};
 
     fn settings(mode: &str) -> Settings {
         let values = ConfigValues {
@@ -478,7 +494,7 @@ mod tests {
     #[test]
     fn creation_respects_every_dependency() {
         for mode in ["instance-profile", "access-key"] {
-            let resources = inventory(&settings(mode));
+            let resources = inventory(&settings(mode), PrivateEgress::OwnNatGateway);
             let order = sequential_order(&resources, false);
             assert_eq!(order.len(), resources.len());
             for r in &resources {
@@ -495,7 +511,7 @@ mod tests {
 
     #[test]
     fn deletion_follows_the_documented_order() {
-        let resources = inventory(&settings("access-key"));
+        let resources = inventory(&settings("access-key"), PrivateEgress::OwnNatGateway);
         let order = sequential_order(&resources, true);
         let before =
             |a: Key, b: Key| assert!(position(&order, a) < position(&order, b), "{a} before {b}");

@@ -12,6 +12,7 @@ use crate::resources::{
     CLUSTER_TAG, Ctx, Key, delete_load_balancer_interfaces, groups_referencing, instances_matching,
     not_terminated,
 };
+use crate::state::Origin;
 
 fn cluster_tag_filters(cluster_tag: &str) -> [Filter; 2] {
     [
@@ -161,21 +162,44 @@ async fn revoke_references(ctx: &Ctx, vpc_id: &str, group: &str) -> anyhow::Resu
     Ok(())
 }
 
-/// Instances in the environment's VPC other than the bastion: `(id, Name tag)`.
+/// Instances in the environment other than the bastion: `(id, Name tag)`. In its own VPC, every
+/// instance there (each would block the VPC's deletion); in an adopted VPC, which holds the
+/// operator's other workloads, those in the environment's security groups (BOSH gives its VMs
+/// node-access).
 pub async fn foreign_instances(ctx: &Ctx) -> anyhow::Result<Vec<(String, String)>> {
-    let Ok(vpc_id) = ctx.id(Key::Vpc) else {
+    let Some(vpc) = ctx.state.get(Key::Vpc) else {
         return Ok(Vec::new());
     };
+    let vpc_id = vpc.id;
     let bastion = ctx.state.get(Key::Bastion).map(|r| r.id);
-    let filters = vec![
-        Filter::builder().name("vpc-id").values(&vpc_id).build(),
-        not_terminated(),
-    ];
-    Ok(instances_matching(ctx, filters)
+    let groups: Vec<String> = [Key::NodeAccessSecurityGroup, Key::ApiAccessSecurityGroup]
+        .into_iter()
+        .filter_map(|k| ctx.state.get(k).map(|r| r.id))
+        .collect();
+    let adopted = vpc.origin == Origin::Adopted;
+    if adopted && groups.is_empty() {
+        return Ok(Vec::new());
+    }
+    let scope = if adopted {
+        Filter::builder()
+            .name("instance.group-id")
+            .set_values(Some(groups.clone()))
+            .build()
+    } else {
+        Filter::builder().name("vpc-id").values(&vpc_id).build()
+    };
+    Ok(instances_matching(ctx, vec![scope, not_terminated()])
         .await?
         .iter()
-        // Matched here too: the emulator used in tests does not filter by VPC.
+        // Matched here too: the emulator used in tests does not filter by VPC or group.
         .filter(|i| i.vpc_id() == Some(vpc_id.as_str()))
+        .filter(|i| {
+            !adopted
+                || i.security_groups().iter().any(|g| {
+                    g.group_id()
+                        .is_some_and(|id| groups.iter().any(|o| o == id))
+                })
+        })
         .filter(|i| {
             !matches!(
                 i.state().and_then(|s| s.name()),

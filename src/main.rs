@@ -15,6 +15,7 @@ mod keys;
 mod last_error;
 mod leftovers;
 mod lock;
+mod network;
 mod outputs;
 mod policy;
 mod preflight;

@@ -23,12 +23,36 @@ pub fn of(state: &State) -> Outputs {
     out.insert("prefix", json!(s.prefix));
     out.insert("region", json!(s.region));
     out.insert("zone", json!(s.zone));
-    out.insert("vpc_cidr", json!(s.vpc_cidr.to_string()));
+    let block = |net: Option<ipnet::Ipv4Net>| net.map(|n| n.to_string());
+    // The old template's "ip prefix" outputs: the first three octets of a /24.
+    let ip_prefix = |key: Key| {
+        state
+            .subnet_cidr(key)
+            .filter(|n| n.prefix_len() == 24)
+            .and_then(|n| {
+                let address = n.network().to_string();
+                address
+                    .rsplit_once('.')
+                    .map(|(octets, _)| octets.to_string())
+            })
+    };
+    out.insert("vpc_cidr", json!(block(state.vpc_cidr())));
     out.insert(
         "private_subnet_ip_prefix",
-        json!(s.private_subnet_ip_prefix),
+        json!(ip_prefix(Key::PrivateSubnet)),
     );
-    out.insert("public_subnet_ip_prefix", json!(s.public_subnet_ip_prefix));
+    out.insert(
+        "public_subnet_ip_prefix",
+        json!(ip_prefix(Key::PublicSubnet)),
+    );
+    out.insert(
+        "private_subnet_cidr",
+        json!(block(state.subnet_cidr(Key::PrivateSubnet))),
+    );
+    out.insert(
+        "public_subnet_cidr",
+        json!(block(state.subnet_cidr(Key::PublicSubnet))),
+    );
     out.insert("kubernetes_master_port", json!(s.kubernetes_master_port));
     out.insert("kubernetes_cluster_tag", json!(state.cluster_tag));
     out.insert(

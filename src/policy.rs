@@ -31,6 +31,7 @@ const READS: &[&str] = &[
     "ec2:DescribeSubnets",
     "ec2:DescribeTags",
     "ec2:DescribeVolumes",
+    "ec2:DescribeVpcAttribute",
     "ec2:DescribeVpcs",
     "elasticloadbalancing:DescribeLoadBalancers",
     "elasticloadbalancing:DescribeTags",
@@ -113,6 +114,17 @@ const EC2_ON_CLUSTERS: &[&str] = &[
 /// the load balancer, instead of waiting minutes for AWS (see docs/reliability.md).
 const EC2_LOAD_BALANCER_INTERFACES: &[&str] =
     &["ec2:DeleteNetworkInterface", "ec2:DetachNetworkInterface"];
+
+/// Uses of an adopted VPC and its subnets, which carry no ownership tag: creating in them and
+/// routing an adopted private subnet through the environment's own route table.
+const EC2_IN_ADOPTED: &[&str] = &[
+    "ec2:AssociateRouteTable",
+    "ec2:CreateNatGateway",
+    "ec2:CreateRouteTable",
+    "ec2:CreateSecurityGroup",
+    "ec2:CreateSubnet",
+    "ec2:RunInstances",
+];
 
 const ELB_MASTER: &[&str] = &[
     "elasticloadbalancing:AddTags",
@@ -250,6 +262,30 @@ pub fn document(settings: &Settings, state: Option<&S3Location>) -> Value {
             None,
         ),
     ];
+    if let Some(vpc_id) = &settings.vpc_id {
+        let adopted_subnets: Vec<String> =
+            [&settings.public_subnet_id, &settings.private_subnet_id]
+                .into_iter()
+                .flatten()
+                .map(|id| format!("arn:aws:ec2:{region}:*:subnet/{id}"))
+                .collect();
+        let mut network = vec![format!("arn:aws:ec2:{region}:*:vpc/{vpc_id}")];
+        network.extend(adopted_subnets.iter().cloned());
+        statements.push(statement(
+            "UseTheAdoptedNetwork",
+            EC2_IN_ADOPTED,
+            json!(network),
+            None,
+        ));
+        if !adopted_subnets.is_empty() {
+            statements.push(statement(
+                "ClusterTagOnAdoptedSubnets",
+                &["ec2:CreateTags", "ec2:DeleteTags"],
+                json!(adopted_subnets),
+                Some(json!({"ForAllValues:StringEquals": {"aws:TagKeys": [CLUSTER_TAG]}})),
+            ));
+        }
+    }
     if let Some(state) = state {
         let bucket = format!("arn:aws:s3:::{}", state.bucket);
         let prefix = state.prefix.trim_matches('/');

@@ -255,10 +255,14 @@ fn address_room_problem(room: AddressRoom) -> Option<String> {
 }
 
 /// A new environment whose VPC already exists: the remains of a lost state. (The other named
-/// resources are checked by name; everything else of an environment lives in its VPC.)
+/// resources are checked by name; everything else of an environment lives in its VPC.) In an
+/// adopted VPC, its security groups tell.
 async fn orphans(ctx: &Ctx, new: bool) -> anyhow::Result<Option<String>> {
     if !new {
         return Ok(None);
+    }
+    if let Some(vpc_id) = &ctx.settings.vpc_id {
+        return adopted_vpc_orphans(ctx, vpc_id).await;
     }
     let ec2 = &ctx.aws.ec2;
     let env = &ctx.settings.prefix;
@@ -286,6 +290,41 @@ async fn orphans(ctx: &Ctx, new: bool) -> anyhow::Result<Option<String>> {
     Ok((!found.is_empty()).then(|| {
         format!(
             "AWS already holds VPC {} of environment {env:?} but there is no state file: run `cfcr-aws unpave --env {env}` to delete what is left (it finds it by tag and name), or restore the state file. {ELSEWHERE}",
+            found.join(", ")
+        )
+    }))
+}
+
+/// The environment's security groups in the adopted VPC, without a state.
+async fn adopted_vpc_orphans(ctx: &Ctx, vpc_id: &str) -> anyhow::Result<Option<String>> {
+    let ec2 = &ctx.aws.ec2;
+    let env = &ctx.settings.prefix;
+    let out = aws::call("DescribeSecurityGroups", &Policy::standard(), || {
+        ec2.describe_security_groups()
+            .filters(
+                Filter::builder()
+                    .name(format!("tag:{OWNER_TAG}"))
+                    .values(env)
+                    .build(),
+            )
+            .filters(Filter::builder().name("vpc-id").values(vpc_id).build())
+            .send()
+    })
+    .await?;
+    let found: Vec<&str> = out
+        .security_groups()
+        .iter()
+        .filter(|g| g.vpc_id() == Some(vpc_id))
+        .filter(|g| {
+            g.tags()
+                .iter()
+                .any(|t| t.key() == Some(OWNER_TAG) && t.value() == Some(env.as_str()))
+        })
+        .filter_map(|g| g.group_id())
+        .collect();
+    Ok((!found.is_empty()).then(|| {
+        format!(
+            "VPC {vpc_id} already holds security groups {} of environment {env:?} but there is no state file: run `cfcr-aws unpave --env {env}` to delete what is left (the VPC itself is kept), or restore the state file. {ELSEWHERE}",
             found.join(", ")
         )
     }))

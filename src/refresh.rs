@@ -14,7 +14,7 @@ use aws_sdk_iam::types::InstanceProfile;
 use futures::future::{join_all, try_join4};
 
 use crate::aws::{self, Policy, wait};
-use crate::resources::{Ctx, Health, Key, OWNER_TAG, Observed, Resource, iam_path};
+use crate::resources::{Ctx, Health, Key, Observed, Resource, iam_path};
 use crate::state::Record;
 
 /// Ids of the recorded resources of `keys`.
@@ -371,7 +371,7 @@ async fn judge(
         .tag_id(record)
         .is_some_and(|id| !seen.ec2_tags.contains_key(&id));
     Ok(if untagged {
-        Health::Changed(vec![format!("tags Name and {OWNER_TAG} are missing")])
+        Health::Changed(vec![resource.untagged()])
     } else {
         Health::Present
     })

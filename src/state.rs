@@ -10,21 +10,40 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
 use anyhow::{Context, bail};
+use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
 
 use crate::backend::S3Store;
-use crate::config::Settings;
+use crate::config::{DirectorNetwork, Settings};
 use crate::keys::KeyMaterial;
-use crate::resources::Key;
+use crate::resources::{Key, PrivateEgress};
 
 /// Bumped whenever the format changes incompatibly; an older tool refuses a newer state.
-pub const SCHEMA_VERSION: u32 = 1;
+/// 2: records say where they came from (`origin`): an older tool would delete an adopted VPC.
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// Where a recorded resource came from, and so what unpave does with it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Origin {
+    /// Created by cfcr-aws (found again after a crash counts too): unpave deletes it.
+    #[default]
+    Created,
+    /// The operator's, named in the config (an existing VPC, its internet gateway, subnets):
+    /// never deleted or changed, but for the tags recorded with it, which unpave takes back.
+    Adopted,
+    /// A data source (the bastion's image): recorded so it does not change under a running
+    /// bastion; unpave forgets it.
+    LookedUp,
+}
 
 /// What the state knows about one AWS resource.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {
     /// The AWS id (or name, for resources that AWS identifies by name).
     pub id: String,
+    #[serde(default)]
+    pub origin: Origin,
     /// False between the create call and the end of its follow-up steps and waits: a re-run
     /// finishes those instead of creating the resource again.
     #[serde(default)]
@@ -98,10 +117,49 @@ pub struct State {
     /// yet: a re-run looks for these before creating them, and only these.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub creating: BTreeSet<Key>,
+    /// How the private subnet reaches the internet, decided by the first pave.
+    #[serde(default)]
+    pub private_egress: PrivateEgress,
     /// How far the bastion hand-off got.
     #[serde(default)]
     pub bootstrap: BootstrapProgress,
 }
+
+impl State {
+    /// The VPC's primary block: configured, or read from the adopted VPC.
+    pub fn vpc_cidr(&self) -> Option<Ipv4Net> {
+        self.settings.vpc_cidr.or_else(|| self.block(Key::Vpc))
+    }
+
+    /// A subnet's block: configured, or read from the adopted subnet.
+    pub fn subnet_cidr(&self, key: Key) -> Option<Ipv4Net> {
+        let configured = match key {
+            Key::PublicSubnet => self.settings.public_subnet_cidr(),
+            Key::PrivateSubnet => self.settings.private_subnet_cidr(),
+            _ => None,
+        };
+        configured.or_else(|| self.block(key))
+    }
+
+    /// The BOSH network; `None` until the adopted VPC and private subnet are recorded.
+    pub fn director_network(&self) -> Option<DirectorNetwork> {
+        Some(DirectorNetwork::new(
+            self.subnet_cidr(Key::PrivateSubnet)?,
+            self.vpc_cidr()?,
+        ))
+    }
+
+    fn block(&self, key: Key) -> Option<Ipv4Net> {
+        self.resources
+            .get(&key)?
+            .attribute(CIDR_BLOCK)?
+            .parse()
+            .ok()
+    }
+}
+
+/// The record attribute holding an adopted VPC's or subnet's block.
+pub const CIDR_BLOCK: &str = "cidr_block";
 
 /// A step of the bastion hand-off; each is a script of the bundle (`<step>.sh`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -220,8 +278,15 @@ pub fn parse(text: &[u8], origin: &str) -> anyhow::Result<State> {
         Some(_) => {}
         None => return Err(damaged("no schema_version: not a cfcr-aws state".into()).into()),
     }
-    let state: State = serde_json::from_value(value)
+    let mut state: State = serde_json::from_value(value)
         .map_err(|e| damaged(format!("not a valid cfcr-aws state ({e})")))?;
+    // Version 1 had no origins: everything was created, but for the image it looked up.
+    if version < Some(2) {
+        if let Some(image) = state.resources.get_mut(&Key::BastionImage) {
+            image.origin = Origin::LookedUp;
+        }
+        state.schema_version = SCHEMA_VERSION;
+    }
     Ok(state)
 }
 

@@ -10,7 +10,7 @@ use crate::state::State;
 
 /// How far an environment got, from its state.
 fn progress(state: &State) -> String {
-    let total = crate::resources::inventory(&state.settings).len();
+    let total = crate::resources::inventory(&state.settings, state.private_egress).len();
     let ready = state.resources.values().filter(|r| r.ready).count();
     let mut text = if ready == total && state.creating.is_empty() {
         "paved".to_string()

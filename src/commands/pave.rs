@@ -5,11 +5,11 @@ use std::collections::BTreeSet;
 use crate::cli::{GlobalArgs, PaveArgs};
 use crate::config::Settings;
 use crate::preflight::{self, PreflightFailed};
-use crate::resources::{Ctx, Key, inventory};
-use crate::state::{SCHEMA_VERSION, State};
-use crate::{graph, keys, refresh, report};
+use crate::resources::{Ctx, Key, PrivateEgress, inventory};
+use crate::state::{Origin, SCHEMA_VERSION, State};
+use crate::{graph, keys, network, refresh, report};
 
-pub(super) fn new_state(settings: &Settings) -> anyhow::Result<State> {
+pub(super) fn new_state(settings: &Settings, egress: PrivateEgress) -> anyhow::Result<State> {
     Ok(State {
         schema_version: SCHEMA_VERSION,
         env: settings.prefix.clone(),
@@ -22,33 +22,42 @@ pub(super) fn new_state(settings: &Settings) -> anyhow::Result<State> {
         director_access_key: None,
         resources: Default::default(),
         creating: Default::default(),
+        private_egress: egress,
         bootstrap: Default::default(),
     })
 }
 
-/// What a new environment's pave will create (and look up), shown before the question, as
+/// What a new environment's pave will create, adopt and look up, shown before the question, as
 /// Terraform shows its plan.
-fn creation_summary(settings: &Settings) -> String {
-    let resources = inventory(settings);
-    let line = |r: &dyn crate::resources::Resource| format!("  {} {}", r.key(), r.name(settings));
-    let created: Vec<String> = resources
-        .iter()
-        .filter(|r| r.owned())
-        .map(|r| line(r.as_ref()))
-        .collect();
-    let looked_up: Vec<String> = resources
-        .iter()
-        .filter(|r| !r.owned())
-        .map(|r| line(r.as_ref()))
-        .collect();
-    format!(
-        "pave will create {} resources in {} ({}):\n{}\nand look up:\n{}\n(`cfcr-aws plan` shows the same with the preflight checks)",
+fn creation_summary(settings: &Settings, egress: PrivateEgress) -> String {
+    let resources = inventory(settings, egress);
+    let lines = |origin: Origin| -> Vec<String> {
+        resources
+            .iter()
+            .filter(|r| r.origin() == origin)
+            .map(|r| format!("  {} {}", r.key(), r.name(settings)))
+            .collect()
+    };
+    let created = lines(Origin::Created);
+    let mut text = format!(
+        "pave will create {} resources in {} ({}):\n{}",
         created.len(),
         settings.region,
         settings.zone,
         created.join("\n"),
-        looked_up.join("\n")
-    )
+    );
+    let adopted = lines(Origin::Adopted);
+    if !adopted.is_empty() {
+        text.push_str(&format!(
+            "\nadopt (the configuration's own; only the subnets' cluster tag is added, and unpave takes it back):\n{}",
+            adopted.join("\n")
+        ));
+    }
+    text.push_str(&format!(
+        "\nand look up:\n{}\n(`cfcr-aws plan` shows the same with the preflight checks)",
+        lines(Origin::LookedUp).join("\n")
+    ));
+    text
 }
 
 pub async fn run(global: &GlobalArgs, args: PaveArgs) -> anyhow::Result<()> {
@@ -70,6 +79,19 @@ pub async fn run(global: &GlobalArgs, args: PaveArgs) -> anyhow::Result<()> {
     let new = existing
         .as_ref()
         .is_none_or(|l| l.state.resources.is_empty() && l.state.creating.is_empty());
+    let cluster_tag = existing.as_ref().map(|l| l.state.cluster_tag.clone());
+    let survey = network::survey(
+        &aws,
+        &settings,
+        cluster_tag.as_deref().unwrap_or_default(),
+        new,
+    )
+    .await?;
+    // The first pave decides how the private subnet gets out; later runs keep to it.
+    let egress = match &existing {
+        Some(loaded) if !new => loaded.state.private_egress,
+        _ => survey.egress,
+    };
     let store = match existing {
         Some(paved) => {
             let store = backend.open(&settings.prefix, paved);
@@ -77,12 +99,13 @@ pub async fn run(global: &GlobalArgs, args: PaveArgs) -> anyhow::Result<()> {
             store.update(|s| {
                 s.settings = settings.clone();
                 s.region = settings.region.clone();
+                s.private_egress = egress;
             })?;
             store
         }
         None => {
             if !args.yes {
-                report::note(&creation_summary(&settings));
+                report::note(&creation_summary(&settings, egress));
             }
             super::confirm(
                 &format!(
@@ -91,7 +114,7 @@ pub async fn run(global: &GlobalArgs, args: PaveArgs) -> anyhow::Result<()> {
                 ),
                 args.yes,
             )?;
-            backend.create(&settings.prefix, new_state(&settings)?)?
+            backend.create(&settings.prefix, new_state(&settings, egress)?)?
         }
     };
     let ctx = Ctx {
@@ -100,7 +123,10 @@ pub async fn run(global: &GlobalArgs, args: PaveArgs) -> anyhow::Result<()> {
         state: store,
         templates: crate::templates::Templates::new(global.templates.as_deref())?,
     };
-    let resources = inventory(&ctx.settings);
+    let resources = inventory(&ctx.settings, egress);
+    for note in &survey.notes {
+        report::note(note);
+    }
     let seen = refresh::observe(&ctx, &resources).await?;
     let health = refresh::health(&ctx, &resources, &seen).await?;
     graph::prepare(&ctx, &resources, &health)?;
@@ -109,7 +135,7 @@ pub async fn run(global: &GlobalArgs, args: PaveArgs) -> anyhow::Result<()> {
         .map(|r| r.key())
         .filter(|k| ctx.state.get(*k).is_none())
         .collect();
-    let findings = preflight::check(
+    let mut findings = preflight::check(
         &ctx,
         &resources,
         &to_create,
@@ -121,6 +147,7 @@ pub async fn run(global: &GlobalArgs, args: PaveArgs) -> anyhow::Result<()> {
     for assumed in &findings.assumed_quotas {
         report::warning(&format!("quota {assumed}; AWS's default quota was assumed"));
     }
+    findings.problems.splice(0..0, survey.problems);
     if !findings.problems.is_empty() {
         if new {
             ctx.state.remove()?;

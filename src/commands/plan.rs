@@ -8,8 +8,9 @@ use crate::cli::{GlobalArgs, PlanArgs};
 use crate::preflight::{self, PreflightFailed};
 use crate::refresh;
 use crate::resources::{Ctx, Health, Key, inventory};
+use crate::state::Origin;
 use crate::state::{self, StateStore};
-use crate::{graph, report};
+use crate::{graph, network, report};
 
 /// `--detailed-exitcode` and there is work to do: exit status 2, no error message.
 #[derive(Debug, thiserror::Error)]
@@ -53,10 +54,18 @@ pub async fn run(global: &GlobalArgs, args: PlanArgs) -> anyhow::Result<()> {
         );
     }
     let aws = crate::aws::connect(&settings.region, global.endpoint_url.as_deref()).await?;
-    let new = existing.is_none();
+    let new = existing
+        .as_ref()
+        .is_none_or(|s| s.resources.is_empty() && s.creating.is_empty());
+    let survey = if args.destroy {
+        network::Survey::default()
+    } else {
+        let cluster_tag = existing.as_ref().map(|s| s.cluster_tag.as_str());
+        network::survey(&aws, &settings, cluster_tag.unwrap_or_default(), new).await?
+    };
     let state = match existing {
-        Some(state) => state,
-        None => super::pave::new_state(&settings)?,
+        Some(state) if !new => state,
+        _ => super::pave::new_state(&settings, survey.egress)?,
     };
     // Never saved: plan only reads.
     let path = state::path_for(&global.state_dir, &settings.prefix);
@@ -66,20 +75,25 @@ pub async fn run(global: &GlobalArgs, args: PlanArgs) -> anyhow::Result<()> {
         state: StateStore::open(path, state),
         templates: crate::templates::Templates::new(global.templates.as_deref())?,
     };
-    let resources = inventory(&ctx.settings);
-    let (steps, problems) = if args.destroy {
+    let resources = inventory(&ctx.settings, ctx.state.snapshot().private_egress);
+    let (steps, mut problems) = if args.destroy {
         (destroy_steps(&ctx, &resources), Vec::new())
     } else {
         pave_steps(&ctx, &resources, new, !global.skip_quota_check).await?
     };
+    problems.splice(0..0, survey.problems);
     // What the environment costs as configured; a destroy plan has nothing to add.
     let cost = (!args.destroy).then(|| crate::cost::estimate(&ctx.settings));
     if args.json {
         let mut plan = as_json(&ctx, &steps, &problems, args.destroy);
+        plan["notes"] = json!(survey.notes);
         plan["cost"] = serde_json::to_value(&cost)?;
         super::outln!("{}", serde_json::to_string_pretty(&plan)?)?;
     } else {
-        super::out!("{}", listing(&ctx, &steps, &problems, args.destroy))?;
+        super::out!(
+            "{}",
+            listing(&ctx, &steps, &survey.notes, &problems, args.destroy)
+        )?;
         if let Some(cost) = &cost {
             super::out!("{}", cost.text())?;
         }
@@ -115,8 +129,18 @@ async fn pave_steps(
         let record = ctx.state.get(key);
         let id = record.as_ref().map(|r| r.id.clone());
         let (action, changes) = match (&record, health.get(&key)) {
-            (None, _) if resource.owned() => ("create", Vec::new()),
-            (None, _) => ("look up", Vec::new()),
+            (None, _) => match resource.origin() {
+                Origin::Created => ("create", Vec::new()),
+                Origin::Adopted => ("adopt", adoption(resource.as_ref())),
+                Origin::LookedUp => ("look up", Vec::new()),
+            },
+            (Some(_), Some(Health::Missing)) if resource.origin() == Origin::Adopted => (
+                "missing",
+                vec![
+                    "adopted, and gone from AWS: pave stops here, it does not recreate it"
+                        .to_string(),
+                ],
+            ),
             (Some(_), Some(Health::Missing)) => (
                 "create",
                 vec!["recorded in the state but gone from AWS".to_string()],
@@ -153,7 +177,7 @@ async fn pave_steps(
     }
     let to_create = steps
         .iter()
-        .filter(|s| matches!(s.action, "create" | "look up"))
+        .filter(|s| matches!(s.action, "create" | "look up" | "adopt"))
         .map(|s| s.key)
         .collect();
     // The hand-off's VMs count too: pave hands off unless told not to.
@@ -174,16 +198,38 @@ fn destroy_steps(ctx: &Ctx, resources: &[Box<dyn crate::resources::Resource>]) -
                 key,
                 name: resource.name(&ctx.settings),
                 id: Some(record.id),
-                action: if resource.owned() { "delete" } else { "forget" },
-                changes: Vec::new(),
+                action: match resource.origin() {
+                    Origin::Created => "delete",
+                    Origin::Adopted => "keep",
+                    Origin::LookedUp => "forget",
+                },
+                changes: match resource.origin() {
+                    Origin::Adopted => vec![
+                        "adopted: not deleted; a cluster tag cfcr-aws added is taken back"
+                            .to_string(),
+                    ],
+                    _ => Vec::new(),
+                },
             })
         })
         .collect()
 }
 
+/// What adopting a resource does to it.
+fn adoption(resource: &dyn crate::resources::Resource) -> Vec<String> {
+    match resource.key() {
+        Key::PublicSubnet | Key::PrivateSubnet => vec![format!(
+            "the operator's: only the tag {} is added (unpave takes it back)",
+            crate::resources::CLUSTER_TAG
+        )],
+        _ => vec!["the operator's: used as it is, never changed or deleted".to_string()],
+    }
+}
+
 fn summary(steps: &[Step]) -> Value {
     let count = |action: &str| steps.iter().filter(|s| s.action == action).count();
     json!({
+        "adopt": count("adopt"),
         "create": count("create"),
         "repair": count("repair"),
         "update": count("update") + count("finish"),
@@ -208,7 +254,13 @@ fn as_json(ctx: &Ctx, steps: &[Step], problems: &[String], destroy: bool) -> Val
     })
 }
 
-fn listing(ctx: &Ctx, steps: &[Step], problems: &[String], destroy: bool) -> String {
+fn listing(
+    ctx: &Ctx,
+    steps: &[Step],
+    notes: &[String],
+    problems: &[String],
+    destroy: bool,
+) -> String {
     let what = if destroy { "unpave" } else { "pave" };
     let mut text = format!(
         "{what} of environment {:?} in {}:\n",
@@ -220,7 +272,10 @@ fn listing(ctx: &Ctx, steps: &[Step], problems: &[String], destroy: bool) -> Str
     for step in steps {
         let sign = match step.action {
             "create" | "look up" => '+',
+            "adopt" => '=',
             "delete" | "forget" => '-',
+            "keep" => ' ',
+            "missing" => '!',
             _ => '~',
         };
         let id = step
@@ -239,10 +294,17 @@ fn listing(ctx: &Ctx, steps: &[Step], problems: &[String], destroy: bool) -> Str
         }
     }
     let counts = summary(steps);
+    let adopt = match counts["adopt"].as_u64() {
+        Some(0) | None => String::new(),
+        Some(n) => format!("{n} to adopt, "),
+    };
     text.push_str(&format!(
-        "Plan: {} to create, {} to repair, {} to update, {} to delete.\n",
+        "Plan: {adopt}{} to create, {} to repair, {} to update, {} to delete.\n",
         counts["create"], counts["repair"], counts["update"], counts["delete"]
     ));
+    for note in notes {
+        text.push_str(&format!("Note: {note}\n"));
+    }
     for problem in problems {
         text.push_str(&format!("Problem: {problem}\n"));
     }

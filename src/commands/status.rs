@@ -3,6 +3,7 @@
 use crate::cli::{EnvArgs, GlobalArgs};
 use crate::refresh;
 use crate::resources::{Ctx, Health, inventory};
+use crate::state::Origin;
 
 pub async fn run(global: &GlobalArgs, args: EnvArgs) -> anyhow::Result<()> {
     let env = super::environment(global, &args)?;
@@ -16,7 +17,7 @@ pub async fn run(global: &GlobalArgs, args: EnvArgs) -> anyhow::Result<()> {
         state: backend.open(&env, loaded),
         templates: crate::templates::Templates::new(global.templates.as_deref())?,
     };
-    let resources = inventory(&ctx.settings);
+    let resources = inventory(&ctx.settings, ctx.state.snapshot().private_egress);
     let seen = refresh::observe(&ctx, &resources).await?;
     let health = refresh::health(&ctx, &resources, &seen).await?;
     let mut rows = vec![[
@@ -32,11 +33,17 @@ pub async fn run(global: &GlobalArgs, args: EnvArgs) -> anyhow::Result<()> {
         };
         let status = match health.get(&resource.key()) {
             None => "incomplete (re-run pave)".to_string(),
+            Some(Health::Present) if record.origin == Origin::Adopted => {
+                "present (adopted)".to_string()
+            }
             Some(Health::Present) => "present".to_string(),
+            Some(Health::Missing) if record.origin == Origin::Adopted => {
+                "missing (adopted: pave will not recreate it)".to_string()
+            }
             Some(Health::Missing) => "missing".to_string(),
             Some(Health::Changed(changes)) => format!("changed: {}", changes.join("; ")),
         };
-        drift |= status != "present";
+        drift |= !status.starts_with("present");
         rows.push([
             resource.key().to_string(),
             resource.name(&ctx.settings),

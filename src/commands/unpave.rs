@@ -4,10 +4,13 @@ use anyhow::bail;
 
 use crate::backend::Backend;
 use crate::cli::{GlobalArgs, UnpaveArgs};
-use crate::config::{ConfigValues, DirectorCredentials};
+use aws_sdk_ec2::types::Filter;
+
+use crate::aws::{self, Clients, Policy};
+use crate::config::{ConfigValues, DirectorCredentials, Settings};
 use crate::keys::KeyMaterial;
-use crate::resources::{Ctx, inventory};
-use crate::state::{SCHEMA_VERSION, State, StateStore, Step};
+use crate::resources::{CLUSTER_TAG, Ctx, OWNER_TAG, PrivateEgress, inventory};
+use crate::state::{Origin, SCHEMA_VERSION, State, StateStore, Step};
 use crate::{graph, leftovers, report};
 
 pub async fn run(global: &GlobalArgs, args: UnpaveArgs) -> anyhow::Result<()> {
@@ -31,12 +34,12 @@ pub async fn run(global: &GlobalArgs, args: UnpaveArgs) -> anyhow::Result<()> {
     let paved = store.snapshot();
     let aws = crate::aws::connect(&paved.region, global.endpoint_url.as_deref()).await?;
     let settings = paved.settings.clone();
-    let resources = inventory(&settings);
-    // Data sources (the bastion's image) are forgotten, not deleted.
-    let listed = |owned: bool| -> Vec<String> {
+    let resources = inventory(&settings, paved.private_egress);
+    // Adopted resources are kept, data sources (the bastion's image) forgotten.
+    let listed = |origin: Origin| -> Vec<String> {
         resources
             .iter()
-            .filter(|r| r.owned() == owned)
+            .filter(|r| r.origin() == origin)
             .filter_map(|r| {
                 let record = paved.resources.get(&r.key())?;
                 Some(format!(
@@ -49,8 +52,18 @@ pub async fn run(global: &GlobalArgs, args: UnpaveArgs) -> anyhow::Result<()> {
             .collect()
     };
     if !args.yes {
-        let mut text = format!("unpave will delete:\n{}", listed(true).join("\n"));
-        let forgotten = listed(false);
+        let mut text = format!(
+            "unpave will delete:\n{}",
+            listed(Origin::Created).join("\n")
+        );
+        let kept = listed(Origin::Adopted);
+        if !kept.is_empty() {
+            text.push_str(&format!(
+                "\nand keep (adopted: the configuration's own; the cluster tag cfcr-aws added is taken back):\n{}",
+                kept.join("\n")
+            ));
+        }
+        let forgotten = listed(Origin::LookedUp);
         if !forgotten.is_empty() {
             text.push_str(&format!(
                 "\nand forget (not deleted: not the environment's):\n{}",
@@ -132,18 +145,29 @@ async fn recover(
         "no state for {env:?}: looking for its resources in {} by tag and name",
         settings.region
     ));
+    if settings.vpc_id.is_none()
+        && let Some(vpc_id) = adopted_vpc(&aws, env).await?
+    {
+        report::note(&format!(
+            "its security groups are in VPC {vpc_id}, which is not its own: that VPC is kept"
+        ));
+        settings.vpc_id = Some(vpc_id);
+        settings.vpc_cidr = None;
+    }
+    let cluster_tag = cluster_tag(&aws, &settings).await?;
     let state = State {
         schema_version: SCHEMA_VERSION,
         env: env.to_string(),
         region: settings.region.clone(),
         created_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
         settings: settings.clone(),
-        cluster_tag: String::new(),
+        cluster_tag,
         deployer_key: KeyMaterial::default(),
         bastion_host_key: KeyMaterial::default(),
         director_access_key: None,
         resources: Default::default(),
         creating: Default::default(),
+        private_egress: PrivateEgress::OwnNatGateway,
         bootstrap: Default::default(),
     };
     let ctx = Ctx {
@@ -152,10 +176,97 @@ async fn recover(
         state: backend.create(env, state)?,
         settings,
     };
-    let found = graph::discover(&ctx, &inventory(&ctx.settings)).await?;
+    // Every kind is looked for: a NAT gateway the environment may not have is simply not found.
+    let found = graph::discover(
+        &ctx,
+        &inventory(&ctx.settings, PrivateEgress::OwnNatGateway),
+    )
+    .await?;
     if found == 0 {
         ctx.state.remove()?;
         return Ok(None);
     }
     Ok(Some(ctx.state))
+}
+
+/// The VPC holding the environment's security groups when it is not the environment's own: the
+/// operator's VPC it was paved into.
+async fn adopted_vpc(aws: &Clients, env: &str) -> anyhow::Result<Option<String>> {
+    let ec2 = &aws.ec2;
+    let owned = || {
+        Filter::builder()
+            .name(format!("tag:{OWNER_TAG}"))
+            .values(env)
+            .build()
+    };
+    let groups = aws::call("DescribeSecurityGroups", &Policy::standard(), || {
+        ec2.describe_security_groups().filters(owned()).send()
+    })
+    .await?;
+    let Some(vpc_id) = groups
+        .security_groups()
+        .iter()
+        .filter(|g| tagged(g.tags(), OWNER_TAG, env))
+        .find_map(|g| g.vpc_id())
+    else {
+        return Ok(None);
+    };
+    let vpcs = aws::call("DescribeVpcs", &Policy::standard(), || {
+        ec2.describe_vpcs().vpc_ids(vpc_id).send()
+    })
+    .await?;
+    let own = vpcs.vpcs().iter().any(|v| tagged(v.tags(), OWNER_TAG, env));
+    Ok((!own).then(|| vpc_id.to_string()))
+}
+
+/// The environment's cluster tag, read back from its subnets: its own (by ownership tag), or the
+/// adopted ones the configuration names (preflight refused any other cluster's tag on those, so a
+/// tag there is taken for the environment's). Empty when none carries one.
+async fn cluster_tag(aws: &Clients, settings: &Settings) -> anyhow::Result<String> {
+    let ec2 = &aws.ec2;
+    let owned = aws::call("DescribeSubnets", &Policy::standard(), || {
+        ec2.describe_subnets()
+            .filters(
+                Filter::builder()
+                    .name(format!("tag:{OWNER_TAG}"))
+                    .values(&settings.prefix)
+                    .build(),
+            )
+            .send()
+    })
+    .await?;
+    let adopted: Vec<String> = [&settings.public_subnet_id, &settings.private_subnet_id]
+        .into_iter()
+        .flatten()
+        .cloned()
+        .collect();
+    let adopted = if adopted.is_empty() {
+        None
+    } else {
+        aws::absent_ok(
+            aws::call("DescribeSubnets", &Policy::standard(), || {
+                ec2.describe_subnets()
+                    .set_subnet_ids(Some(adopted.clone()))
+                    .send()
+            })
+            .await,
+        )?
+    };
+    let ours = owned
+        .subnets()
+        .iter()
+        .filter(|s| tagged(s.tags(), OWNER_TAG, &settings.prefix));
+    let theirs = adopted.iter().flat_map(|o| o.subnets());
+    Ok(ours
+        .chain(theirs)
+        .flat_map(|s| s.tags())
+        .find(|t| t.key() == Some(CLUSTER_TAG))
+        .and_then(|t| t.value())
+        .unwrap_or_default()
+        .to_string())
+}
+
+fn tagged(tags: &[aws_sdk_ec2::types::Tag], key: &str, value: &str) -> bool {
+    tags.iter()
+        .any(|t| t.key() == Some(key) && t.value() == Some(value))
 }

@@ -6,10 +6,10 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::Filter;
 
 use super::{Ctx, Key, Needs, Resource};
+use super::{Health, Observed};
 use crate::aws::{self, Policy};
 use crate::config::{AmiSource, CANONICAL_OWNER_ID, Settings};
-use super::{Health, Observed};
-use crate::state::Record;
+use crate::state::{Origin, Record};
 
 pub struct BastionImage;
 
@@ -34,8 +34,8 @@ impl Resource for BastionImage {
         }
     }
 
-    fn owned(&self) -> bool {
-        false
+    fn origin(&self) -> Origin {
+        Origin::LookedUp
     }
 
     fn needs(&self) -> Needs {
@@ -79,8 +79,11 @@ impl Resource for BastionImage {
                 })
         });
         Ok(newest.map(|image| {
-            Record::new(image.image_id().unwrap_or_default())
-                .with("name", image.name().unwrap_or_default())
+            Record {
+                origin: Origin::LookedUp,
+                ..Record::new(image.image_id().unwrap_or_default())
+            }
+            .with("name", image.name().unwrap_or_default())
         }))
     }
 

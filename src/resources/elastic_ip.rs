@@ -4,9 +4,9 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{DomainType, ResourceType};
 
 use super::{Ctx, Key, Need, Needs, Resource};
+use super::{Health, Observed};
 use crate::aws::{self, Policy};
 use crate::config::Settings;
-use super::{Health, Observed};
 use crate::state::Record;
 
 pub const PUBLIC_IP: &str = "public_ip";

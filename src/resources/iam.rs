@@ -6,9 +6,9 @@ use aws_sdk_iam::types::Tag;
 use serde_json::{Value, json};
 
 use super::{Ctx, Key, NameTaken, Need, Needs, OWNER_TAG, Resource};
+use super::{Health, Observed};
 use crate::aws::{self, ErrorClass, Policy};
 use crate::config::Settings;
-use super::{Health, Observed};
 use crate::state::{AccessKey, Record};
 
 pub const ARN: &str = "arn";

@@ -13,9 +13,9 @@ use aws_sdk_ec2::types::{
 use base64::Engine;
 
 use super::{Ctx, Key, Need, Needs, Resource};
+use super::{Health, Observed};
 use crate::aws::{self, ErrorClass, Policy, Tolerate, wait};
 use crate::config::Settings;
-use super::{Health, Observed};
 use crate::state::Record;
 
 pub struct Bastion;

@@ -1,13 +1,14 @@
-//! The internet gateway, attached to the VPC: the public subnet's way out.
+//! The internet gateway, attached to the VPC: the public subnet's way out. An existing VPC's own
+//! gateway is adopted.
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::ResourceType;
 
 use super::{Ctx, Key, Need, Needs, Resource};
+use super::{Health, Observed};
 use crate::aws::{self, Policy};
 use crate::config::Settings;
-use super::{Health, Observed};
-use crate::state::Record;
+use crate::state::{Origin, Record};
 
 pub struct InternetGateway;
 
@@ -138,6 +139,77 @@ impl Resource for InternetGateway {
             })
             .await,
         )?;
+        Ok(())
+    }
+}
+
+/// The gateway attached to the operator's VPC: found through its attachment, never changed.
+pub struct ExistingInternetGateway;
+
+/// The internet gateway attached to `vpc_id`, if any.
+pub async fn attached_to(ctx: &Ctx, vpc_id: &str) -> anyhow::Result<Option<String>> {
+    let ec2 = &ctx.aws.ec2;
+    let out = aws::call("DescribeInternetGateways", &Policy::standard(), || {
+        ec2.describe_internet_gateways()
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name("attachment.vpc-id")
+                    .values(vpc_id)
+                    .build(),
+            )
+            .send()
+    })
+    .await?;
+    // Matched here too: emulators may ignore the filter.
+    Ok(out
+        .internet_gateways()
+        .iter()
+        .filter(|g| g.attachments().iter().any(|a| a.vpc_id() == Some(vpc_id)))
+        .find_map(|g| g.internet_gateway_id().map(str::to_string)))
+}
+
+impl ExistingInternetGateway {
+    fn vpc_id(settings: &Settings) -> &str {
+        settings.vpc_id.as_deref().unwrap_or_default()
+    }
+}
+
+#[async_trait]
+impl Resource for ExistingInternetGateway {
+    fn key(&self) -> Key {
+        Key::InternetGateway
+    }
+
+    fn name(&self, settings: &Settings) -> String {
+        format!("attached to {}", Self::vpc_id(settings))
+    }
+
+    fn origin(&self) -> Origin {
+        Origin::Adopted
+    }
+
+    fn needs(&self) -> Needs {
+        Needs::default()
+    }
+
+    async fn find(&self, ctx: &Ctx) -> anyhow::Result<Option<Record>> {
+        Ok(attached_to(ctx, Self::vpc_id(&ctx.settings))
+            .await?
+            .map(Record::new))
+    }
+
+    async fn create(&self, ctx: &Ctx) -> anyhow::Result<Record> {
+        anyhow::bail!(
+            "vpc_id: VPC {} has no internet gateway attached; attach one (docs/existing-vpc.md)",
+            Self::vpc_id(&ctx.settings)
+        )
+    }
+
+    async fn exists(&self, ctx: &Ctx, record: &Record) -> anyhow::Result<bool> {
+        Ok(attached_to(ctx, Self::vpc_id(&ctx.settings)).await? == Some(record.id.clone()))
+    }
+
+    async fn delete(&self, _ctx: &Ctx, _record: &Record) -> anyhow::Result<()> {
         Ok(())
     }
 }

@@ -6,9 +6,9 @@ use aws_sdk_ec2::primitives::Blob;
 use aws_sdk_ec2::types::ResourceType;
 
 use super::{Ctx, Key, NameTaken, Needs, OWNER_TAG, Resource};
+use super::{Health, Observed};
 use crate::aws::{self, Policy};
 use crate::config::Settings;
-use super::{Health, Observed};
 use crate::state::Record;
 
 const KEY_PAIR_ID: &str = "key_pair_id";

@@ -7,9 +7,9 @@ use aws_sdk_elasticloadbalancing::types::{HealthCheck, Listener, Tag};
 
 use super::security_group::API_SERVER_PORT;
 use super::{Ctx, Key, NameTaken, Need, Needs, OWNER_TAG, Resource};
+use super::{Health, Observed};
 use crate::aws::{self, Policy};
 use crate::config::Settings;
-use super::{Health, Observed};
 use crate::report;
 use crate::state::Record;
 

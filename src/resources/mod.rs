@@ -35,7 +35,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::aws::Clients;
 use crate::config::{DirectorCredentials, Settings};
-use crate::state::{Record, StateStore};
+use crate::state::{Origin, Record, StateStore};
 use crate::templates::Templates;
 
 /// The tag that marks everything an environment owns, so it can be found without the state.
@@ -224,10 +224,14 @@ pub trait Resource: Send + Sync {
     fn key(&self) -> Key;
     /// The resource's name in AWS, for messages.
     fn name(&self, settings: &Settings) -> String;
-    /// False for data sources (the bastion's image): looked up and recorded, never created or
-    /// deleted.
+    /// Created and deleted by the environment (the default), adopted from the operator's
+    /// configuration (found by its id, never deleted), or a data source (looked up).
+    fn origin(&self) -> Origin {
+        Origin::Created
+    }
+    /// Whether the environment creates it and unpave deletes it.
     fn owned(&self) -> bool {
-        true
+        self.origin() == Origin::Created
     }
     /// What its steps use, see [`Needs`].
     fn needs(&self) -> Needs;
@@ -252,6 +256,10 @@ pub trait Resource: Send + Sync {
     fn observe(&self, _ctx: &Ctx, _record: &Record, _seen: &Observed) -> Option<Health> {
         None
     }
+    /// What the refresh says of a resource that AWS has but that the tag listing did not show.
+    fn untagged(&self) -> String {
+        format!("tags Name and {OWNER_TAG} are missing")
+    }
     /// Brings a resource that drifted back to its declared state: its tags, then its follow-up
     /// steps again (they put back rules, routes, associations and roles, and leave what is right).
     async fn repair(&self, ctx: &Ctx, record: &Record) -> anyhow::Result<()> {
@@ -264,22 +272,57 @@ pub trait Resource: Send + Sync {
     async fn delete(&self, ctx: &Ctx, record: &Record) -> anyhow::Result<()>;
 }
 
-/// Everything an environment is made of, for its settings.
-pub fn inventory(settings: &Settings) -> Vec<Box<dyn Resource>> {
+/// How the private subnet reaches the internet. Decided by the first pave and kept in the state, so
+/// that later runs (when the subnet routes through the environment's own NAT gateway) build the
+/// same inventory.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PrivateEgress {
+    /// Through the environment's NAT gateway and route table.
+    #[default]
+    OwnNatGateway,
+    /// Through the adopted private subnet's own default route (a NAT gateway or instance of the
+    /// operator's): the environment adds none.
+    Existing,
+}
+
+/// Everything an environment is made of, for its settings and the private subnet's way out.
+pub fn inventory(settings: &Settings, egress: PrivateEgress) -> Vec<Box<dyn Resource>> {
     let mut all: Vec<Box<dyn Resource>> = vec![
         Box::new(ami::BastionImage),
         Box::new(key_pair::DeployerKeyPair),
-        Box::new(vpc::Vpc),
-        Box::new(internet_gateway::InternetGateway),
-        Box::new(subnet::Subnet::public()),
-        Box::new(subnet::Subnet::private()),
-        Box::new(route_table::RouteTable::public()),
-        Box::new(route::DefaultRoute::public()),
-        Box::new(elastic_ip::ElasticIp::nat()),
-        Box::new(nat_gateway::NatGateway),
-        Box::new(route_table::RouteTable::private()),
-        Box::new(route::DefaultRoute::private()),
-        Box::new(security_group::SecurityGroup::node_access()),
+    ];
+    match &settings.vpc_id {
+        Some(id) => {
+            all.push(Box::new(vpc::ExistingVpc::new(id)));
+            all.push(Box::new(internet_gateway::ExistingInternetGateway));
+        }
+        None => {
+            all.push(Box::new(vpc::Vpc));
+            all.push(Box::new(internet_gateway::InternetGateway));
+        }
+    }
+    match &settings.public_subnet_id {
+        // An existing public subnet already routes to the internet gateway (preflight checks).
+        Some(id) => all.push(Box::new(subnet::ExistingSubnet::public(id))),
+        None => {
+            all.push(Box::new(subnet::Subnet::public()));
+            all.push(Box::new(route_table::RouteTable::public()));
+            all.push(Box::new(route::DefaultRoute::public()));
+        }
+    }
+    match &settings.private_subnet_id {
+        Some(id) => all.push(Box::new(subnet::ExistingSubnet::private(id))),
+        None => all.push(Box::new(subnet::Subnet::private())),
+    }
+    if egress == PrivateEgress::OwnNatGateway {
+        all.push(Box::new(elastic_ip::ElasticIp::nat()));
+        all.push(Box::new(nat_gateway::NatGateway));
+        all.push(Box::new(route_table::RouteTable::private()));
+        all.push(Box::new(route::DefaultRoute::private()));
+    }
+    all.extend([
+        Box::new(security_group::SecurityGroup::node_access()) as Box<dyn Resource>,
         Box::new(security_group::SecurityGroup::api_access()),
         Box::new(load_balancer::MasterLoadBalancer),
         Box::new(iam::Role::master()),
@@ -291,7 +334,7 @@ pub fn inventory(settings: &Settings) -> Vec<Box<dyn Resource>> {
         Box::new(iam::InstanceProfile::director()),
         Box::new(instance::Bastion),
         Box::new(elastic_ip::ElasticIp::bastion()),
-    ];
+    ]);
     if settings.director_credentials == DirectorCredentials::AccessKey {
         all.push(Box::new(iam::DirectorUser));
     }

@@ -8,9 +8,9 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{Filter, NatGatewayState, ResourceType};
 
 use super::{Ctx, Key, Need, Needs, Resource};
+use super::{Health, Observed};
 use crate::aws::{self, Policy, wait};
 use crate::config::Settings;
-use super::{Health, Observed};
 use crate::state::Record;
 
 pub struct NatGateway;

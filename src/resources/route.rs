@@ -5,9 +5,9 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{Route, RouteState};
 
 use super::{Ctx, Key, Need, Needs, Resource};
+use super::{Health, Observed};
 use crate::aws::{self, Policy};
 use crate::config::Settings;
-use super::{Health, Observed};
 use crate::state::Record;
 
 const DESTINATION: &str = "0.0.0.0/0";

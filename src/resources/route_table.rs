@@ -6,9 +6,9 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::ResourceType;
 
 use super::{Ctx, Key, Need, Needs, Resource};
+use super::{Health, Observed, changed_if};
 use crate::aws::{self, Policy};
 use crate::config::Settings;
-use super::{Health, Observed, changed_if};
 use crate::state::Record;
 
 pub struct RouteTable {

@@ -9,10 +9,10 @@ use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType, UserIdGroupPair};
 use ipnet::Ipv4Net;
 
 use super::{Ctx, Key, Need, Needs, Resource};
+use super::{Health, Observed, changed_if};
 use crate::aws::{self, Policy};
 use crate::blockers::{self, Scope};
 use crate::config::Settings;
-use super::{Health, Observed, changed_if};
 use crate::state::Record;
 
 /// The port the Kubernetes API server listens on, behind the ELB.

@@ -1,14 +1,15 @@
-//! The VPC, with DNS support and DNS hostnames (BOSH and Kubernetes rely on instance DNS names).
+//! The VPC, with DNS support and DNS hostnames (BOSH and Kubernetes rely on instance DNS names):
+//! created, or the operator's own, adopted by its id.
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
 
 use super::{Ctx, Key, Needs, Resource};
+use super::{Health, Observed};
 use crate::aws::{self, Policy};
 use crate::blockers::{self, Scope};
 use crate::config::Settings;
-use super::{Health, Observed};
-use crate::state::Record;
+use crate::state::{CIDR_BLOCK, Origin, Record};
 
 pub struct Vpc;
 
@@ -46,9 +47,13 @@ impl Resource for Vpc {
 
     async fn create(&self, ctx: &Ctx) -> anyhow::Result<Record> {
         let ec2 = &ctx.aws.ec2;
+        let vpc_cidr = ctx
+            .settings
+            .vpc_cidr
+            .ok_or_else(|| anyhow::anyhow!("no vpc_cidr to create the VPC with"))?;
         let out = aws::call("CreateVpc", &Policy::create(), || {
             ec2.create_vpc()
-                .cidr_block(ctx.settings.vpc_cidr.to_string())
+                .cidr_block(vpc_cidr.to_string())
                 .tag_specifications(ctx.ec2_tags(ResourceType::Vpc, &ctx.name(NAME)))
                 .send()
         })
@@ -110,5 +115,69 @@ impl Resource for Vpc {
             .map(drop)
         })
         .await
+    }
+}
+
+/// The operator's VPC (`vpc_id`): found by its id, never changed or deleted. Preflight has checked
+/// its DNS attributes and internet gateway.
+pub struct ExistingVpc {
+    id: String,
+}
+
+impl ExistingVpc {
+    pub fn new(id: &str) -> ExistingVpc {
+        ExistingVpc { id: id.to_string() }
+    }
+}
+
+/// Describes a VPC by id; `None` when AWS does not know it.
+pub async fn describe(ctx: &Ctx, id: &str) -> anyhow::Result<Option<aws_sdk_ec2::types::Vpc>> {
+    let ec2 = &ctx.aws.ec2;
+    let out = aws::absent_ok(
+        aws::call("DescribeVpcs", &Policy::standard(), || {
+            ec2.describe_vpcs().vpc_ids(id).send()
+        })
+        .await,
+    )?;
+    Ok(out.and_then(|o| o.vpcs().first().cloned()))
+}
+
+#[async_trait]
+impl Resource for ExistingVpc {
+    fn key(&self) -> Key {
+        Key::Vpc
+    }
+
+    fn name(&self, _settings: &Settings) -> String {
+        self.id.clone()
+    }
+
+    fn origin(&self) -> Origin {
+        Origin::Adopted
+    }
+
+    fn needs(&self) -> Needs {
+        Needs::default()
+    }
+
+    async fn find(&self, ctx: &Ctx) -> anyhow::Result<Option<Record>> {
+        Ok(describe(ctx, &self.id).await?.map(|vpc| {
+            Record::new(&self.id).with(CIDR_BLOCK, vpc.cidr_block().unwrap_or_default())
+        }))
+    }
+
+    async fn create(&self, _ctx: &Ctx) -> anyhow::Result<Record> {
+        anyhow::bail!(
+            "vpc_id: VPC {} does not exist in this region; cfcr-aws does not create what the configuration names as existing",
+            self.id
+        )
+    }
+
+    async fn exists(&self, ctx: &Ctx, _record: &Record) -> anyhow::Result<bool> {
+        Ok(describe(ctx, &self.id).await?.is_some())
+    }
+
+    async fn delete(&self, _ctx: &Ctx, _record: &Record) -> anyhow::Result<()> {
+        Ok(())
     }
 }

@@ -1,0 +1,436 @@
+//! An existing VPC, read before anything is created: whether cfcr-aws can pave into it as
+//! configured, and how the private subnet reaches the internet. Every check that fails names the
+//! key and the fix (docs/existing-vpc.md); all are reported together, with the other preflight
+//! problems. Read-only.
+
+use aws_sdk_ec2::types::{
+    Filter, Route, RouteState, RouteTable, Subnet, VpcAttributeName, VpcCidrBlockStateCode,
+};
+use ipnet::Ipv4Net;
+
+use crate::aws::{self, Clients, Policy};
+use crate::config::{DIRECTOR_HOST, DirectorNetwork, Settings};
+use crate::resources::{CLUSTER_TAG, OWNER_TAG, PrivateEgress};
+
+/// What the survey found.
+#[derive(Debug, Default)]
+pub struct Survey {
+    /// Each would stop the pave.
+    pub problems: Vec<String>,
+    /// Worth telling the operator, not stopping for (how the private subnet gets out).
+    pub notes: Vec<String>,
+    pub egress: PrivateEgress,
+}
+
+/// The default route's destination.
+const ANYWHERE: &str = "0.0.0.0/0";
+
+/// A classic load balancer needs 8 free addresses in its subnet ("Your subnet must have at least 8
+/// free IP addresses", Elastic Load Balancing User Guide for Classic Load Balancers, "Subnets for
+/// your load balancer"); the bastion and the NAT gateway take one each.
+const PUBLIC_ADDRESSES_NEEDED: i32 = 10;
+
+/// Surveys the VPC the settings name, if any. `cluster_tag` is the environment's own (a re-run
+/// finds its tag on the subnets), `env` its name; `new` says nothing exists yet, so addresses
+/// in use are someone else's.
+pub async fn survey(
+    aws: &Clients,
+    settings: &Settings,
+    cluster_tag: &str,
+    new: bool,
+) -> anyhow::Result<Survey> {
+    let mut survey = Survey::default();
+    let Some(vpc_id) = settings.vpc_id.as_deref() else {
+        return Ok(survey);
+    };
+    let ec2 = &aws.ec2;
+    let policy = Policy::standard();
+    let vpcs = aws::absent_ok(
+        aws::call("DescribeVpcs", &policy, || {
+            ec2.describe_vpcs().vpc_ids(vpc_id).send()
+        })
+        .await,
+    )?;
+    let Some(vpc) = vpcs.and_then(|o| o.vpcs().first().cloned()) else {
+        survey.problems.push(format!(
+            "vpc_id: VPC {vpc_id} does not exist in {} (or these credentials cannot see it); check the id and the region",
+            settings.region
+        ));
+        return Ok(survey);
+    };
+    let blocks: Vec<Ipv4Net> = vpc
+        .cidr_block_association_set()
+        .iter()
+        .filter(|a| {
+            a.cidr_block_state().and_then(|s| s.state()) == Some(&VpcCidrBlockStateCode::Associated)
+        })
+        .filter_map(|a| a.cidr_block()?.parse().ok())
+        .chain(vpc.cidr_block().and_then(|b| b.parse().ok()))
+        .collect();
+    let primary = vpc.cidr_block().and_then(|b| b.parse::<Ipv4Net>().ok());
+
+    let attribute = |name: VpcAttributeName| {
+        aws::call("DescribeVpcAttribute", &policy, move || {
+            ec2.describe_vpc_attribute()
+                .vpc_id(vpc_id)
+                .attribute(name.clone())
+                .send()
+        })
+    };
+    let in_vpc = || Filter::builder().name("vpc-id").values(vpc_id).build();
+    let (dns_support, dns_hostnames, gateways, subnets, tables) = futures::try_join!(
+        attribute(VpcAttributeName::EnableDnsSupport),
+        attribute(VpcAttributeName::EnableDnsHostnames),
+        aws::call("DescribeInternetGateways", &policy, || {
+            ec2.describe_internet_gateways()
+                .filters(
+                    Filter::builder()
+                        .name("attachment.vpc-id")
+                        .values(vpc_id)
+                        .build(),
+                )
+                .send()
+        }),
+        aws::all_pages(
+            "DescribeSubnets",
+            &policy,
+            |token| {
+                ec2.describe_subnets()
+                    .filters(in_vpc())
+                    .set_next_token(token)
+                    .send()
+            },
+            |page| page.next_token(),
+        ),
+        aws::all_pages(
+            "DescribeRouteTables",
+            &policy,
+            |token| {
+                ec2.describe_route_tables()
+                    .filters(in_vpc())
+                    .set_next_token(token)
+                    .send()
+            },
+            |page| page.next_token(),
+        ),
+    )?;
+    let enabled = |value: Option<&aws_sdk_ec2::types::AttributeBooleanValue>| {
+        value.and_then(|v| v.value()) == Some(true)
+    };
+    for (on, flag) in [
+        (enabled(dns_support.enable_dns_support()), "dns-support"),
+        (
+            enabled(dns_hostnames.enable_dns_hostnames()),
+            "dns-hostnames",
+        ),
+    ] {
+        if !on {
+            survey.problems.push(format!(
+                "vpc_id: VPC {vpc_id} has DNS {} off; BOSH and Kubernetes need instance DNS names: aws ec2 modify-vpc-attribute --vpc-id {vpc_id} --enable-{flag} '{{\"Value\":true}}'",
+                flag.trim_start_matches("dns-")
+            ));
+        }
+    }
+    let gateway = gateways
+        .internet_gateways()
+        .iter()
+        .filter(|g| g.attachments().iter().any(|a| a.vpc_id() == Some(vpc_id)))
+        .find_map(|g| g.internet_gateway_id());
+    if gateway.is_none() {
+        survey.problems.push(format!(
+            "vpc_id: VPC {vpc_id} has no internet gateway attached; the bastion, the NAT gateway and the API load balancer need one: aws ec2 create-internet-gateway, then aws ec2 attach-internet-gateway --internet-gateway-id IGW_ID --vpc-id {vpc_id}"
+        ));
+    }
+    let subnets: Vec<Subnet> = subnets
+        .iter()
+        .flat_map(|p| p.subnets())
+        // Matched here too: emulators may ignore the filter.
+        .filter(|s| s.vpc_id() == Some(vpc_id))
+        .cloned()
+        .collect();
+    let tables: Vec<RouteTable> = tables
+        .iter()
+        .flat_map(|p| p.route_tables())
+        .filter(|t| t.vpc_id() == Some(vpc_id))
+        .cloned()
+        .collect();
+    let network = Network {
+        vpc_id,
+        zone: &settings.zone,
+        env: &settings.prefix,
+        cluster_tag,
+        subnets: &subnets,
+        tables: &tables,
+    };
+
+    for (field, id, public) in [
+        ("public_subnet_id", &settings.public_subnet_id, true),
+        ("private_subnet_id", &settings.private_subnet_id, false),
+    ] {
+        let Some(id) = id else { continue };
+        let Some(subnet) = network.subnet(aws, field, id, &mut survey).await? else {
+            continue;
+        };
+        let block = subnet.cidr_block().and_then(|b| b.parse::<Ipv4Net>().ok());
+        if public {
+            network.check_public_routes(id, &mut survey);
+            if new && subnet.available_ip_address_count().unwrap_or(0) < PUBLIC_ADDRESSES_NEEDED {
+                survey.problems.push(format!(
+                    "public_subnet_id: {id} has {} free addresses; the API load balancer needs 8 (AWS's minimum for a classic load balancer), the bastion and the NAT gateway one each: use a larger or emptier subnet",
+                    subnet.available_ip_address_count().unwrap_or(0)
+                ));
+            }
+        } else {
+            survey.egress = network.private_egress(id, &mut survey);
+            match (block, primary) {
+                (Some(block), _) if block.prefix_len() > 24 => survey.problems.push(format!(
+                    "private_subnet_id: {id} is {block}; the director and the cluster need a /24 or larger (BOSH gives the director .{DIRECTOR_HOST}): use a larger subnet"
+                )),
+                (Some(block), Some(primary)) if new => {
+                    let director = DirectorNetwork::new(block, primary).internal_ip;
+                    if let Some(holder) = address_holder(aws, id, &director.to_string()).await? {
+                        survey.problems.push(format!(
+                            "private_subnet_id: {director}, the address BOSH gives the director, is held by {holder} in {id}: free it, or use another subnet"
+                        ));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    for (field, net) in [
+        ("public_subnet_ip_prefix", settings.public_subnet_cidr()),
+        ("private_subnet_ip_prefix", settings.private_subnet_cidr()),
+    ] {
+        if let Some(net) = net {
+            survey
+                .problems
+                .extend(network.room_for(field, net, &blocks));
+        }
+    }
+    Ok(survey)
+}
+
+/// The VPC's subnets and route tables, as read once.
+struct Network<'a> {
+    vpc_id: &'a str,
+    zone: &'a str,
+    env: &'a str,
+    cluster_tag: &'a str,
+    subnets: &'a [Subnet],
+    tables: &'a [RouteTable],
+}
+
+fn tag<'t>(tags: &'t [aws_sdk_ec2::types::Tag], key: &str) -> Option<&'t str> {
+    tags.iter()
+        .find(|t| t.key() == Some(key))
+        .and_then(|t| t.value())
+}
+
+impl Network<'_> {
+    /// The configured subnet, when it exists in the VPC and zone and is no other cluster's.
+    async fn subnet(
+        &self,
+        aws: &Clients,
+        field: &str,
+        id: &str,
+        survey: &mut Survey,
+    ) -> anyhow::Result<Option<Subnet>> {
+        let subnet = match self.subnets.iter().find(|s| s.subnet_id() == Some(id)) {
+            Some(subnet) => subnet.clone(),
+            None => {
+                // Not in the VPC: elsewhere, or nowhere.
+                let ec2 = &aws.ec2;
+                let out = aws::absent_ok(
+                    aws::call("DescribeSubnets", &Policy::standard(), || {
+                        ec2.describe_subnets().subnet_ids(id).send()
+                    })
+                    .await,
+                )?;
+                match out.and_then(|o| o.subnets().first().cloned()) {
+                    Some(other) => survey.problems.push(format!(
+                        "{field}: {id} is in VPC {}, not in vpc_id {}; name a subnet of {}",
+                        other.vpc_id().unwrap_or("?"),
+                        self.vpc_id,
+                        self.vpc_id
+                    )),
+                    None => survey.problems.push(format!(
+                        "{field}: subnet {id} does not exist (or these credentials cannot see it); check the id"
+                    )),
+                }
+                return Ok(None);
+            }
+        };
+        let zone = subnet.availability_zone().unwrap_or_default();
+        if zone != self.zone {
+            survey.problems.push(format!(
+                "{field}: {id} is in zone {zone}, not in zone {}; set zone = \"{zone}\", or name a subnet in {} (both subnets share one zone)",
+                self.zone, self.zone
+            ));
+        }
+        for t in subnet.tags() {
+            let key = t.key().unwrap_or_default();
+            let value = t.value().unwrap_or_default();
+            let other = (key == CLUSTER_TAG && value != self.cluster_tag)
+                || (key.starts_with("kubernetes.io/cluster/")
+                    && key != format!("kubernetes.io/cluster/{}", self.cluster_tag));
+            if other {
+                survey.problems.push(format!(
+                    "{field}: {id} is tagged {key}={value}, for another Kubernetes cluster, whose cloud provider would take this cluster's load balancers for its own: name another subnet"
+                ));
+            }
+        }
+        Ok(Some(subnet))
+    }
+
+    /// The route table that routes `subnet`: its own association, or the VPC's main table.
+    /// `true` with it when the association is explicit.
+    fn table_of(&self, subnet: &str) -> Option<(&RouteTable, bool)> {
+        let explicit = self.tables.iter().find(|t| {
+            t.associations()
+                .iter()
+                .any(|a| a.subnet_id() == Some(subnet))
+        });
+        match explicit {
+            Some(table) => Some((table, true)),
+            None => self
+                .tables
+                .iter()
+                .find(|t| t.associations().iter().any(|a| a.main() == Some(true)))
+                .map(|t| (t, false)),
+        }
+    }
+
+    fn default_route(table: &RouteTable) -> Option<&Route> {
+        table
+            .routes()
+            .iter()
+            .find(|r| r.destination_cidr_block() == Some(ANYWHERE))
+    }
+
+    fn owned(&self, table: &RouteTable) -> bool {
+        tag(table.tags(), OWNER_TAG) == Some(self.env)
+    }
+
+    fn check_public_routes(&self, id: &str, survey: &mut Survey) {
+        let found = self.table_of(id);
+        let route = found.and_then(|(t, _)| Self::default_route(t));
+        let to_gateway = route.is_some_and(|r| {
+            r.gateway_id().is_some_and(|g| g.starts_with("igw-"))
+                && r.state() != Some(&RouteState::Blackhole)
+        });
+        if !to_gateway {
+            let table = found
+                .and_then(|(t, _)| t.route_table_id())
+                .unwrap_or("ROUTE_TABLE_ID");
+            survey.problems.push(format!(
+                "public_subnet_id: {id} does not route {ANYWHERE} to an internet gateway (route table {table}), so the bastion and the API load balancer could not be reached: aws ec2 create-route --route-table-id {table} --destination-cidr-block {ANYWHERE} --gateway-id IGW_ID, or let cfcr-aws create the public subnet (public_subnet_ip_prefix instead of public_subnet_id)"
+            ));
+        }
+    }
+
+    /// How the existing private subnet gets out: its own default route, or (none, and only the
+    /// main table routes it) through a NAT gateway cfcr-aws adds.
+    fn private_egress(&self, id: &str, survey: &mut Survey) -> PrivateEgress {
+        let Some((table, explicit)) = self.table_of(id) else {
+            return PrivateEgress::OwnNatGateway;
+        };
+        let table_id = table.route_table_id().unwrap_or("?");
+        if self.owned(table) {
+            return PrivateEgress::OwnNatGateway;
+        }
+        match Self::default_route(table) {
+            Some(route) if route.state() == Some(&RouteState::Blackhole) => {
+                survey.problems.push(format!(
+                    "private_subnet_id: {id}'s default route (route table {table_id}) is a blackhole: its NAT gateway or instance is gone; repair the route, or delete it so that cfcr-aws adds a NAT gateway"
+                ));
+            }
+            Some(route) if route.gateway_id().is_some_and(|g| g.starts_with("igw-")) => {
+                survey.problems.push(format!(
+                    "private_subnet_id: {id} routes {ANYWHERE} to internet gateway {} (route table {table_id}): it is a public subnet, and the cluster's VMs have no public addresses to use it; name a subnet that routes through a NAT gateway or instance, or one without a default route (cfcr-aws then adds a NAT gateway)",
+                    route.gateway_id().unwrap_or_default()
+                ));
+            }
+            Some(route) => {
+                let target = route
+                    .nat_gateway_id()
+                    .or(route.instance_id())
+                    .or(route.network_interface_id())
+                    .or(route.transit_gateway_id())
+                    .or(route.gateway_id())
+                    .unwrap_or("its target");
+                survey.notes.push(format!(
+                    "private subnet {id} routes {ANYWHERE} through {target} (route table {table_id}): cfcr-aws adds no NAT gateway"
+                ));
+                return PrivateEgress::Existing;
+            }
+            None if explicit => {
+                survey.problems.push(format!(
+                    "private_subnet_id: {id} is associated with route table {table_id}, which has no default route, so the cluster could not download anything: add a route to a NAT gateway or instance, or remove the association so that cfcr-aws associates a route table of its own through its own NAT gateway"
+                ));
+            }
+            None => {}
+        }
+        PrivateEgress::OwnNatGateway
+    }
+
+    /// Problems with creating the /24 `net` in the VPC: outside its blocks, or overlapping a
+    /// subnet that is not the environment's own.
+    fn room_for(&self, field: &str, net: Ipv4Net, blocks: &[Ipv4Net]) -> Vec<String> {
+        let mut problems = Vec::new();
+        if !blocks.iter().any(|b| b.contains(&net)) {
+            let listed: Vec<String> = blocks.iter().map(|b| b.to_string()).collect();
+            problems.push(format!(
+                "{field}: {net} lies outside VPC {}'s blocks ({}); choose three octets inside them",
+                self.vpc_id,
+                listed.join(", ")
+            ));
+        }
+        for subnet in self.subnets {
+            let Some(block) = subnet.cidr_block().and_then(|b| b.parse::<Ipv4Net>().ok()) else {
+                continue;
+            };
+            let ours = tag(subnet.tags(), OWNER_TAG) == Some(self.env);
+            if !ours && (block.contains(&net) || net.contains(&block)) {
+                problems.push(format!(
+                    "{field}: {net} overlaps subnet {} ({block}) of VPC {}; choose a free /24",
+                    subnet.subnet_id().unwrap_or("?"),
+                    self.vpc_id
+                ));
+            }
+        }
+        problems
+    }
+}
+
+/// The network interface holding `address` in `subnet`, if any, for messages.
+async fn address_holder(
+    aws: &Clients,
+    subnet: &str,
+    address: &str,
+) -> anyhow::Result<Option<String>> {
+    let ec2 = &aws.ec2;
+    let out = aws::call("DescribeNetworkInterfaces", &Policy::standard(), || {
+        ec2.describe_network_interfaces()
+            .filters(Filter::builder().name("subnet-id").values(subnet).build())
+            .filters(
+                Filter::builder()
+                    .name("addresses.private-ip-address")
+                    .values(address)
+                    .build(),
+            )
+            .send()
+    })
+    .await?;
+    // Matched here too: emulators may ignore the filters.
+    Ok(out
+        .network_interfaces()
+        .iter()
+        .filter(|i| i.subnet_id() == Some(subnet))
+        .find(|i| {
+            i.private_ip_addresses()
+                .iter()
+                .any(|a| a.private_ip_address() == Some(address))
+        })
+        .and_then(|i| i.network_interface_id().map(str::to_string)))
+}

@@ -672,7 +672,7 @@ async fn pave_creates_the_whole_inventory_and_unpave_removes_all_of_it() {
         .mode();
     assert_eq!(mode & 0o777, 0o600);
     let state = env.state();
-    assert_eq!(state["schema_version"], 1);
+    assert_eq!(state["schema_version"], 2);
     assert_eq!(state["cluster_tag"].as_str().unwrap().len(), 22);
     let keys: BTreeSet<&str> = state["resources"]
         .as_object()
@@ -689,6 +689,15 @@ async fn pave_creates_the_whole_inventory_and_unpave_removes_all_of_it() {
             .values()
             .all(|r| r["ready"] == json!(true))
     );
+    // Everything created but the image, which is looked up.
+    for (key, record) in state["resources"].as_object().unwrap() {
+        let expected = if key == "bastion_image" {
+            "looked_up"
+        } else {
+            "created"
+        };
+        assert_eq!(record["origin"], expected, "{key}");
+    }
 
     check_network(&env, &aws).await;
     check_security_groups(&env, &aws).await;
@@ -730,7 +739,13 @@ async fn pave_creates_the_whole_inventory_and_unpave_removes_all_of_it() {
     // A second pave finds everything in place and changes nothing.
     let again = env.pave();
     for verb in [
-        "created", "adopted", "resuming", "repaired", "missing", "deleted",
+        "created",
+        "recovered",
+        "adopted",
+        "resuming",
+        "repaired",
+        "missing",
+        "deleted",
     ] {
         assert!(!again.stderr.contains(verb), "{}", again.stderr);
     }

@@ -1,0 +1,631 @@
+//! Issue #14, part 1: paving into an existing VPC. The network is made beforehand directly against
+//! LocalStack, as a network team would hand it out; pave, status and unpave run on it; afterwards
+//! every pre-existing resource still exists with exactly the tags and attributes it had before.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use aws_sdk_ec2::types::{AttributeBooleanValue, Filter, ResourceType, Tag, TagSpecification};
+use common::{Aws, Env, REGION, aws, owned_in_aws};
+use serde_json::Value;
+
+/// A network made by "someone else": a VPC with DNS on and an internet gateway, and subnets.
+struct Network {
+    vpc: String,
+    igw: Option<String>,
+    subnets: Vec<String>,
+    /// Route tables made for it (explicitly associated with a subnet).
+    tables: Vec<String>,
+}
+
+fn name_tag(resource: ResourceType, name: &str) -> TagSpecification {
+    TagSpecification::builder()
+        .resource_type(resource)
+        .tags(Tag::builder().key("Name").value(name).build())
+        .tags(Tag::builder().key("team").value("network").build())
+        .build()
+}
+
+async fn vpc(aws: &Aws, cidr: &str, dns: bool, igw: bool) -> Network {
+    let ec2 = &aws.ec2;
+    let vpc = ec2
+        .create_vpc()
+        .cidr_block(cidr)
+        .tag_specifications(name_tag(ResourceType::Vpc, "shared-vpc"))
+        .send()
+        .await
+        .unwrap()
+        .vpc()
+        .unwrap()
+        .vpc_id()
+        .unwrap()
+        .to_string();
+    let on = AttributeBooleanValue::builder().value(dns).build();
+    ec2.modify_vpc_attribute()
+        .vpc_id(&vpc)
+        .enable_dns_support(on.clone())
+        .send()
+        .await
+        .unwrap();
+    ec2.modify_vpc_attribute()
+        .vpc_id(&vpc)
+        .enable_dns_hostnames(on)
+        .send()
+        .await
+        .unwrap();
+    let igw = if igw {
+        let id = ec2
+            .create_internet_gateway()
+            .tag_specifications(name_tag(ResourceType::InternetGateway, "shared-igw"))
+            .send()
+            .await
+            .unwrap()
+            .internet_gateway()
+            .unwrap()
+            .internet_gateway_id()
+            .unwrap()
+            .to_string();
+        ec2.attach_internet_gateway()
+            .internet_gateway_id(&id)
+            .vpc_id(&vpc)
+            .send()
+            .await
+            .unwrap();
+        Some(id)
+    } else {
+        None
+    };
+    Network {
+        vpc,
+        igw,
+        subnets: Vec::new(),
+        tables: Vec::new(),
+    }
+}
+
+impl Network {
+    async fn subnet(&mut self, aws: &Aws, cidr: &str, zone: &str, tags: &[(&str, &str)]) -> String {
+        let mut spec = TagSpecification::builder()
+            .resource_type(ResourceType::Subnet)
+            .tags(
+                Tag::builder()
+                    .key("Name")
+                    .value(format!("shared-{cidr}"))
+                    .build(),
+            );
+        for (key, value) in tags {
+            spec = spec.tags(Tag::builder().key(*key).value(*value).build());
+        }
+        let id = aws
+            .ec2
+            .create_subnet()
+            .vpc_id(&self.vpc)
+            .cidr_block(cidr)
+            .availability_zone(zone)
+            .tag_specifications(spec.build())
+            .send()
+            .await
+            .unwrap()
+            .subnet()
+            .unwrap()
+            .subnet_id()
+            .unwrap()
+            .to_string();
+        self.subnets.push(id.clone());
+        id
+    }
+
+    /// A route table of the network team's for `subnet`, its default route set by `route`.
+    async fn routed<F>(&mut self, aws: &Aws, subnet: &str, route: F) -> String
+    where
+        F: FnOnce(
+            aws_sdk_ec2::operation::create_route::builders::CreateRouteFluentBuilder,
+        )
+            -> aws_sdk_ec2::operation::create_route::builders::CreateRouteFluentBuilder,
+    {
+        let ec2 = &aws.ec2;
+        let table = ec2
+            .create_route_table()
+            .vpc_id(&self.vpc)
+            .tag_specifications(name_tag(ResourceType::RouteTable, "shared-routes"))
+            .send()
+            .await
+            .unwrap()
+            .route_table()
+            .unwrap()
+            .route_table_id()
+            .unwrap()
+            .to_string();
+        route(
+            ec2.create_route()
+                .route_table_id(&table)
+                .destination_cidr_block("0.0.0.0/0"),
+        )
+        .send()
+        .await
+        .unwrap();
+        ec2.associate_route_table()
+            .route_table_id(&table)
+            .subnet_id(subnet)
+            .send()
+            .await
+            .unwrap();
+        self.tables.push(table.clone());
+        table
+    }
+
+    /// A public subnet: routed to the internet gateway.
+    async fn public_subnet(&mut self, aws: &Aws, cidr: &str) -> String {
+        let id = self.subnet(aws, cidr, &format!("{REGION}a"), &[]).await;
+        let igw = self.igw.clone().unwrap();
+        self.routed(aws, &id, |r| r.gateway_id(igw)).await;
+        id
+    }
+
+    /// Everything about the network that pave and unpave must leave as it was: the VPC's block,
+    /// DNS attributes and tags, the gateway's attachments and tags, each subnet's block, zone,
+    /// public-address setting and tags, and every route table of the VPC (routes, associations,
+    /// tags) but the environment's own.
+    async fn snapshot(&self, aws: &Aws) -> BTreeMap<String, String> {
+        let ec2 = &aws.ec2;
+        let mut seen = BTreeMap::new();
+        let tags = |tags: &[Tag]| {
+            let mut pairs: Vec<String> = tags
+                .iter()
+                .map(|t| format!("{}={}", t.key().unwrap_or(""), t.value().unwrap_or("")))
+                .collect();
+            pairs.sort();
+            pairs.join(",")
+        };
+        let vpc = ec2.describe_vpcs().vpc_ids(&self.vpc).send().await.unwrap();
+        let vpc = &vpc.vpcs()[0];
+        seen.insert(
+            format!("vpc {}", self.vpc),
+            format!("{:?} {}", vpc.cidr_block(), tags(vpc.tags())),
+        );
+        for attribute in [
+            aws_sdk_ec2::types::VpcAttributeName::EnableDnsSupport,
+            aws_sdk_ec2::types::VpcAttributeName::EnableDnsHostnames,
+        ] {
+            let out = ec2
+                .describe_vpc_attribute()
+                .vpc_id(&self.vpc)
+                .attribute(attribute.clone())
+                .send()
+                .await
+                .unwrap();
+            seen.insert(
+                format!("vpc {} {attribute:?}", self.vpc),
+                format!(
+                    "{:?} {:?}",
+                    out.enable_dns_support().and_then(|v| v.value()),
+                    out.enable_dns_hostnames().and_then(|v| v.value())
+                ),
+            );
+        }
+        if let Some(igw) = &self.igw {
+            let out = ec2
+                .describe_internet_gateways()
+                .internet_gateway_ids(igw)
+                .send()
+                .await
+                .unwrap();
+            let g = &out.internet_gateways()[0];
+            let attached: Vec<_> = g.attachments().iter().map(|a| a.vpc_id()).collect();
+            seen.insert(
+                format!("igw {igw}"),
+                format!("{attached:?} {}", tags(g.tags())),
+            );
+        }
+        for id in &self.subnets {
+            let Ok(out) = ec2.describe_subnets().subnet_ids(id).send().await else {
+                seen.insert(format!("subnet {id}"), "gone".to_string());
+                continue;
+            };
+            let s = &out.subnets()[0];
+            seen.insert(
+                format!("subnet {id}"),
+                format!(
+                    "{:?} {:?} {:?} {:?} {}",
+                    s.vpc_id(),
+                    s.cidr_block(),
+                    s.availability_zone(),
+                    s.map_public_ip_on_launch(),
+                    tags(s.tags())
+                ),
+            );
+        }
+        let tables = ec2
+            .describe_route_tables()
+            .filters(Filter::builder().name("vpc-id").values(&self.vpc).build())
+            .send()
+            .await
+            .unwrap();
+        for t in tables.route_tables() {
+            if t.tags().iter().any(|t| t.key() == Some("cfcr-aws:env")) {
+                continue;
+            }
+            let mut routes: Vec<String> = t
+                .routes()
+                .iter()
+                .map(|r| {
+                    format!(
+                        "{:?}>{:?}{:?}{:?}",
+                        r.destination_cidr_block(),
+                        r.gateway_id(),
+                        r.nat_gateway_id(),
+                        r.network_interface_id()
+                    )
+                })
+                .collect();
+            routes.sort();
+            let mut associations: Vec<String> = t
+                .associations()
+                .iter()
+                .map(|a| format!("{:?}{:?}", a.subnet_id(), a.main()))
+                .collect();
+            associations.sort();
+            seen.insert(
+                format!("rtb {}", t.route_table_id().unwrap()),
+                format!("{routes:?} {associations:?} {}", tags(t.tags())),
+            );
+        }
+        seen
+    }
+}
+
+fn cluster_tag_of(tags: &[Tag]) -> Option<String> {
+    tags.iter()
+        .find(|t| t.key() == Some("KubernetesCluster"))
+        .and_then(|t| t.value().map(str::to_string))
+}
+
+async fn subnet_tags(aws: &Aws, id: &str) -> Vec<Tag> {
+    let out = aws
+        .ec2
+        .describe_subnets()
+        .subnet_ids(id)
+        .send()
+        .await
+        .unwrap();
+    out.subnets()[0].tags().to_vec()
+}
+
+fn origin(state: &Value, key: &str) -> String {
+    state["resources"][key]["origin"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{key} has no origin: {state}"))
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_vpc_and_subnets_handed_out_are_used_and_left_as_they_were() {
+    let aws = aws().await;
+    let mut network = vpc(&aws, "10.40.0.0/16", true, true).await;
+    let public = network.public_subnet(&aws, "10.40.1.0/24").await;
+    // The private subnet has no route out of its own: the environment adds its NAT gateway.
+    let private = network
+        .subnet(
+            &aws,
+            "10.40.2.0/24",
+            &format!("{REGION}a"),
+            &[("team", "network")],
+        )
+        .await;
+    let before = network.snapshot(&aws).await;
+
+    let env = Env::new(
+        "exvpc",
+        &format!(
+            "vpc_id = \"{}\"\npublic_subnet_id = \"{public}\"\nprivate_subnet_id = \"{private}\"",
+            network.vpc
+        ),
+    );
+    let plan = env.run(&["plan"]).ok();
+    for adopted in [&network.vpc, &public, &private] {
+        assert!(
+            plan.stdout
+                .lines()
+                .any(|l| l.contains("adopt") && l.contains(adopted.as_str())),
+            "{}",
+            plan.stdout
+        );
+    }
+    assert!(plan.stdout.contains("4 to adopt"), "{}", plan.stdout);
+
+    let paved = env.pave();
+    assert!(paved.stderr.contains("adopted"), "{}", paved.stderr);
+    let state = env.state();
+    assert_eq!(state["schema_version"], 2);
+    for key in ["vpc", "internet_gateway", "public_subnet", "private_subnet"] {
+        assert_eq!(origin(&state, key), "adopted", "{key}");
+    }
+    assert_eq!(origin(&state, "bastion"), "created");
+    assert_eq!(origin(&state, "bastion_image"), "looked_up");
+    assert_eq!(env.id("internet_gateway"), network.igw.clone().unwrap());
+    assert_eq!(env.id("vpc"), network.vpc);
+    // No public route table of its own: the handed-out subnet routes to the gateway already.
+    assert!(state["resources"].get("public_route_table").is_none());
+    assert!(state["resources"].get("nat_gateway").is_some());
+    let cluster_tag = state["cluster_tag"].as_str().unwrap().to_string();
+    for subnet in [&public, &private] {
+        assert_eq!(
+            cluster_tag_of(&subnet_tags(&aws, subnet).await),
+            Some(cluster_tag.clone())
+        );
+    }
+    // The environment's addresses come from the handed-out blocks.
+    let outputs = env.outputs();
+    assert_eq!(outputs["vpc_cidr"], "10.40.0.0/16");
+    assert_eq!(outputs["private_subnet_cidr"], "10.40.2.0/24");
+    assert_eq!(outputs["public_subnet_ip_prefix"], "10.40.1");
+    let bundle = env.path().join("bundle");
+    env.run(&["render", "--out", bundle.to_str().unwrap()]).ok();
+    let args = std::fs::read_to_string(bundle.join("director-args.sh")).unwrap();
+    for expected in [
+        "internal_cidr=10.40.2.0/24",
+        "internal_gw=10.40.2.1",
+        "internal_ip=10.40.2.252",
+        &format!("subnet_id={private}"),
+    ] {
+        assert!(args.contains(expected), "{expected} in {args}");
+    }
+
+    let status = env.run(&["status"]).ok();
+    assert!(
+        status
+            .stdout
+            .lines()
+            .any(|l| l.contains(&private) && l.contains("present (adopted)")),
+        "{}",
+        status.stdout
+    );
+    // The cluster tag taken off by hand is drift, put back by pave.
+    aws.ec2
+        .delete_tags()
+        .resources(&private)
+        .tags(Tag::builder().key("KubernetesCluster").build())
+        .send()
+        .await
+        .unwrap();
+    let drift = env.run(&["status"]);
+    assert_eq!(drift.code, 2, "{}", drift.all_output());
+    assert!(drift.stdout.contains("tag KubernetesCluster is missing"));
+    env.pave();
+    env.run(&["status"]).ok();
+
+    let destroy = env.run(&["plan", "--destroy"]).ok();
+    assert!(destroy.stdout.contains("keep"), "{}", destroy.stdout);
+    let unpaved = env.unpave();
+    assert!(unpaved.stderr.contains("kept"), "{}", unpaved.stderr);
+    assert!(owned_in_aws(&aws, &env.prefix).await.is_empty());
+    assert_eq!(network.snapshot(&aws).await, before);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_vpc_alone_gets_the_environments_subnets_and_loses_them_again() {
+    let aws = aws().await;
+    let mut network = vpc(&aws, "10.41.0.0/16", true, true).await;
+    // Someone else's subnet, which the environment's must not overlap.
+    network
+        .subnet(&aws, "10.41.0.0/24", &format!("{REGION}b"), &[])
+        .await;
+    let before = network.snapshot(&aws).await;
+    let config = format!(
+        "vpc_id = \"{}\"\npublic_subnet_ip_prefix = \"10.41.1\"\nprivate_subnet_ip_prefix = \"10.41.2\"",
+        network.vpc
+    );
+    let env = Env::new("exvpc2", &config);
+    env.pave();
+    let state = env.state();
+    assert_eq!(origin(&state, "vpc"), "adopted");
+    assert_eq!(origin(&state, "public_subnet"), "created");
+    assert!(state["resources"].get("public_route_table").is_some());
+    let public = env.id("public_subnet");
+    let described = aws
+        .ec2
+        .describe_subnets()
+        .subnet_ids(&public)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(described.subnets()[0].vpc_id(), Some(network.vpc.as_str()));
+    assert_eq!(described.subnets()[0].cidr_block(), Some("10.41.1.0/24"));
+
+    // Without its state, unpave finds the environment in the VPC and keeps the VPC.
+    std::fs::remove_file(env.state_path()).unwrap();
+    let recovered = env.run(&["unpave", "--env", &env.prefix, "--yes"]).ok();
+    assert!(
+        recovered.all_output().contains(&network.vpc),
+        "{}",
+        recovered.all_output()
+    );
+    assert!(owned_in_aws(&aws, &env.prefix).await.is_empty());
+    assert_eq!(network.snapshot(&aws).await, before);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_private_subnet_with_its_own_way_out_gets_no_nat_gateway() {
+    let aws = aws().await;
+    let mut network = vpc(&aws, "10.42.0.0/16", true, true).await;
+    let public = network.public_subnet(&aws, "10.42.1.0/24").await;
+    let private = network
+        .subnet(&aws, "10.42.2.0/24", &format!("{REGION}a"), &[])
+        .await;
+    // The network team's NAT instance, standing in as an interface in the public subnet.
+    let nat_instance = aws
+        .ec2
+        .create_network_interface()
+        .subnet_id(&public)
+        .send()
+        .await
+        .unwrap()
+        .network_interface()
+        .unwrap()
+        .network_interface_id()
+        .unwrap()
+        .to_string();
+    let table = network
+        .routed(&aws, &private, |r| r.network_interface_id(&nat_instance))
+        .await;
+    let before = network.snapshot(&aws).await;
+    let env = Env::new(
+        "exvpc3",
+        &format!(
+            "vpc_id = \"{}\"\npublic_subnet_id = \"{public}\"\nprivate_subnet_id = \"{private}\"",
+            network.vpc
+        ),
+    );
+    let paved = env.pave();
+    assert!(
+        paved.stderr.contains(&nat_instance) && paved.stderr.contains("no NAT gateway"),
+        "{}",
+        paved.stderr
+    );
+    let state = env.state();
+    assert_eq!(state["private_egress"], "existing");
+    for key in [
+        "nat_gateway",
+        "nat_eip",
+        "private_route_table",
+        "private_route",
+    ] {
+        assert!(state["resources"].get(key).is_none(), "{key}");
+    }
+
+    // A handed-out subnet that disappears is an error, not something pave recreates.
+    aws.ec2
+        .disassociate_route_table()
+        .association_id(association(&aws, &table, &private).await)
+        .send()
+        .await
+        .unwrap();
+    aws.ec2
+        .delete_subnet()
+        .subnet_id(&private)
+        .send()
+        .await
+        .unwrap();
+    let status = env.run(&["status"]);
+    assert_eq!(status.code, 2, "{}", status.all_output());
+    assert!(
+        status.stdout.contains("missing (adopted"),
+        "{}",
+        status.stdout
+    );
+    let repave = env.run(&["pave", "--yes", "--no-bootstrap"]);
+    assert_eq!(repave.code, 1, "{}", repave.all_output());
+    assert!(
+        repave.stderr.contains("does not recreate it"),
+        "{}",
+        repave.stderr
+    );
+    env.unpave();
+    assert!(owned_in_aws(&aws, &env.prefix).await.is_empty());
+    let after = network.snapshot(&aws).await;
+    let unchanged: Vec<_> = before
+        .iter()
+        .filter(|(k, _)| !k.contains(&private) && !k.starts_with("rtb"))
+        .collect();
+    for (key, value) in unchanged {
+        assert_eq!(after.get(key), Some(value), "{key}");
+    }
+}
+
+async fn association(aws: &Aws, table: &str, subnet: &str) -> String {
+    let out = aws
+        .ec2
+        .describe_route_tables()
+        .route_table_ids(table)
+        .send()
+        .await
+        .unwrap();
+    out.route_tables()[0]
+        .associations()
+        .iter()
+        .find(|a| a.subnet_id() == Some(subnet))
+        .and_then(|a| a.route_table_association_id())
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn preflight_names_what_makes_a_vpc_unusable_before_creating_anything() {
+    let aws = aws().await;
+    // DNS off, no internet gateway.
+    let mut bare = vpc(&aws, "10.43.0.0/16", false, false).await;
+    let mut other_vpc = vpc(&aws, "10.44.0.0/16", true, true).await;
+    let foreign = other_vpc
+        .subnet(&aws, "10.44.1.0/24", &format!("{REGION}a"), &[])
+        .await;
+    let tagged = bare
+        .subnet(
+            &aws,
+            "10.43.2.0/24",
+            &format!("{REGION}b"),
+            &[("KubernetesCluster", "someone-elses")],
+        )
+        .await;
+    let env = Env::new(
+        "exbad",
+        &format!(
+            "vpc_id = \"{}\"\npublic_subnet_id = \"{foreign}\"\nprivate_subnet_id = \"{tagged}\"",
+            bare.vpc
+        ),
+    );
+    let run = env.run(&["pave", "--yes", "--no-bootstrap"]);
+    assert_eq!(run.code, 1, "{}", run.all_output());
+    for expected in [
+        "has DNS support off",
+        "--enable-dns-support",
+        "has DNS hostnames off",
+        "--enable-dns-hostnames",
+        "has no internet gateway attached",
+        &format!("public_subnet_id: {foreign} is in VPC {}", other_vpc.vpc),
+        &format!("private_subnet_id: {tagged} is in zone {REGION}b"),
+        "KubernetesCluster=someone-elses",
+        "nothing was created",
+    ] {
+        assert!(run.stderr.contains(expected), "{expected}:\n{}", run.stderr);
+    }
+    assert!(!env.state_path().exists());
+    assert!(owned_in_aws(&aws, &env.prefix).await.is_empty());
+
+    // Blocks that do not fit: outside the VPC, over a subnet already there.
+    let mut fits = vpc(&aws, "10.45.0.0/16", true, true).await;
+    let taken = fits
+        .subnet(&aws, "10.45.0.0/20", &format!("{REGION}a"), &[])
+        .await;
+    let env = Env::new(
+        "exbad2",
+        &format!(
+            "vpc_id = \"{}\"\npublic_subnet_ip_prefix = \"10.45.3\"\nprivate_subnet_ip_prefix = \"10.46.2\"",
+            fits.vpc
+        ),
+    );
+    let run = env.run(&["plan"]);
+    assert_eq!(run.code, 1, "{}", run.all_output());
+    for expected in [
+        &format!("public_subnet_ip_prefix: 10.45.3.0/24 overlaps subnet {taken}"),
+        "private_subnet_ip_prefix: 10.46.2.0/24 lies outside VPC",
+    ] {
+        assert!(
+            run.all_output().contains(expected),
+            "{expected}:\n{}",
+            run.all_output()
+        );
+    }
+    let missing = Env::new(
+        "exbad3",
+        "vpc_id = \"vpc-0123456789abcdef0\"\npublic_subnet_ip_prefix = \"10.0.1\"\nprivate_subnet_ip_prefix = \"10.0.2\"",
+    );
+    let run = missing.run(&["pave", "--yes", "--no-bootstrap"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr
+            .contains("vpc_id: VPC vpc-0123456789abcdef0 does not exist"),
+        "{}",
+        run.stderr
+    );
+}

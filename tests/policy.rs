@@ -1,13 +1,14 @@
 //! Issue #14: `cfcr-aws policy` allows every action the tool sends. Every request of a full run —
 //! plan, pave, a drift repair, status, outputs, unpave, unpave without a state (discovery by tag),
 //! and the state in S3 with its lock — is recorded through the proxy as the IAM action it needs, in
-//! both credential modes; the test fails on any action the printed policy lacks.
+//! both credential modes and in an existing VPC; the test fails on any action the printed policy
+//! lacks.
 
 mod common;
 
 use std::collections::BTreeSet;
 
-use aws_sdk_ec2::types::{IpPermission, IpRange};
+use aws_sdk_ec2::types::{AttributeBooleanValue, IpPermission, IpRange};
 use common::proxy::Proxy;
 use common::{Env, aws, endpoint};
 use serde_json::Value;
@@ -63,11 +64,87 @@ async fn full_run(env: &Env, state_url: &str) {
     env.run(&["--state", state_url, "unpave", "--yes"]).ok();
 }
 
+/// A VPC with an internet gateway and a public subnet routed to it, made directly (not through
+/// the proxy): an existing network to pave into. Its private subnet has no way out, so the
+/// environment adds its NAT gateway and associates its route table too.
+async fn existing_network() -> String {
+    let ec2 = aws().await.ec2;
+    let vpc = ec2
+        .create_vpc()
+        .cidr_block("10.60.0.0/16")
+        .send()
+        .await
+        .unwrap();
+    let vpc = vpc.vpc().unwrap().vpc_id().unwrap().to_string();
+    let on = || AttributeBooleanValue::builder().value(true).build();
+    ec2.modify_vpc_attribute()
+        .vpc_id(&vpc)
+        .enable_dns_support(on())
+        .send()
+        .await
+        .unwrap();
+    ec2.modify_vpc_attribute()
+        .vpc_id(&vpc)
+        .enable_dns_hostnames(on())
+        .send()
+        .await
+        .unwrap();
+    let igw = ec2.create_internet_gateway().send().await.unwrap();
+    let igw = igw
+        .internet_gateway()
+        .unwrap()
+        .internet_gateway_id()
+        .unwrap()
+        .to_string();
+    ec2.attach_internet_gateway()
+        .internet_gateway_id(&igw)
+        .vpc_id(&vpc)
+        .send()
+        .await
+        .unwrap();
+    let subnet = |cidr: &'static str| {
+        ec2.create_subnet()
+            .vpc_id(&vpc)
+            .cidr_block(cidr)
+            .availability_zone("us-east-1a")
+            .send()
+    };
+    let public = subnet("10.60.1.0/24").await.unwrap();
+    let public = public.subnet().unwrap().subnet_id().unwrap().to_string();
+    let private = subnet("10.60.2.0/24").await.unwrap();
+    let private = private.subnet().unwrap().subnet_id().unwrap().to_string();
+    let table = ec2.create_route_table().vpc_id(&vpc).send().await.unwrap();
+    let table = table
+        .route_table()
+        .unwrap()
+        .route_table_id()
+        .unwrap()
+        .to_string();
+    ec2.create_route()
+        .route_table_id(&table)
+        .destination_cidr_block("0.0.0.0/0")
+        .gateway_id(&igw)
+        .send()
+        .await
+        .unwrap();
+    ec2.associate_route_table()
+        .route_table_id(&table)
+        .subnet_id(&public)
+        .send()
+        .await
+        .unwrap();
+    format!(
+        "vpc_id = \"{vpc}\"\npublic_subnet_id = \"{public}\"\nprivate_subnet_id = \"{private}\""
+    )
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_printed_policy_allows_every_action_a_full_run_sends() {
+    let existing = existing_network().await;
     for (label, extra) in [
         ("polprof", ""),
         ("polkey", "director_credentials = \"access-key\""),
+        ("polvpc", existing.as_str()),
     ] {
         let proxy = Proxy::start(endpoint());
         let env = Env::against(label, extra, &proxy.url);

@@ -157,6 +157,7 @@ const IAM_UNDER_PATH: &[&str] = &[
     "iam:ListAccessKeys",
     "iam:ListAttachedRolePolicies",
     "iam:ListInstanceProfilesForRole",
+    "iam:ListRolePolicies",
     "iam:PassRole",
     "iam:PutRolePolicy",
     "iam:RemoveRoleFromInstanceProfile",

@@ -255,3 +255,50 @@ async fn a_quota_shortfall_is_named_before_anything_is_created() {
         plan.stderr
     );
 }
+
+/// Issue #14, part 4: a role that IAM will not delete (`DeleteConflict`) because someone added
+/// policies to it by hand: unpave names them, detaches the managed one (which lives on) and
+/// deletes the inline one (which exists only inside the role), and finishes.
+#[tokio::test(flavor = "multi_thread")]
+async fn policies_added_to_a_role_by_hand_are_named_and_released() {
+    let env = Env::new("rolepol", "");
+    env.pave();
+    let iam = common::aws().await.iam;
+    let role = format!("{}-cfcr-master", env.prefix);
+    iam.put_role_policy()
+        .role_name(&role)
+        .policy_name("added-by-hand")
+        .policy_document(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#,
+        )
+        .send()
+        .await
+        .unwrap();
+    let managed = iam
+        .create_policy()
+        .policy_name(format!("{}-audit", env.prefix))
+        .policy_document(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ec2:DescribeVpcs","Resource":"*"}]}"#,
+        )
+        .send()
+        .await
+        .unwrap();
+    let arn = managed.policy().unwrap().arn().unwrap().to_string();
+    iam.attach_role_policy()
+        .role_name(&role)
+        .policy_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    let gone = env.unpave();
+    assert!(
+        gone.stderr.contains("inline policy \"added-by-hand\""),
+        "{}",
+        gone.stderr
+    );
+    assert!(gone.stderr.contains(&arn), "{}", gone.stderr);
+    common::assert_gone(&env).await;
+    // The managed policy is someone else's: it is still there.
+    iam.get_policy().policy_arn(&arn).send().await.unwrap();
+    iam.delete_policy().policy_arn(&arn).send().await.unwrap();
+}

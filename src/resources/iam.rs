@@ -9,6 +9,7 @@ use super::{Ctx, Key, NameTaken, Need, Needs, OWNER_TAG, Resource};
 use super::{Health, Observed};
 use crate::aws::{self, ErrorClass, Policy};
 use crate::config::Settings;
+use crate::report;
 use crate::state::{AccessKey, Record};
 
 pub const ARN: &str = "arn";
@@ -209,9 +210,29 @@ impl Role {
         }
     }
 
-    /// Removes what AWS refuses to delete a role with: managed policies and instance profiles.
+    /// Removes what AWS refuses to delete a role with, naming what someone added by hand: managed
+    /// policies are detached (they live on), inline policies deleted (they exist only inside the
+    /// role), instance profiles left.
     async fn release(&self, ctx: &Ctx, name: &str) -> anyhow::Result<()> {
         let iam = &ctx.aws.iam;
+        let inline = aws::call("ListRolePolicies", &Policy::standard(), || {
+            iam.list_role_policies().role_name(name).send()
+        })
+        .await?;
+        for policy in inline.policy_names() {
+            report::note(&format!(
+                "role {name} holds inline policy {policy:?}, added outside cfcr-aws: deleting it with the role"
+            ));
+            aws::absent_ok(
+                aws::call("DeleteRolePolicy", &Policy::standard(), || {
+                    iam.delete_role_policy()
+                        .role_name(name)
+                        .policy_name(policy)
+                        .send()
+                })
+                .await,
+            )?;
+        }
         let attached = aws::call("ListAttachedRolePolicies", &Policy::standard(), || {
             iam.list_attached_role_policies().role_name(name).send()
         })
@@ -221,6 +242,9 @@ impl Role {
             .iter()
             .filter_map(|p| p.policy_arn())
         {
+            report::note(&format!(
+                "role {name} has managed policy {arn} attached: detaching it (the policy stays)"
+            ));
             aws::absent_ok(
                 aws::call("DetachRolePolicy", &Policy::standard(), || {
                     iam.detach_role_policy()

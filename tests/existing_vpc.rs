@@ -395,11 +395,45 @@ async fn a_vpc_and_subnets_handed_out_are_used_and_left_as_they_were() {
     env.pave();
     env.run(&["status"]).ok();
 
+    // The network team's own instance in the public subnet is not the environment's business.
+    let theirs = aws
+        .ec2
+        .run_instances()
+        .image_id(env.id("bastion_image"))
+        .instance_type(aws_sdk_ec2::types::InstanceType::T3Micro)
+        .subnet_id(&public)
+        .min_count(1)
+        .max_count(1)
+        .send()
+        .await
+        .unwrap();
+    let theirs = theirs.instances()[0].instance_id().unwrap().to_string();
+
     let destroy = env.run(&["plan", "--destroy"]).ok();
     assert!(destroy.stdout.contains("keep"), "{}", destroy.stdout);
     let unpaved = env.unpave();
     assert!(unpaved.stderr.contains("kept"), "{}", unpaved.stderr);
+    assert!(!unpaved.stderr.contains(&theirs), "{}", unpaved.stderr);
     assert!(owned_in_aws(&aws, &env.prefix).await.is_empty());
+    let still = aws
+        .ec2
+        .describe_instances()
+        .instance_ids(&theirs)
+        .send()
+        .await
+        .unwrap();
+    let state = still.reservations()[0].instances()[0]
+        .state()
+        .unwrap()
+        .name()
+        .unwrap();
+    assert_eq!(state.as_str(), "running");
+    aws.ec2
+        .terminate_instances()
+        .instance_ids(&theirs)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(network.snapshot(&aws).await, before);
 }
 

@@ -176,7 +176,7 @@ where
     }
 }
 
-/// Brings every resource to ready: adopts what a crashed run created, creates what does not
+/// Brings every resource to ready: recovers what a crashed run created, adopts what the configuration names, creates what does not
 /// exist, finishes what was left half-done. Each id is in the state before any follow-up step.
 pub async fn apply(
     ctx: &Ctx,
@@ -239,7 +239,7 @@ async fn settle_intents(ctx: &Ctx, resources: &[Box<dyn Resource>]) -> Result<()
             .expect("ordered keys");
         let settled = async {
             match resource.find(ctx).await? {
-                Some(record) => adopt(ctx, resource.as_ref(), record),
+                Some(record) => record_found(ctx, resource.as_ref(), record),
                 None => ctx.state.forget(key),
             }
         };
@@ -342,7 +342,7 @@ pub fn prepare(
 
 /// Records a resource found in AWS: one a crashed run created, one the configuration names as
 /// existing, or a data source.
-fn adopt(ctx: &Ctx, resource: &dyn Resource, mut record: Record) -> anyhow::Result<()> {
+fn record_found(ctx: &Ctx, resource: &dyn Resource, mut record: Record) -> anyhow::Result<()> {
     let key = resource.key();
     record.origin = resource.origin();
     let verb = match record.origin {
@@ -378,9 +378,9 @@ async fn ensure_created(
     if (ctx.state.intended(key) || !resource.owned())
         && let Some(found) = resource.find(ctx).await?
     {
-        return adopt(ctx, resource, found);
+        return record_found(ctx, resource, found);
     }
-    create_or_adopt(ctx, resource).await
+    create_or_recover(ctx, resource).await
 }
 
 /// Runs the follow-up steps and waits of a created resource and marks it ready.
@@ -416,8 +416,8 @@ const LISTING_LAG: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Creates a resource and records it, with its intent noted first. A create that failed in transit
 /// may have happened anyway, and a name that already exists may be ours from a lost run: either
-/// way it looks, and adopts what it finds.
-async fn create_or_adopt(ctx: &Ctx, resource: &dyn Resource) -> anyhow::Result<()> {
+/// way it looks, and recovers what it finds.
+async fn create_or_recover(ctx: &Ctx, resource: &dyn Resource) -> anyhow::Result<()> {
     let key = resource.key();
     let name = resource.name(&ctx.settings);
     let _shown = report::activity(format!("creating {key} {name}"));
@@ -434,7 +434,7 @@ async fn create_or_adopt(ctx: &Ctx, resource: &dyn Resource) -> anyhow::Result<(
             }
             Err(e) if aws::is_class(&e, aws::ErrorClass::AlreadyExists) => {
                 return match resource.find(ctx).await? {
-                    Some(found) => adopt(ctx, resource, found),
+                    Some(found) => record_found(ctx, resource, found),
                     None => Err(e),
                 };
             }
@@ -445,7 +445,7 @@ async fn create_or_adopt(ctx: &Ctx, resource: &dyn Resource) -> anyhow::Result<(
                 let pause = aws::delay_before_retry(attempt).max(LISTING_LAG);
                 tokio::time::sleep(pause).await;
                 if let Some(found) = resource.find(ctx).await? {
-                    return adopt(ctx, resource, found);
+                    return record_found(ctx, resource, found);
                 }
             }
             Err(e) => return Err(e),

@@ -1,7 +1,6 @@
 //! `cfcr-aws`: paves AWS for CFCR. See docs/architecture.md for how the pieces fit.
 
 mod aws;
-mod backend;
 mod blockers;
 mod bootstrap;
 mod cli;
@@ -14,7 +13,6 @@ mod graph;
 mod keys;
 mod last_error;
 mod leftovers;
-mod lock;
 mod network;
 mod outputs;
 mod policy;

@@ -37,11 +37,11 @@ use std::path::Path;
 
 use anyhow::bail;
 
-use crate::backend::{Backend, BucketElsewhere, Loaded, S3Location, S3Store};
 use crate::cli::{Cli, Command, EnvArgs, GlobalArgs, StateCommand};
 use crate::config::{ConfigValues, Settings, ValidationError, validate_prefix};
 use crate::report;
 use crate::state::State;
+use crate::state::{Backend, BucketElsewhere, Loaded, S3Location, S3Store};
 
 pub use bootstrap::RemoteExit;
 pub use plan::ChangesPending;

@@ -2,8 +2,8 @@
 
 use anyhow::bail;
 
-use crate::backend::Backend;
 use crate::cli::{GlobalArgs, UnpaveArgs};
+use crate::state::Backend;
 use aws_sdk_ec2::types::Filter;
 
 use crate::aws::{self, Clients, Policy};

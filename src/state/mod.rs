@@ -3,6 +3,8 @@
 //! One JSON file per environment, `<state-dir>/<prefix>.json`. Every write replaces the file
 //! atomically (temp file, fsync, rename, fsync of the directory) and the file is created with mode
 //! 0600 from the start, because it holds private keys. The format is documented in docs/state.md.
+//! Where states live is [`backend`]'s concern: a local directory (locked by [`lock`]) or S3
+//! ([`s3`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -13,7 +15,13 @@ use anyhow::{Context, bail};
 use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
 
-use crate::backend::S3Store;
+mod backend;
+mod lock;
+mod s3;
+
+pub use backend::{Backend, Loaded};
+pub use s3::{BucketElsewhere, S3Location, S3Store};
+
 use crate::config::{DirectorNetwork, Settings};
 use crate::keys::KeyMaterial;
 use crate::resources::{Key, PrivateEgress};

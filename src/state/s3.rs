@@ -1,13 +1,9 @@
-//! Where states live: a local directory (the default), or an S3 bucket shared by a team.
-//!
-//! On S3 the state of environment E is `<prefix>/E.json`, written with conditional PUTs (`If-Match`
-//! on the ETag read or written last, `If-None-Match: *` for a new one), so two writers can never
-//! overwrite each other silently, and with server-side encryption requested. A command holds
-//! `<prefix>/E.lock`, created with `If-None-Match: *` and naming its holder; it is deleted at the
-//! end. A lock whose holder died stays until `cfcr-aws force-unlock ID` removes it: never
-//! automatically, since only the operator can know the holder is dead.
-
-use std::path::PathBuf;
+//! The state in S3, for teams: environment E's state is `<prefix>/E.json`, written with conditional
+//! PUTs (`If-Match` on the ETag read or written last, `If-None-Match: *` for a new one), so two
+//! writers can never overwrite each other silently, and with server-side encryption requested. A
+//! command holds `<prefix>/E.lock`, created with `If-None-Match: *` and naming its holder; it is
+//! deleted at the end. A lock whose holder died stays until `cfcr-aws force-unlock ID` removes it:
+//! never automatically, since only the operator can know the holder is dead.
 
 use anyhow::{Context, bail};
 use aws_sdk_s3::primitives::ByteStream;
@@ -19,8 +15,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::aws::retry::AwsError;
 use crate::aws::{self, ErrorClass, Policy};
-use crate::lock::{EnvLock, hostname};
-use crate::state::{self, State, StateStore};
 
 /// An `s3://BUCKET/PREFIX` location.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -50,7 +44,7 @@ impl S3Location {
         })
     }
 
-    fn key(&self, name: &str) -> String {
+    pub(super) fn key(&self, name: &str) -> String {
         if self.prefix.is_empty() {
             name.to_string()
         } else {
@@ -62,7 +56,7 @@ impl S3Location {
         self.key(&format!("{env}.json"))
     }
 
-    fn lock_key(&self, env: &str) -> String {
+    pub(super) fn lock_key(&self, env: &str) -> String {
         self.key(&format!("{env}.lock"))
     }
 }
@@ -78,19 +72,6 @@ impl std::fmt::Display for S3Location {
 pub struct S3Store {
     pub client: aws_sdk_s3::Client,
     pub location: S3Location,
-}
-
-/// A state as read, with what a conditional write needs to replace exactly it.
-#[derive(Debug)]
-pub struct Loaded {
-    pub state: State,
-    /// The S3 ETag; `None` locally.
-    version: Option<String>,
-}
-
-pub enum Backend {
-    Local { dir: PathBuf },
-    S3(S3Store),
 }
 
 /// The holder of a remote lock, as stored in the lock object.
@@ -132,30 +113,10 @@ pub struct StateConflict {
     pub location: String,
 }
 
-/// A command's hold on an environment.
-pub enum Lock {
-    Local(EnvLock),
-    /// Released when dropped.
-    Remote {
-        _held: RemoteLock,
-    },
-}
-
-impl Lock {
-    /// For `unpave`, which leaves nothing behind: the local lock file goes (the remote lock object
-    /// goes when the lock is released anyway).
-    pub fn remove_file(&self) -> anyhow::Result<()> {
-        match self {
-            Lock::Local(lock) => lock.remove_file(),
-            Lock::Remote { .. } => Ok(()),
-        }
-    }
-}
-
 /// Deleted when dropped (at the end of the command, error or not).
 pub struct RemoteLock {
-    store: S3Store,
-    key: String,
+    pub(super) store: S3Store,
+    pub(super) key: String,
 }
 
 impl Drop for RemoteLock {
@@ -183,12 +144,12 @@ pub struct BucketElsewhere {
 }
 
 /// A conditional request refused because the object is not as the condition said.
-fn precondition_failed(e: &AwsError) -> bool {
+pub(super) fn precondition_failed(e: &AwsError) -> bool {
     e.code.as_deref() == Some("PreconditionFailed")
 }
 
 impl S3Store {
-    fn address(&self, key: &str) -> String {
+    pub(super) fn address(&self, key: &str) -> String {
         format!("s3://{}/{key}", self.location.bucket)
     }
 
@@ -263,7 +224,7 @@ impl S3Store {
     }
 
     /// The object's bytes and ETag; `None` when there is none.
-    async fn get(&self, key: &str) -> anyhow::Result<Option<(Vec<u8>, Option<String>)>> {
+    pub(super) async fn get(&self, key: &str) -> anyhow::Result<Option<(Vec<u8>, Option<String>)>> {
         let client = &self.client;
         let out = aws::absent_ok(
             aws::call("GetObject", &Policy::standard(), || {
@@ -291,7 +252,7 @@ impl S3Store {
     /// Creates the object only if it does not exist (`If-None-Match: *`), or replaces it only if it
     /// is still at `version` (`If-Match`); returns the new version. A refusal after a retry may be
     /// this very write, whose first answer was lost: then the object holds exactly `bytes`.
-    async fn put_if(
+    pub(super) async fn put_if(
         &self,
         key: &str,
         bytes: Vec<u8>,
@@ -352,209 +313,6 @@ impl S3Store {
         }))
         .with_context(|| format!("deleting {}", self.address(key)))?;
         Ok(())
-    }
-}
-
-/// 16 hex digits: enough to name a lock, short enough to type.
-fn lock_id() -> String {
-    format!("{:016x}", fastrand::u64(..))
-}
-
-impl Backend {
-    pub fn describe(&self) -> String {
-        match self {
-            Backend::Local { dir } => dir.display().to_string(),
-            Backend::S3(store) => store.location.to_string(),
-        }
-    }
-
-    /// Reads an environment's state; `None` when there is none.
-    pub async fn load(&self, env: &str) -> anyhow::Result<Option<Loaded>> {
-        match self {
-            Backend::Local { dir } => {
-                Ok(
-                    state::load(&state::path_for(dir, env))?.map(|state| Loaded {
-                        state,
-                        version: None,
-                    }),
-                )
-            }
-            Backend::S3(store) => {
-                let key = store.location.state_key(env);
-                let Some((bytes, etag)) = store.get(&key).await? else {
-                    return Ok(None);
-                };
-                let origin = format!("s3://{}/{key}", store.location.bucket);
-                let state = state::parse(&bytes, &origin)?;
-                Ok(Some(Loaded {
-                    state,
-                    version: etag,
-                }))
-            }
-        }
-    }
-
-    /// The store for a state that was read.
-    pub fn open(&self, env: &str, loaded: Loaded) -> StateStore {
-        match self {
-            Backend::Local { dir } => StateStore::open(state::path_for(dir, env), loaded.state),
-            Backend::S3(store) => StateStore::remote(
-                store.clone(),
-                store.location.state_key(env),
-                loaded.state,
-                loaded.version,
-            ),
-        }
-    }
-
-    /// A new state, written before this returns; refused if one exists.
-    pub fn create(&self, env: &str, state: State) -> anyhow::Result<StateStore> {
-        match self {
-            Backend::Local { dir } => StateStore::create(state::path_for(dir, env), state),
-            Backend::S3(store) => {
-                let store =
-                    StateStore::remote(store.clone(), store.location.state_key(env), state, None);
-                store.save_now()?;
-                Ok(store)
-            }
-        }
-    }
-
-    /// Holds the environment for one command, or fails at once naming the holder.
-    pub async fn lock(&self, env: &str, command: &str) -> anyhow::Result<Lock> {
-        let store = match self {
-            Backend::Local { dir } => return Ok(Lock::Local(EnvLock::acquire(dir, env, command)?)),
-            Backend::S3(store) => store,
-        };
-        let key = store.location.lock_key(env);
-        let holder = Holder {
-            id: lock_id(),
-            command: command.to_string(),
-            host: hostname(),
-            pid: std::process::id(),
-            started: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
-        };
-        let body = serde_json::to_vec_pretty(&holder)?;
-        match store.put_if(&key, body, None, false).await {
-            Ok(_) => Ok(Lock::Remote {
-                _held: RemoteLock {
-                    store: store.clone(),
-                    key,
-                },
-            }),
-            Err(e) if precondition_failed(&e) => {
-                let holder = self.holder(env).await?.ok_or_else(|| {
-                    anyhow::anyhow!("environment {env:?} was locked a moment ago; try again")
-                })?;
-                Err(Locked {
-                    env: env.to_string(),
-                    holder,
-                }
-                .into())
-            }
-            Err(e) => Err(e).with_context(|| format!("locking {}", store.address(&key))),
-        }
-    }
-
-    /// Who holds the environment's remote lock, if anyone.
-    pub async fn holder(&self, env: &str) -> anyhow::Result<Option<Holder>> {
-        let Backend::S3(store) = self else {
-            return Ok(None);
-        };
-        let Some((bytes, _)) = store.get(&store.location.lock_key(env)).await? else {
-            return Ok(None);
-        };
-        Ok(Some(
-            serde_json::from_slice(&bytes).context("the lock object is not a cfcr-aws lock")?,
-        ))
-    }
-
-    /// Removes a remote lock whose holder is gone, if its ID is `id`.
-    pub async fn force_unlock(&self, env: &str, id: &str) -> anyhow::Result<Holder> {
-        let Backend::S3(store) = self else {
-            bail!(
-                "local locks are OS file locks, released by the kernel when their holder dies: there is nothing to force. A command still running holds it"
-            );
-        };
-        let Some(holder) = self.holder(env).await? else {
-            bail!("environment {env:?} is not locked");
-        };
-        if holder.id != id {
-            bail!(
-                "the lock of {env:?} has ID {}, not {id} ({holder}); check who holds it before removing it",
-                holder.id
-            );
-        }
-        store.delete(&store.location.lock_key(env))?;
-        Ok(holder)
-    }
-
-    /// Every environment with a state here, by name.
-    pub async fn list(&self) -> anyhow::Result<Vec<(String, anyhow::Result<State>)>> {
-        match self {
-            Backend::Local { dir } => {
-                let entries = match std::fs::read_dir(dir) {
-                    Ok(entries) => entries.collect::<Result<Vec<_>, _>>()?,
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-                    Err(e) => return Err(e).with_context(|| format!("reading {}", dir.display())),
-                };
-                let mut paths: Vec<_> = entries
-                    .into_iter()
-                    .map(|e| e.path())
-                    .filter(|p| p.extension().is_some_and(|x| x == "json"))
-                    .filter(|p| p.file_name().is_some_and(|n| n != crate::last_error::FILE))
-                    .collect();
-                paths.sort();
-                Ok(paths
-                    .into_iter()
-                    .filter_map(|path| {
-                        let name = path.file_stem()?.to_string_lossy().into_owned();
-                        match state::load(&path) {
-                            Ok(Some(state)) => Some((name, Ok(state))),
-                            Ok(None) => None,
-                            Err(e) => Some((name, Err(e))),
-                        }
-                    })
-                    .collect())
-            }
-            Backend::S3(store) => {
-                let prefix = store.location.key("");
-                let client = &store.client;
-                let pages = aws::all_pages(
-                    "ListObjectsV2",
-                    &Policy::standard(),
-                    |token| {
-                        client
-                            .list_objects_v2()
-                            .bucket(&store.location.bucket)
-                            .prefix(&prefix)
-                            .set_continuation_token(token)
-                            .send()
-                    },
-                    |page| page.next_continuation_token(),
-                )
-                .await
-                .with_context(|| format!("listing {}", store.location))?;
-                let mut rows = Vec::new();
-                for object in pages.iter().flat_map(|p| p.contents()) {
-                    let Some(name) = object
-                        .key()
-                        .and_then(|k| k.strip_prefix(&prefix))
-                        .and_then(|k| k.strip_suffix(".json"))
-                        .filter(|k| !k.contains('/'))
-                    else {
-                        continue;
-                    };
-                    let loaded = self.load(name).await;
-                    match loaded {
-                        Ok(Some(loaded)) => rows.push((name.to_string(), Ok(loaded.state))),
-                        Ok(None) => {}
-                        Err(e) => rows.push((name.to_string(), Err(e))),
-                    }
-                }
-                Ok(rows)
-            }
-        }
     }
 }
 

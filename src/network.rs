@@ -10,7 +10,7 @@ use ipnet::Ipv4Net;
 
 use crate::aws::{self, Clients, Policy};
 use crate::config::{DIRECTOR_HOST, DirectorNetwork, Settings};
-use crate::resources::{CLUSTER_TAG, OWNER_TAG, PrivateEgress};
+use crate::resources::{CLUSTER_TAG, PrivateEgress, owned_by};
 
 /// What the survey found.
 #[derive(Debug, Default)]
@@ -221,12 +221,6 @@ struct Network<'a> {
     tables: &'a [RouteTable],
 }
 
-fn tag<'t>(tags: &'t [aws_sdk_ec2::types::Tag], key: &str) -> Option<&'t str> {
-    tags.iter()
-        .find(|t| t.key() == Some(key))
-        .and_then(|t| t.value())
-}
-
 impl Network<'_> {
     /// The configured subnet, when it exists in the VPC and zone and is no other cluster's.
     async fn subnet(
@@ -308,10 +302,6 @@ impl Network<'_> {
             .find(|r| r.destination_cidr_block() == Some(ANYWHERE))
     }
 
-    fn owned(&self, table: &RouteTable) -> bool {
-        tag(table.tags(), OWNER_TAG) == Some(self.env)
-    }
-
     fn check_public_routes(&self, id: &str, survey: &mut Survey) {
         let found = self.table_of(id);
         let route = found.and_then(|(t, _)| Self::default_route(t));
@@ -336,7 +326,7 @@ impl Network<'_> {
             return PrivateEgress::OwnNatGateway;
         };
         let table_id = table.route_table_id().unwrap_or("?");
-        if self.owned(table) {
+        if owned_by(table.tags(), self.env) {
             return PrivateEgress::OwnNatGateway;
         }
         match Self::default_route(table) {
@@ -390,7 +380,7 @@ impl Network<'_> {
             let Some(block) = subnet.cidr_block().and_then(|b| b.parse::<Ipv4Net>().ok()) else {
                 continue;
             };
-            let ours = tag(subnet.tags(), OWNER_TAG) == Some(self.env);
+            let ours = owned_by(subnet.tags(), self.env);
             if !ours && (block.contains(&net) || net.contains(&block)) {
                 problems.push(format!(
                     "{field}: {net} overlaps subnet {} ({block}) of VPC {}; choose a free /24",

@@ -10,7 +10,7 @@ use futures::future::join_all;
 
 use crate::aws::{self, Policy};
 use crate::config::AmiSource;
-use crate::resources::{Ctx, Key, NameTaken, OWNER_TAG, Resource};
+use crate::resources::{Ctx, Key, NameTaken, OWNER_TAG, Resource, owned_by};
 use crate::state::Record;
 
 /// The resources whose names are unique in the account or region, so someone else may hold them.
@@ -280,11 +280,7 @@ async fn orphans(ctx: &Ctx, new: bool) -> anyhow::Result<Option<String>> {
     let found: Vec<&str> = out
         .vpcs()
         .iter()
-        .filter(|v| {
-            v.tags()
-                .iter()
-                .any(|t| t.key() == Some(OWNER_TAG) && t.value() == Some(env.as_str()))
-        })
+        .filter(|v| owned_by(v.tags(), env))
         .filter_map(|v| v.vpc_id())
         .collect();
     Ok((!found.is_empty()).then(|| {
@@ -315,11 +311,7 @@ async fn adopted_vpc_orphans(ctx: &Ctx, vpc_id: &str) -> anyhow::Result<Option<S
         .security_groups()
         .iter()
         .filter(|g| g.vpc_id() == Some(vpc_id))
-        .filter(|g| {
-            g.tags()
-                .iter()
-                .any(|t| t.key() == Some(OWNER_TAG) && t.value() == Some(env.as_str()))
-        })
+        .filter(|g| owned_by(g.tags(), env))
         .filter_map(|g| g.group_id())
         .collect();
     Ok((!found.is_empty()).then(|| {

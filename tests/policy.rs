@@ -8,7 +8,8 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use aws_sdk_ec2::types::{AttributeBooleanValue, IpPermission, IpRange};
+use aws_sdk_ec2::types::{IpPermission, IpRange};
+use common::network::vpc;
 use common::proxy::Proxy;
 use common::{Env, aws, endpoint};
 use serde_json::Value;
@@ -64,77 +65,18 @@ async fn full_run(env: &Env, state_url: &str) {
     env.run(&["--state", state_url, "unpave", "--yes"]).ok();
 }
 
-/// A VPC with an internet gateway and a public subnet routed to it, made directly (not through
-/// the proxy): an existing network to pave into. Its private subnet has no way out, so the
-/// environment adds its NAT gateway and associates its route table too.
+/// An existing network to pave into: its private subnet has no way out, so the environment adds
+/// its NAT gateway and associates its route table too.
 async fn existing_network() -> String {
-    let ec2 = aws().await.ec2;
-    let vpc = ec2
-        .create_vpc()
-        .cidr_block("10.60.0.0/16")
-        .send()
-        .await
-        .unwrap();
-    let vpc = vpc.vpc().unwrap().vpc_id().unwrap().to_string();
-    let on = || AttributeBooleanValue::builder().value(true).build();
-    ec2.modify_vpc_attribute()
-        .vpc_id(&vpc)
-        .enable_dns_support(on())
-        .send()
-        .await
-        .unwrap();
-    ec2.modify_vpc_attribute()
-        .vpc_id(&vpc)
-        .enable_dns_hostnames(on())
-        .send()
-        .await
-        .unwrap();
-    let igw = ec2.create_internet_gateway().send().await.unwrap();
-    let igw = igw
-        .internet_gateway()
-        .unwrap()
-        .internet_gateway_id()
-        .unwrap()
-        .to_string();
-    ec2.attach_internet_gateway()
-        .internet_gateway_id(&igw)
-        .vpc_id(&vpc)
-        .send()
-        .await
-        .unwrap();
-    let subnet = |cidr: &'static str| {
-        ec2.create_subnet()
-            .vpc_id(&vpc)
-            .cidr_block(cidr)
-            .availability_zone("us-east-1a")
-            .send()
-    };
-    let public = subnet("10.60.1.0/24").await.unwrap();
-    let public = public.subnet().unwrap().subnet_id().unwrap().to_string();
-    let private = subnet("10.60.2.0/24").await.unwrap();
-    let private = private.subnet().unwrap().subnet_id().unwrap().to_string();
-    let table = ec2.create_route_table().vpc_id(&vpc).send().await.unwrap();
-    let table = table
-        .route_table()
-        .unwrap()
-        .route_table_id()
-        .unwrap()
-        .to_string();
-    ec2.create_route()
-        .route_table_id(&table)
-        .destination_cidr_block("0.0.0.0/0")
-        .gateway_id(&igw)
-        .send()
-        .await
-        .unwrap();
-    ec2.associate_route_table()
-        .route_table_id(&table)
-        .subnet_id(&public)
-        .send()
-        .await
-        .unwrap();
+    let aws = aws().await;
+    let mut network = vpc(&aws, "10.60.0.0/16", true, true).await;
+    let public = network.public_subnet(&aws, "10.60.1.0/24").await;
+    let private = network
+        .subnet(&aws, "10.60.2.0/24", "us-east-1a", &[])
+        .await;
     format!(
-        "vpc_id = \"{vpc}\"\npublic_subnet_id = \"{public}\"\nprivate_subnet_id = \"{private}\""
+        "vpc_id = \"{}\"\npublic_subnet_id = \"{public}\"\nprivate_subnet_id = \"{private}\"",
+        network.vpc
     )
 }
 

@@ -9,7 +9,7 @@ use aws_sdk_ec2::types::Filter;
 use crate::aws::{self, Clients, Policy};
 use crate::config::{ConfigValues, DirectorCredentials, Settings};
 use crate::keys::KeyMaterial;
-use crate::resources::{CLUSTER_TAG, Ctx, OWNER_TAG, PrivateEgress, inventory};
+use crate::resources::{CLUSTER_TAG, Ctx, OWNER_TAG, PrivateEgress, inventory, owned_by};
 use crate::state::{Origin, SCHEMA_VERSION, State, StateStore, Step};
 use crate::{graph, leftovers, report};
 
@@ -206,7 +206,7 @@ async fn adopted_vpc(aws: &Clients, env: &str) -> anyhow::Result<Option<String>>
     let Some(vpc_id) = groups
         .security_groups()
         .iter()
-        .filter(|g| tagged(g.tags(), OWNER_TAG, env))
+        .filter(|g| owned_by(g.tags(), env))
         .find_map(|g| g.vpc_id())
     else {
         return Ok(None);
@@ -215,7 +215,7 @@ async fn adopted_vpc(aws: &Clients, env: &str) -> anyhow::Result<Option<String>>
         ec2.describe_vpcs().vpc_ids(vpc_id).send()
     })
     .await?;
-    let own = vpcs.vpcs().iter().any(|v| tagged(v.tags(), OWNER_TAG, env));
+    let own = vpcs.vpcs().iter().any(|v| owned_by(v.tags(), env));
     Ok((!own).then(|| vpc_id.to_string()))
 }
 
@@ -255,7 +255,7 @@ async fn cluster_tag(aws: &Clients, settings: &Settings) -> anyhow::Result<Strin
     let ours = owned
         .subnets()
         .iter()
-        .filter(|s| tagged(s.tags(), OWNER_TAG, &settings.prefix));
+        .filter(|s| owned_by(s.tags(), &settings.prefix));
     let theirs = adopted.iter().flat_map(|o| o.subnets());
     Ok(ours
         .chain(theirs)
@@ -264,9 +264,4 @@ async fn cluster_tag(aws: &Clients, settings: &Settings) -> anyhow::Result<Strin
         .and_then(|t| t.value())
         .unwrap_or_default()
         .to_string())
-}
-
-fn tagged(tags: &[aws_sdk_ec2::types::Tag], key: &str, value: &str) -> bool {
-    tags.iter()
-        .any(|t| t.key() == Some(key) && t.value() == Some(value))
 }

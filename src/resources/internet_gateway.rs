@@ -147,7 +147,7 @@ impl Resource for InternetGateway {
 pub struct ExistingInternetGateway;
 
 /// The internet gateway attached to `vpc_id`, if any.
-pub async fn attached_to(ctx: &Ctx, vpc_id: &str) -> anyhow::Result<Option<String>> {
+async fn attached_to(ctx: &Ctx, vpc_id: &str) -> anyhow::Result<Option<String>> {
     let ec2 = &ctx.aws.ec2;
     let out = aws::call("DescribeInternetGateways", &Policy::standard(), || {
         ec2.describe_internet_gateways()

@@ -173,11 +173,17 @@ impl Ctx {
 /// Whether EC2 tags say "this environment's resource named `name`". Describe calls filter by the
 /// same tags; checking again costs nothing and guards against emulators that ignore filters.
 fn tagged(tags: &[Tag], env: &str, name: &str) -> bool {
-    let has = |key: &str, value: &str| {
-        tags.iter()
-            .any(|t| t.key() == Some(key) && t.value() == Some(value))
-    };
-    has(OWNER_TAG, env) && has("Name", name)
+    owned_by(tags, env) && has_tag(tags, "Name", name)
+}
+
+/// Whether EC2 tags carry environment `env`'s ownership tag.
+pub fn owned_by(tags: &[Tag], env: &str) -> bool {
+    has_tag(tags, OWNER_TAG, env)
+}
+
+fn has_tag(tags: &[Tag], key: &str, value: &str) -> bool {
+    tags.iter()
+        .any(|t| t.key() == Some(key) && t.value() == Some(value))
 }
 
 /// A name that belongs to someone else: the environment cannot be paved as configured.

@@ -170,7 +170,7 @@ impl ExistingSubnet {
 }
 
 /// Describes a subnet by id; `None` when AWS does not know it.
-pub async fn describe(ctx: &Ctx, id: &str) -> anyhow::Result<Option<aws_sdk_ec2::types::Subnet>> {
+async fn describe(ctx: &Ctx, id: &str) -> anyhow::Result<Option<aws_sdk_ec2::types::Subnet>> {
     let ec2 = &ctx.aws.ec2;
     let out = aws::absent_ok(
         aws::call("DescribeSubnets", &Policy::standard(), || {

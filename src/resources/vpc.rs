@@ -131,7 +131,7 @@ impl ExistingVpc {
 }
 
 /// Describes a VPC by id; `None` when AWS does not know it.
-pub async fn describe(ctx: &Ctx, id: &str) -> anyhow::Result<Option<aws_sdk_ec2::types::Vpc>> {
+async fn describe(ctx: &Ctx, id: &str) -> anyhow::Result<Option<aws_sdk_ec2::types::Vpc>> {
     let ec2 = &ctx.aws.ec2;
     let out = aws::absent_ok(
         aws::call("DescribeVpcs", &Policy::standard(), || {

@@ -457,6 +457,46 @@ mod tests {
     }
 
     #[test]
+    fn a_version_1_state_reads_as_created_with_the_image_looked_up() {
+        let values = crate::config::ConfigValues {
+            prefix: Some("old".into()),
+            region: Some("us-east-1".into()),
+            ..Default::default()
+        };
+        let state = State {
+            schema_version: SCHEMA_VERSION,
+            env: "old".into(),
+            region: "us-east-1".into(),
+            created_at: "2026-01-01T00:00:00Z".into(),
+            settings: Settings::validate(values, None).unwrap(),
+            cluster_tag: "tag".into(),
+            deployer_key: Default::default(),
+            bastion_host_key: Default::default(),
+            director_access_key: None,
+            resources: [
+                (Key::Vpc, Record::new("vpc-1")),
+                (Key::BastionImage, Record::new("ami-1")),
+            ]
+            .into(),
+            creating: Default::default(),
+            private_egress: PrivateEgress::OwnNatGateway,
+            bootstrap: Default::default(),
+        };
+        let mut old = serde_json::to_value(&state).unwrap();
+        old["schema_version"] = 1.into();
+        old.as_object_mut().unwrap().remove("private_egress");
+        for record in old["resources"].as_object_mut().unwrap().values_mut() {
+            record.as_object_mut().unwrap().remove("origin");
+        }
+        let read = parse(old.to_string().as_bytes(), "test").unwrap();
+        assert_eq!(read.schema_version, 2);
+        assert_eq!(read.resources[&Key::Vpc].origin, Origin::Created);
+        assert_eq!(read.resources[&Key::BastionImage].origin, Origin::LookedUp);
+        assert_eq!(read.private_egress, PrivateEgress::OwnNatGateway);
+        assert_eq!(read.vpc_cidr().unwrap().to_string(), "10.0.0.0/16");
+    }
+
+    #[test]
     fn damaged_and_newer_states_are_refused() {
         let dir = std::env::temp_dir().join(format!("cfcr-aws-state-test2-{}", std::process::id()));
         fs::create_dir_all(&dir).unwrap();

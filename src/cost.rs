@@ -90,7 +90,9 @@ fn round(usd: f64) -> f64 {
 }
 
 /// The monthly cost of `settings`' environment with everything running all month.
-pub fn estimate(settings: &Settings) -> Estimate {
+/// The monthly cost of the environment as configured; `nat_gateway` says whether it has its own
+/// (not when an adopted private subnet gets out through the operator's).
+pub fn estimate(settings: &Settings, nat_gateway: bool) -> Estimate {
     let region = settings.region.clone();
     let Some(prices) = TABLE.iter().find(|p| p.regions.contains(&region.as_str())) else {
         let known: Vec<&str> = TABLE
@@ -125,70 +127,78 @@ pub fn estimate(settings: &Settings) -> Estimate {
         what,
         monthly_usd: instance(kind).map(|usd| round(count * (usd + disks(disk_gb)))),
     };
-    let lines = vec![
-        Line {
-            what: "NAT gateway (hours)".into(),
-            monthly_usd: Some(hourly(prices.nat_gateway_hour)),
-        },
-        Line {
-            what: "classic load balancer (hours)".into(),
-            monthly_usd: Some(hourly(prices.classic_elb_hour)),
-        },
-        Line {
-            what: "3 public IPv4 addresses (the NAT gateway's, the bastion's, the load balancer's)"
-                .into(),
-            monthly_usd: Some(hourly(3.0 * prices.public_ipv4_hour)),
-        },
-        vm(
-            format!(
-                "bastion ({}, {BASTION_ROOT_GB} GB gp3)",
-                settings.bastion_instance_type
+    let nat_lines = nat_gateway.then(|| Line {
+        what: "NAT gateway (hours)".into(),
+        monthly_usd: Some(hourly(prices.nat_gateway_hour)),
+    });
+    let (addresses, whose) = if nat_gateway {
+        (3.0, "the NAT gateway's, the bastion's, the load balancer's")
+    } else {
+        (2.0, "the bastion's, the load balancer's")
+    };
+    let lines: Vec<Line> = nat_lines
+        .into_iter()
+        .chain([
+            Line {
+                what: "classic load balancer (hours)".into(),
+                monthly_usd: Some(hourly(prices.classic_elb_hour)),
+            },
+            Line {
+                what: format!("{addresses} public IPv4 addresses ({whose})"),
+                monthly_usd: Some(hourly(addresses * prices.public_ipv4_hour)),
+            },
+            vm(
+                format!(
+                    "bastion ({}, {BASTION_ROOT_GB} GB gp3)",
+                    settings.bastion_instance_type
+                ),
+                &settings.bastion_instance_type,
+                1.0,
+                BASTION_ROOT_GB,
             ),
-            &settings.bastion_instance_type,
-            1.0,
-            BASTION_ROOT_GB,
-        ),
-        vm(
-            format!(
-                "BOSH director ({}, {DIRECTOR_DISKS_GB} GB gp3)",
-                boot.director_instance_type
+            vm(
+                format!(
+                    "BOSH director ({}, {DIRECTOR_DISKS_GB} GB gp3)",
+                    boot.director_instance_type
+                ),
+                &boot.director_instance_type,
+                1.0,
+                DIRECTOR_DISKS_GB,
             ),
-            &boot.director_instance_type,
-            1.0,
-            DIRECTOR_DISKS_GB,
-        ),
-        vm(
-            format!(
-                "1 Kubernetes master ({}, {MASTER_DISKS_GB} GB gp3)",
-                boot.small_instance_type
+            vm(
+                format!(
+                    "1 Kubernetes master ({}, {MASTER_DISKS_GB} GB gp3)",
+                    boot.small_instance_type
+                ),
+                &boot.small_instance_type,
+                1.0,
+                MASTER_DISKS_GB,
             ),
-            &boot.small_instance_type,
-            1.0,
-            MASTER_DISKS_GB,
-        ),
-        vm(
-            format!(
-                "{} Kubernetes worker(s) ({}, {WORKER_DISKS_GB} GB gp3 each)",
-                boot.worker_count, boot.small_highmem_instance_type
+            vm(
+                format!(
+                    "{} Kubernetes worker(s) ({}, {WORKER_DISKS_GB} GB gp3 each)",
+                    boot.worker_count, boot.small_highmem_instance_type
+                ),
+                &boot.small_highmem_instance_type,
+                workers,
+                WORKER_DISKS_GB,
             ),
-            &boot.small_highmem_instance_type,
-            workers,
-            WORKER_DISKS_GB,
-        ),
-    ];
+        ])
+        .collect();
     let total = round(lines.iter().filter_map(|l| l.monthly_usd).sum());
     Estimate {
         region,
         unavailable: None,
         lines,
         total_monthly_usd: total,
-        per_gb: vec![
-            format!("NAT gateway: ${} per GB processed", prices.nat_gateway_gb),
-            format!(
+        per_gb: nat_gateway
+            .then(|| format!("NAT gateway: ${} per GB processed", prices.nat_gateway_gb))
+            .into_iter()
+            .chain([format!(
                 "classic load balancer: ${} per GB processed",
                 prices.classic_elb_gb
-            ),
-        ],
+            )])
+            .collect(),
         prices_as_of: PRICES_AS_OF,
         source: PRICES_SOURCE,
     }
@@ -241,18 +251,23 @@ mod tests {
 
     #[test]
     fn the_default_environment_in_us_east_1() {
-        let e = estimate(&settings("us-east-1"));
+        let e = estimate(&settings("us-east-1"), true);
         let usd: Vec<f64> = e.lines.iter().map(|l| l.monthly_usd.unwrap()).collect();
         // NAT 0.045 × 730; CLB 0.025 × 730; 3 × 0.005 × 730; t3.micro + 8 GB; t3.large + 89 GB;
         // t3.micro + 30 GB; 2 × (t3.medium + 110 GB).
         assert_eq!(usd, [32.85, 18.25, 10.95, 8.23, 67.86, 9.99, 78.34]);
         assert_eq!(e.total_monthly_usd, 226.47);
         assert!(e.per_gb[0].contains("0.045"));
+        // An adopted private subnet that gets out on its own: no NAT gateway, one address less.
+        let e = estimate(&settings("us-east-1"), false);
+        let usd: Vec<f64> = e.lines.iter().map(|l| l.monthly_usd.unwrap()).collect();
+        assert_eq!(usd, [18.25, 7.3, 8.23, 67.86, 9.99, 78.34]);
+        assert!(e.per_gb.iter().all(|g| !g.contains("NAT")));
     }
 
     #[test]
     fn a_region_without_prices_says_so() {
-        let e = estimate(&settings("eu-west-1"));
+        let e = estimate(&settings("eu-west-1"), true);
         assert!(e.lines.is_empty());
         assert!(e.text().contains("no prices for eu-west-1"), "{}", e.text());
     }

@@ -89,9 +89,15 @@ pub async fn check(
             Ok(None)
         }
     };
+    // Quotas count what is created: not an adopted VPC or gateway.
+    let created: BTreeSet<Key> = resources
+        .iter()
+        .filter(|r| r.owned() && to_create.contains(&r.key()))
+        .map(|r| r.key())
+        .collect();
     let quotas = async {
         if check_quota {
-            crate::quotas::problems(ctx, to_create, hand_off).await
+            crate::quotas::problems(ctx, &created, hand_off).await
         } else {
             Ok((Vec::new(), Vec::new()))
         }

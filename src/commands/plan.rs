@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use crate::cli::{GlobalArgs, PlanArgs};
 use crate::preflight::{self, PreflightFailed};
 use crate::refresh;
-use crate::resources::{Ctx, Health, Key, inventory};
+use crate::resources::{Ctx, Health, Key, PrivateEgress, inventory};
 use crate::state::Origin;
 use crate::state::{self, StateStore};
 use crate::{graph, network, report};
@@ -83,7 +83,8 @@ pub async fn run(global: &GlobalArgs, args: PlanArgs) -> anyhow::Result<()> {
     };
     problems.splice(0..0, survey.problems);
     // What the environment costs as configured; a destroy plan has nothing to add.
-    let cost = (!args.destroy).then(|| crate::cost::estimate(&ctx.settings));
+    let own_nat = ctx.state.snapshot().private_egress == PrivateEgress::OwnNatGateway;
+    let cost = (!args.destroy).then(|| crate::cost::estimate(&ctx.settings, own_nat));
     if args.json {
         let mut plan = as_json(&ctx, &steps, &problems, args.destroy);
         plan["notes"] = json!(survey.notes);

@@ -528,12 +528,16 @@ pub async fn owned_in_aws(aws: &Aws, prefix: &str) -> std::collections::BTreeSet
     found
 }
 
-/// The same view of what the state records.
 /// LocalStack holds exactly what the state records: the environment's 21 owned resources.
 pub async fn assert_complete(env: &Env) {
+    assert_owns(env, 21).await;
+}
+
+/// LocalStack holds exactly what the state records as created: `count` resources.
+pub async fn assert_owns(env: &Env, count: usize) {
     let in_aws = owned_in_aws(&aws().await, &env.prefix).await;
     assert_eq!(in_aws, recorded_in_state(&env.state()));
-    assert_eq!(in_aws.len(), 21, "{in_aws:?}");
+    assert_eq!(in_aws.len(), count, "{in_aws:?}");
 }
 
 /// Nothing of the environment is left, in LocalStack or in the state directory.
@@ -568,6 +572,8 @@ pub fn recorded_in_state(state: &Value) -> std::collections::BTreeSet<String> {
         .map(|resources| {
             resources
                 .iter()
+                // Adopted resources are the operator's: they carry no ownership tag.
+                .filter(|(_, record)| record["origin"] != "adopted")
                 .filter_map(|(key, record)| {
                     Some(format!("{}:{}", kind(key)?, record["id"].as_str()?))
                 })

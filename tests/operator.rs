@@ -240,6 +240,39 @@ async fn a_quota_shortfall_is_named_before_anything_is_created() {
             .is_empty()
     );
 
+    // In an existing VPC the VPC and its gateway are adopted, not created: their quotas do not
+    // count (the others still refuse at one).
+    let aws = common::aws().await;
+    let mut network = common::network::vpc(&aws, "10.61.0.0/16", true, true).await;
+    let public = network.public_subnet(&aws, "10.61.1.0/24").await;
+    let adopted = Env::against(
+        "quotavpc",
+        &format!(
+            "vpc_id = \"{}\"\npublic_subnet_id = \"{public}\"\nprivate_subnet_ip_prefix = \"10.61.2\"",
+            network.vpc
+        ),
+        &proxy.url,
+    );
+    let plan = common::Run::from(
+        adopted
+            .command(&["plan"])
+            .env("CFCR_AWS_SKIP_QUOTA_CHECK", "false")
+            .output()
+            .unwrap(),
+    );
+    assert!(
+        plan.all_output().contains("quota "),
+        "{}",
+        plan.all_output()
+    );
+    for adopted_quota in ["L-F678F1CE", "L-A4707A72"] {
+        assert!(
+            !plan.all_output().contains(adopted_quota),
+            "{adopted_quota}: {}",
+            plan.all_output()
+        );
+    }
+
     // Without Service Quotas (LocalStack has none), AWS's defaults stand in, and pave says so.
     let plain = Env::new("quotadefault", "");
     let plan = common::Run::from(

@@ -152,6 +152,12 @@ async fn realistic_run(label: &str, realism: Realism, existing: Option<(Network,
         assert_eq!(network.snapshot(&aws().await).await, before);
     }
 
+    // A stalled answer on the critical path costs one attempt timeout: say which request it was.
+    println!(
+        "realistic seed {seed}: stalled {:?}, abandoned after the attempt timeout: {}",
+        proxy.stalled(),
+        proxy.abandoned_stalls()
+    );
     if let Some(floor) = pave_floor.filter(|_| !nat_fails) {
         println!(
             "realistic seed {seed}: pave {} (floor {}, {})",

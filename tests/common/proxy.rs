@@ -85,6 +85,8 @@ struct Plan {
     iam_actions: Vec<String>,
     /// Stalled requests whose client gave up (closed the connection) before the stall ended.
     abandoned_stalls: usize,
+    /// The actions of the requests the realism layer stalled.
+    stalled: Vec<String>,
     /// Every error the realism layer answered with, as `Action: message`.
     refusals: Vec<String>,
     latency: Duration,
@@ -254,6 +256,11 @@ impl Proxy {
         self.plan.lock().unwrap().abandoned_stalls
     }
 
+    /// The actions of the requests the realism layer stalled.
+    pub fn stalled(&self) -> Vec<String> {
+        self.plan.lock().unwrap().stalled.clone()
+    }
+
     /// Every request so far as the IAM action it needs (`ec2:CreateVpc`, `s3:PutObject`).
     pub fn iam_actions(&self) -> Vec<String> {
         self.plan.lock().unwrap().iam_actions.clone()
@@ -420,6 +427,7 @@ fn serve(
         (Some(Fault::Delay(_) | Fault::Truncate) | None, verdict) => {
             if let Verdict::Stall(lasts) = verdict {
                 stall = Some(lasts);
+                plan.lock().unwrap().stalled.push(action.clone());
             }
             match forward(upstream, &head, &body) {
                 Some(response) => response,

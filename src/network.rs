@@ -31,8 +31,8 @@ const ANYWHERE: &str = "0.0.0.0/0";
 const PUBLIC_ADDRESSES_NEEDED: i32 = 10;
 
 /// Surveys the VPC the settings name, if any. `cluster_tag` is the environment's own (a re-run
-/// finds its tag on the subnets), `env` its name; `new` says nothing exists yet, so addresses
-/// in use are someone else's.
+/// finds its tag on the subnets); `new` says nothing of the environment exists yet, so an address
+/// in use is someone else's.
 pub async fn survey(
     aws: &Clients,
     settings: &Settings,

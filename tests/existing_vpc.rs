@@ -397,3 +397,125 @@ async fn preflight_names_what_makes_a_vpc_unusable_before_creating_anything() {
         run.stderr
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn preflight_reads_the_subnets_routes_and_sizes() {
+    let aws = aws().await;
+    let mut network = vpc(&aws, "10.47.0.0/16", true, true).await;
+    let zone = format!("{REGION}a");
+    // Routed by the main table, which has no way out: no public subnet.
+    let unrouted = network.subnet(&aws, "10.47.1.0/24", &zone, &[]).await;
+    // Too small, and given a route table of its own without a default route.
+    let small = network.subnet(&aws, "10.47.2.0/25", &zone, &[]).await;
+    let table = aws
+        .ec2
+        .create_route_table()
+        .vpc_id(&network.vpc)
+        .send()
+        .await
+        .unwrap();
+    let table = table
+        .route_table()
+        .unwrap()
+        .route_table_id()
+        .unwrap()
+        .to_string();
+    aws.ec2
+        .associate_route_table()
+        .route_table_id(&table)
+        .subnet_id(&small)
+        .send()
+        .await
+        .unwrap();
+    let env = Env::new(
+        "exroute",
+        &format!(
+            "vpc_id = \"{}\"\npublic_subnet_id = \"{unrouted}\"\nprivate_subnet_id = \"{small}\"",
+            network.vpc
+        ),
+    );
+    let run = env.run(&["plan"]);
+    assert_eq!(run.code, 1, "{}", run.all_output());
+    for expected in [
+        &format!("public_subnet_id: {unrouted} does not route 0.0.0.0/0 to an internet gateway"),
+        "aws ec2 create-route --route-table-id",
+        &format!("private_subnet_id: {small} is 10.47.2.0/25"),
+        &format!(
+            "private_subnet_id: {small} is associated with route table {table}, which has no default route"
+        ),
+    ] {
+        assert!(
+            run.all_output().contains(expected),
+            "{expected}:\n{}",
+            run.all_output()
+        );
+    }
+
+    // A "private" subnet routed to the internet gateway is a public one.
+    let public = network.public_subnet(&aws, "10.47.3.0/24").await;
+    let env = Env::new(
+        "exroute2",
+        &format!(
+            "vpc_id = \"{}\"\npublic_subnet_id = \"{public}\"\nprivate_subnet_id = \"{public}\"",
+            network.vpc
+        ),
+    );
+    let same = env.run(&["plan"]);
+    assert_eq!(
+        same.code,
+        2,
+        "the same subnet twice is refused offline: {}",
+        same.all_output()
+    );
+    let second = network.public_subnet(&aws, "10.47.4.0/24").await;
+    let env = Env::new(
+        "exroute3",
+        &format!(
+            "vpc_id = \"{}\"\npublic_subnet_id = \"{public}\"\nprivate_subnet_id = \"{second}\"",
+            network.vpc
+        ),
+    );
+    let run = env.run(&["pave", "--yes", "--no-bootstrap"]);
+    assert_eq!(run.code, 1, "{}", run.all_output());
+    assert!(
+        run.stderr.contains(&format!(
+            "private_subnet_id: {second} routes 0.0.0.0/0 to internet gateway"
+        )),
+        "{}",
+        run.stderr
+    );
+    assert!(!env.state_path().exists());
+
+    // The director's address taken by someone's interface.
+    let taken = network.subnet(&aws, "10.47.5.0/24", &zone, &[]).await;
+    let interface = aws
+        .ec2
+        .create_network_interface()
+        .subnet_id(&taken)
+        .private_ip_address("10.47.5.252")
+        .send()
+        .await
+        .unwrap();
+    let interface = interface
+        .network_interface()
+        .unwrap()
+        .network_interface_id()
+        .unwrap()
+        .to_string();
+    let env = Env::new(
+        "exroute4",
+        &format!(
+            "vpc_id = \"{}\"\npublic_subnet_id = \"{public}\"\nprivate_subnet_id = \"{taken}\"",
+            network.vpc
+        ),
+    );
+    let run = env.run(&["plan"]);
+    assert_eq!(run.code, 1, "{}", run.all_output());
+    assert!(
+        run.all_output().contains(&format!(
+            "10.47.5.252, the address BOSH gives the director, is held by {interface}"
+        )),
+        "{}",
+        run.all_output()
+    );
+}

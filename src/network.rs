@@ -68,7 +68,56 @@ pub async fn survey(
         .chain(vpc.cidr_block().and_then(|b| b.parse().ok()))
         .collect();
     let primary = vpc.cidr_block().and_then(|b| b.parse::<Ipv4Net>().ok());
+    let read = read(aws, vpc_id).await?;
+    survey.problems.extend(read.vpc_problems(vpc_id));
+    let network = Network {
+        vpc_id,
+        zone: &settings.zone,
+        env: &settings.prefix,
+        cluster_tag,
+        subnets: &read.subnets,
+        tables: &read.tables,
+    };
+    if let Some(id) = &settings.public_subnet_id
+        && let Some(subnet) = network
+            .subnet(aws, "public_subnet_id", id, &mut survey)
+            .await?
+    {
+        network.check_public(&subnet, new, &mut survey);
+    }
+    if let Some(id) = &settings.private_subnet_id
+        && let Some(subnet) = network
+            .subnet(aws, "private_subnet_id", id, &mut survey)
+            .await?
+    {
+        survey.egress = network.private_egress(id, &mut survey);
+        check_private_room(aws, &subnet, primary, new, &mut survey).await?;
+    }
+    for (field, net) in [
+        ("public_subnet_ip_prefix", settings.public_subnet_cidr()),
+        ("private_subnet_ip_prefix", settings.private_subnet_cidr()),
+    ] {
+        if let Some(net) = net {
+            survey
+                .problems
+                .extend(network.room_for(field, net, &blocks));
+        }
+    }
+    Ok(survey)
+}
 
+/// What the survey reads of the VPC besides itself, at once.
+struct Read {
+    dns_support: bool,
+    dns_hostnames: bool,
+    gateway: Option<String>,
+    subnets: Vec<Subnet>,
+    tables: Vec<RouteTable>,
+}
+
+async fn read(aws: &Clients, vpc_id: &str) -> anyhow::Result<Read> {
+    let ec2 = &aws.ec2;
+    let policy = Policy::standard();
     let attribute = |name: VpcAttributeName| {
         aws::call("DescribeVpcAttribute", &policy, move || {
             ec2.describe_vpc_attribute()
@@ -117,98 +166,80 @@ pub async fn survey(
     let enabled = |value: Option<&aws_sdk_ec2::types::AttributeBooleanValue>| {
         value.and_then(|v| v.value()) == Some(true)
     };
-    for (on, flag) in [
-        (enabled(dns_support.enable_dns_support()), "dns-support"),
-        (
-            enabled(dns_hostnames.enable_dns_hostnames()),
-            "dns-hostnames",
-        ),
-    ] {
-        if !on {
-            survey.problems.push(format!(
-                "vpc_id: VPC {vpc_id} has DNS {} off; BOSH and Kubernetes need instance DNS names: aws ec2 modify-vpc-attribute --vpc-id {vpc_id} --enable-{flag} '{{\"Value\":true}}'",
-                flag.trim_start_matches("dns-")
-            ));
-        }
-    }
-    let gateway = gateways
-        .internet_gateways()
-        .iter()
-        .filter(|g| g.attachments().iter().any(|a| a.vpc_id() == Some(vpc_id)))
-        .find_map(|g| g.internet_gateway_id());
-    if gateway.is_none() {
-        survey.problems.push(format!(
-            "vpc_id: VPC {vpc_id} has no internet gateway attached; the bastion, the NAT gateway and the API load balancer need one: aws ec2 create-internet-gateway, then aws ec2 attach-internet-gateway --internet-gateway-id IGW_ID --vpc-id {vpc_id}"
-        ));
-    }
-    let subnets: Vec<Subnet> = subnets
-        .iter()
-        .flat_map(|p| p.subnets())
-        // Matched here too: emulators may ignore the filter.
-        .filter(|s| s.vpc_id() == Some(vpc_id))
-        .cloned()
-        .collect();
-    let tables: Vec<RouteTable> = tables
-        .iter()
-        .flat_map(|p| p.route_tables())
-        .filter(|t| t.vpc_id() == Some(vpc_id))
-        .cloned()
-        .collect();
-    let network = Network {
-        vpc_id,
-        zone: &settings.zone,
-        env: &settings.prefix,
-        cluster_tag,
-        subnets: &subnets,
-        tables: &tables,
-    };
+    // Matched here too: emulators may ignore the filters.
+    Ok(Read {
+        dns_support: enabled(dns_support.enable_dns_support()),
+        dns_hostnames: enabled(dns_hostnames.enable_dns_hostnames()),
+        gateway: gateways
+            .internet_gateways()
+            .iter()
+            .filter(|g| g.attachments().iter().any(|a| a.vpc_id() == Some(vpc_id)))
+            .find_map(|g| g.internet_gateway_id().map(str::to_string)),
+        subnets: subnets
+            .iter()
+            .flat_map(|p| p.subnets())
+            .filter(|s| s.vpc_id() == Some(vpc_id))
+            .cloned()
+            .collect(),
+        tables: tables
+            .iter()
+            .flat_map(|p| p.route_tables())
+            .filter(|t| t.vpc_id() == Some(vpc_id))
+            .cloned()
+            .collect(),
+    })
+}
 
-    for (field, id, public) in [
-        ("public_subnet_id", &settings.public_subnet_id, true),
-        ("private_subnet_id", &settings.private_subnet_id, false),
-    ] {
-        let Some(id) = id else { continue };
-        let Some(subnet) = network.subnet(aws, field, id, &mut survey).await? else {
-            continue;
-        };
-        let block = subnet.cidr_block().and_then(|b| b.parse::<Ipv4Net>().ok());
-        if public {
-            network.check_public_routes(id, &mut survey);
-            if new && subnet.available_ip_address_count().unwrap_or(0) < PUBLIC_ADDRESSES_NEEDED {
-                survey.problems.push(format!(
-                    "public_subnet_id: {id} has {} free addresses; the API load balancer needs 8 (AWS's minimum for a classic load balancer), the bastion and the NAT gateway one each: use a larger or emptier subnet",
-                    subnet.available_ip_address_count().unwrap_or(0)
+impl Read {
+    /// DNS off, or no internet gateway: each with the command that fixes it.
+    fn vpc_problems(&self, vpc_id: &str) -> Vec<String> {
+        let mut problems = Vec::new();
+        for (on, flag) in [
+            (self.dns_support, "dns-support"),
+            (self.dns_hostnames, "dns-hostnames"),
+        ] {
+            if !on {
+                problems.push(format!(
+                    "vpc_id: VPC {vpc_id} has DNS {} off; BOSH and Kubernetes need instance DNS names: aws ec2 modify-vpc-attribute --vpc-id {vpc_id} --enable-{flag} '{{\"Value\":true}}'",
+                    flag.trim_start_matches("dns-")
                 ));
             }
-        } else {
-            survey.egress = network.private_egress(id, &mut survey);
-            match (block, primary) {
-                (Some(block), _) if block.prefix_len() > 24 => survey.problems.push(format!(
-                    "private_subnet_id: {id} is {block}; the director and the cluster need a /24 or larger (BOSH gives the director .{DIRECTOR_HOST}): use a larger subnet"
-                )),
-                (Some(block), Some(primary)) if new => {
-                    let director = DirectorNetwork::new(block, primary).internal_ip;
-                    if let Some(holder) = address_holder(aws, id, &director.to_string()).await? {
-                        survey.problems.push(format!(
-                            "private_subnet_id: {director}, the address BOSH gives the director, is held by {holder} in {id}: free it, or use another subnet"
-                        ));
-                    }
-                }
-                _ => {}
+        }
+        if self.gateway.is_none() {
+            problems.push(format!(
+                "vpc_id: VPC {vpc_id} has no internet gateway attached; the bastion, the NAT gateway and the API load balancer need one: aws ec2 create-internet-gateway, then aws ec2 attach-internet-gateway --internet-gateway-id IGW_ID --vpc-id {vpc_id}"
+            ));
+        }
+        problems
+    }
+}
+
+/// An existing private subnet must hold the director at .252 of its first /24: a /24 or larger,
+/// with that address free (checked only before anything exists: later, the director holds it).
+async fn check_private_room(
+    aws: &Clients,
+    subnet: &Subnet,
+    primary: Option<Ipv4Net>,
+    new: bool,
+    survey: &mut Survey,
+) -> anyhow::Result<()> {
+    let id = subnet.subnet_id().unwrap_or_default();
+    let block = subnet.cidr_block().and_then(|b| b.parse::<Ipv4Net>().ok());
+    match (block, primary) {
+        (Some(block), _) if block.prefix_len() > 24 => survey.problems.push(format!(
+            "private_subnet_id: {id} is {block}; the director and the cluster need a /24 or larger (BOSH gives the director .{DIRECTOR_HOST}): use a larger subnet"
+        )),
+        (Some(block), Some(primary)) if new => {
+            let director = DirectorNetwork::new(block, primary).internal_ip;
+            if let Some(holder) = address_holder(aws, id, &director.to_string()).await? {
+                survey.problems.push(format!(
+                    "private_subnet_id: {director}, the address BOSH gives the director, is held by {holder} in {id}: free it, or use another subnet"
+                ));
             }
         }
+        _ => {}
     }
-    for (field, net) in [
-        ("public_subnet_ip_prefix", settings.public_subnet_cidr()),
-        ("private_subnet_ip_prefix", settings.private_subnet_cidr()),
-    ] {
-        if let Some(net) = net {
-            survey
-                .problems
-                .extend(network.room_for(field, net, &blocks));
-        }
-    }
-    Ok(survey)
+    Ok(())
 }
 
 /// The VPC's subnets and route tables, as read once.
@@ -300,6 +331,19 @@ impl Network<'_> {
             .routes()
             .iter()
             .find(|r| r.destination_cidr_block() == Some(ANYWHERE))
+    }
+
+    /// An existing public subnet must route to the gateway and (before anything exists) have room
+    /// for the load balancer, the bastion and the NAT gateway.
+    fn check_public(&self, subnet: &Subnet, new: bool, survey: &mut Survey) {
+        let id = subnet.subnet_id().unwrap_or_default();
+        self.check_public_routes(id, survey);
+        let free = subnet.available_ip_address_count().unwrap_or(0);
+        if new && free < PUBLIC_ADDRESSES_NEEDED {
+            survey.problems.push(format!(
+                "public_subnet_id: {id} has {free} free addresses; the API load balancer needs 8 (AWS's minimum for a classic load balancer), the bastion and the NAT gateway one each: use a larger or emptier subnet"
+            ));
+        }
     }
 
     fn check_public_routes(&self, id: &str, survey: &mut Survey) {

@@ -244,8 +244,15 @@ pub async fn problems(
             0.0
         }
     };
-    let used_vcpus: f64 = running_types.iter().map(|t| cpus_of(t)).sum();
-    let needed_vcpus: f64 = planned.iter().map(|(t, n)| n * cpus_of(t)).sum();
+    // Folded from 0.0: an empty f64 sum is -0.0, which prints as "-0".
+    let used_vcpus = running_types
+        .iter()
+        .map(|t| cpus_of(t))
+        .fold(0.0, |a, b| a + b);
+    let needed_vcpus = planned
+        .iter()
+        .map(|(t, n)| n * cpus_of(t))
+        .fold(0.0, |a, b| a + b);
 
     let checks = [
         (&VPCS, vpcs.vpcs().len() as f64, needs(Key::Vpc)),

@@ -6,11 +6,14 @@
 use aws_sdk_ec2::types::{
     Filter, Route, RouteState, RouteTable, Subnet, VpcAttributeName, VpcCidrBlockStateCode,
 };
+use futures::TryFutureExt;
 use ipnet::Ipv4Net;
 
 use crate::aws::{self, Clients, Policy};
 use crate::config::{DIRECTOR_HOST, DirectorNetwork, Settings};
-use crate::resources::{CLUSTER_TAG, PrivateEgress, owned_by};
+use crate::resources::{
+    CLUSTER_TAG, PrivateEgress, describe_subnet, describe_vpc, internet_gateway_of, owned_by,
+};
 
 /// What the survey found.
 #[derive(Debug, Default)]
@@ -43,15 +46,7 @@ pub async fn survey(
     let Some(vpc_id) = settings.vpc_id.as_deref() else {
         return Ok(survey);
     };
-    let ec2 = &aws.ec2;
-    let policy = Policy::standard();
-    let vpcs = aws::absent_ok(
-        aws::call("DescribeVpcs", &policy, || {
-            ec2.describe_vpcs().vpc_ids(vpc_id).send()
-        })
-        .await,
-    )?;
-    let Some(vpc) = vpcs.and_then(|o| o.vpcs().first().cloned()) else {
+    let Some(vpc) = describe_vpc(&aws.ec2, vpc_id).await? else {
         survey.problems.push(format!(
             "vpc_id: VPC {vpc_id} does not exist in {} (or these credentials cannot see it); check the id and the region",
             settings.region
@@ -125,21 +120,13 @@ async fn read(aws: &Clients, vpc_id: &str) -> anyhow::Result<Read> {
                 .attribute(name.clone())
                 .send()
         })
+        .err_into::<anyhow::Error>()
     };
     let in_vpc = || Filter::builder().name("vpc-id").values(vpc_id).build();
-    let (dns_support, dns_hostnames, gateways, subnets, tables) = futures::try_join!(
+    let (dns_support, dns_hostnames, gateway, subnets, tables) = futures::try_join!(
         attribute(VpcAttributeName::EnableDnsSupport),
         attribute(VpcAttributeName::EnableDnsHostnames),
-        aws::call("DescribeInternetGateways", &policy, || {
-            ec2.describe_internet_gateways()
-                .filters(
-                    Filter::builder()
-                        .name("attachment.vpc-id")
-                        .values(vpc_id)
-                        .build(),
-                )
-                .send()
-        }),
+        internet_gateway_of(ec2, vpc_id),
         aws::all_pages(
             "DescribeSubnets",
             &policy,
@@ -150,7 +137,8 @@ async fn read(aws: &Clients, vpc_id: &str) -> anyhow::Result<Read> {
                     .send()
             },
             |page| page.next_token(),
-        ),
+        )
+        .err_into::<anyhow::Error>(),
         aws::all_pages(
             "DescribeRouteTables",
             &policy,
@@ -161,7 +149,8 @@ async fn read(aws: &Clients, vpc_id: &str) -> anyhow::Result<Read> {
                     .send()
             },
             |page| page.next_token(),
-        ),
+        )
+        .err_into::<anyhow::Error>(),
     )?;
     let enabled = |value: Option<&aws_sdk_ec2::types::AttributeBooleanValue>| {
         value.and_then(|v| v.value()) == Some(true)
@@ -170,11 +159,7 @@ async fn read(aws: &Clients, vpc_id: &str) -> anyhow::Result<Read> {
     Ok(Read {
         dns_support: enabled(dns_support.enable_dns_support()),
         dns_hostnames: enabled(dns_hostnames.enable_dns_hostnames()),
-        gateway: gateways
-            .internet_gateways()
-            .iter()
-            .filter(|g| g.attachments().iter().any(|a| a.vpc_id() == Some(vpc_id)))
-            .find_map(|g| g.internet_gateway_id().map(str::to_string)),
+        gateway,
         subnets: subnets
             .iter()
             .flat_map(|p| p.subnets())
@@ -265,14 +250,7 @@ impl Network<'_> {
             Some(subnet) => subnet.clone(),
             None => {
                 // Not in the VPC: elsewhere, or nowhere.
-                let ec2 = &aws.ec2;
-                let out = aws::absent_ok(
-                    aws::call("DescribeSubnets", &Policy::standard(), || {
-                        ec2.describe_subnets().subnet_ids(id).send()
-                    })
-                    .await,
-                )?;
-                match out.and_then(|o| o.subnets().first().cloned()) {
+                match describe_subnet(&aws.ec2, id).await? {
                     Some(other) => survey.problems.push(format!(
                         "{field}: {id} is in VPC {}, not in vpc_id {}; name a subnet of {}",
                         other.vpc_id().unwrap_or("?"),

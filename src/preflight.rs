@@ -10,7 +10,7 @@ use futures::future::join_all;
 
 use crate::aws::{self, Policy};
 use crate::config::AmiSource;
-use crate::resources::{Ctx, Key, NameTaken, OWNER_TAG, Resource, owned_by};
+use crate::resources::{Ctx, Key, NameTaken, OWNER_TAG, Resource, groups_of_env, owned_by};
 use crate::state::Record;
 
 /// The resources whose names are unique in the account or region, so someone else may hold them.
@@ -299,27 +299,9 @@ async fn orphans(ctx: &Ctx, new: bool) -> anyhow::Result<Option<String>> {
 
 /// The environment's security groups in the adopted VPC, without a state.
 async fn adopted_vpc_orphans(ctx: &Ctx, vpc_id: &str) -> anyhow::Result<Option<String>> {
-    let ec2 = &ctx.aws.ec2;
     let env = &ctx.settings.prefix;
-    let out = aws::call("DescribeSecurityGroups", &Policy::standard(), || {
-        ec2.describe_security_groups()
-            .filters(
-                Filter::builder()
-                    .name(format!("tag:{OWNER_TAG}"))
-                    .values(env)
-                    .build(),
-            )
-            .filters(Filter::builder().name("vpc-id").values(vpc_id).build())
-            .send()
-    })
-    .await?;
-    let found: Vec<&str> = out
-        .security_groups()
-        .iter()
-        .filter(|g| g.vpc_id() == Some(vpc_id))
-        .filter(|g| owned_by(g.tags(), env))
-        .filter_map(|g| g.group_id())
-        .collect();
+    let groups = groups_of_env(&ctx.aws.ec2, env, Some(vpc_id)).await?;
+    let found: Vec<&str> = groups.iter().filter_map(|g| g.group_id()).collect();
     Ok((!found.is_empty()).then(|| {
         format!(
             "VPC {vpc_id} already holds security groups {} of environment {env:?} but there is no state file: run `cfcr-aws unpave --env {env}` to delete what is left (the VPC itself is kept), or restore the state file. {ELSEWHERE}",

@@ -145,6 +145,16 @@ async fn a_vpc_and_subnets_handed_out_are_used_and_left_as_they_were() {
 
     let destroy = env.run(&["plan", "--destroy"]).ok();
     assert!(destroy.stdout.contains("keep"), "{}", destroy.stdout);
+    for adopted in [&network.vpc, &public, &private] {
+        assert!(
+            destroy
+                .stdout
+                .lines()
+                .any(|l| l.contains("keep") && l.contains(adopted.as_str())),
+            "{adopted} kept: {}",
+            destroy.stdout
+        );
+    }
     let unpaved = env.unpave();
     assert!(unpaved.stderr.contains("kept"), "{}", unpaved.stderr);
     assert!(!unpaved.stderr.contains(&theirs), "{}", unpaved.stderr);

@@ -132,7 +132,7 @@ async fn pave_steps(
         let (action, changes) = match (&record, health.get(&key)) {
             (None, _) => match resource.origin() {
                 Origin::Created => ("create", Vec::new()),
-                Origin::Adopted => ("adopt", adoption(resource.as_ref())),
+                Origin::Adopted => ("adopt", vec![resource.adoption()]),
                 Origin::LookedUp => ("look up", Vec::new()),
             },
             (Some(_), Some(Health::Missing)) if resource.origin() == Origin::Adopted => (
@@ -205,26 +205,12 @@ fn destroy_steps(ctx: &Ctx, resources: &[Box<dyn crate::resources::Resource>]) -
                     Origin::LookedUp => "forget",
                 },
                 changes: match resource.origin() {
-                    Origin::Adopted => vec![
-                        "adopted: not deleted; a cluster tag cfcr-aws added is taken back"
-                            .to_string(),
-                    ],
+                    Origin::Adopted => vec![resource.adoption()],
                     _ => Vec::new(),
                 },
             })
         })
         .collect()
-}
-
-/// What adopting a resource does to it.
-fn adoption(resource: &dyn crate::resources::Resource) -> Vec<String> {
-    match resource.key() {
-        Key::PublicSubnet | Key::PrivateSubnet => vec![format!(
-            "the operator's: only the tag {} is added (unpave takes it back)",
-            crate::resources::CLUSTER_TAG
-        )],
-        _ => vec!["the operator's: used as it is, never changed or deleted".to_string()],
-    }
 }
 
 fn summary(steps: &[Step]) -> Value {

@@ -9,7 +9,9 @@ use aws_sdk_ec2::types::Filter;
 use crate::aws::{self, Clients, Policy};
 use crate::config::{ConfigValues, DirectorCredentials, Settings};
 use crate::keys::KeyMaterial;
-use crate::resources::{CLUSTER_TAG, Ctx, OWNER_TAG, PrivateEgress, inventory, owned_by};
+use crate::resources::{
+    CLUSTER_TAG, Ctx, OWNER_TAG, PrivateEgress, describe_vpc, groups_of_env, inventory, owned_by,
+};
 use crate::state::{Origin, SCHEMA_VERSION, State, StateStore, Step};
 use crate::{graph, leftovers, report};
 
@@ -192,30 +194,13 @@ async fn recover(
 /// The VPC holding the environment's security groups when it is not the environment's own: the
 /// operator's VPC it was paved into.
 async fn adopted_vpc(aws: &Clients, env: &str) -> anyhow::Result<Option<String>> {
-    let ec2 = &aws.ec2;
-    let owned = || {
-        Filter::builder()
-            .name(format!("tag:{OWNER_TAG}"))
-            .values(env)
-            .build()
-    };
-    let groups = aws::call("DescribeSecurityGroups", &Policy::standard(), || {
-        ec2.describe_security_groups().filters(owned()).send()
-    })
-    .await?;
-    let Some(vpc_id) = groups
-        .security_groups()
-        .iter()
-        .filter(|g| owned_by(g.tags(), env))
-        .find_map(|g| g.vpc_id())
-    else {
+    let groups = groups_of_env(&aws.ec2, env, None).await?;
+    let Some(vpc_id) = groups.iter().find_map(|g| g.vpc_id()) else {
         return Ok(None);
     };
-    let vpcs = aws::call("DescribeVpcs", &Policy::standard(), || {
-        ec2.describe_vpcs().vpc_ids(vpc_id).send()
-    })
-    .await?;
-    let own = vpcs.vpcs().iter().any(|v| owned_by(v.tags(), env));
+    let own = describe_vpc(&aws.ec2, vpc_id)
+        .await?
+        .is_some_and(|v| owned_by(v.tags(), env));
     Ok((!own).then(|| vpc_id.to_string()))
 }
 

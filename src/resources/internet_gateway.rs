@@ -147,8 +147,10 @@ impl Resource for InternetGateway {
 pub struct ExistingInternetGateway;
 
 /// The internet gateway attached to `vpc_id`, if any.
-async fn attached_to(ctx: &Ctx, vpc_id: &str) -> anyhow::Result<Option<String>> {
-    let ec2 = &ctx.aws.ec2;
+pub async fn attached_to(
+    ec2: &aws_sdk_ec2::Client,
+    vpc_id: &str,
+) -> anyhow::Result<Option<String>> {
     let out = aws::call("DescribeInternetGateways", &Policy::standard(), || {
         ec2.describe_internet_gateways()
             .filters(
@@ -193,7 +195,7 @@ impl Resource for ExistingInternetGateway {
     }
 
     async fn find(&self, ctx: &Ctx) -> anyhow::Result<Option<Record>> {
-        Ok(attached_to(ctx, Self::vpc_id(&ctx.settings))
+        Ok(attached_to(&ctx.aws.ec2, Self::vpc_id(&ctx.settings))
             .await?
             .map(Record::new))
     }
@@ -206,7 +208,10 @@ impl Resource for ExistingInternetGateway {
     }
 
     async fn exists(&self, ctx: &Ctx, record: &Record) -> anyhow::Result<bool> {
-        Ok(attached_to(ctx, Self::vpc_id(&ctx.settings)).await? == Some(record.id.clone()))
+        Ok(
+            attached_to(&ctx.aws.ec2, Self::vpc_id(&ctx.settings)).await?
+                == Some(record.id.clone()),
+        )
     }
 
     async fn delete(&self, _ctx: &Ctx, _record: &Record) -> anyhow::Result<()> {

@@ -22,9 +22,12 @@ mod vpc;
 
 pub use iam::iam_path;
 pub use instance::{instances_matching, not_terminated};
+pub use internet_gateway::attached_to as internet_gateway_of;
 pub use load_balancer::delete_interfaces as delete_load_balancer_interfaces;
-pub use security_group::referencing as groups_referencing;
+pub use security_group::{owned_by_env as groups_of_env, referencing as groups_referencing};
 pub use snapshot::{Health, Observed, changed_if};
+pub use subnet::describe as describe_subnet;
+pub use vpc::describe as describe_vpc;
 
 use std::fmt;
 
@@ -261,6 +264,10 @@ pub trait Resource: Send + Sync {
     /// Its health judged from the refresh's snapshot; `None` when the snapshot cannot tell.
     fn observe(&self, _ctx: &Ctx, _record: &Record, _seen: &Observed) -> Option<Health> {
         None
+    }
+    /// What the environment does to an adopted resource, for `plan`.
+    fn adoption(&self) -> String {
+        "the operator's: used as it is, never changed or deleted".into()
     }
     /// What the refresh says of a resource that AWS has but that the tag listing did not show.
     fn untagged(&self) -> String {

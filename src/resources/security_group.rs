@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType, UserIdGroupPair};
 use ipnet::Ipv4Net;
 
-use super::{Ctx, Key, Need, Needs, Resource};
+use super::{Ctx, Key, Need, Needs, OWNER_TAG, Resource};
 use super::{Health, Observed, changed_if};
 use crate::aws::{self, Policy};
 use crate::blockers::{self, Scope};
@@ -103,6 +103,37 @@ fn rules(permissions: &[IpPermission]) -> BTreeSet<String> {
         }
     }
     rules
+}
+
+/// Environment `env`'s groups (by ownership tag), in any VPC or in `vpc_id`: how a lost state's
+/// remains are found in an adopted VPC, which carries no ownership tag itself.
+pub async fn owned_by_env(
+    ec2: &aws_sdk_ec2::Client,
+    env: &str,
+    vpc_id: Option<&str>,
+) -> anyhow::Result<Vec<aws_sdk_ec2::types::SecurityGroup>> {
+    let filter = |name: String, value: &str| {
+        aws_sdk_ec2::types::Filter::builder()
+            .name(name)
+            .values(value)
+            .build()
+    };
+    let mut filters = vec![filter(format!("tag:{OWNER_TAG}"), env)];
+    filters.extend(vpc_id.map(|vpc| filter("vpc-id".into(), vpc)));
+    let out = aws::call("DescribeSecurityGroups", &Policy::standard(), || {
+        ec2.describe_security_groups()
+            .set_filters(Some(filters.clone()))
+            .send()
+    })
+    .await?;
+    // Matched here too: emulators may ignore the filters.
+    Ok(out
+        .security_groups()
+        .iter()
+        .filter(|g| super::owned_by(g.tags(), env))
+        .filter(|g| vpc_id.is_none_or(|vpc| g.vpc_id() == Some(vpc)))
+        .cloned()
+        .collect())
 }
 
 /// The groups in `vpc_id`, other than `group` itself, whose ingress rules name `group` as their

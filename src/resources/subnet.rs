@@ -102,14 +102,7 @@ impl Resource for Subnet {
     }
 
     async fn exists(&self, ctx: &Ctx, record: &Record) -> anyhow::Result<bool> {
-        let ec2 = &ctx.aws.ec2;
-        let out = aws::absent_ok(
-            aws::call("DescribeSubnets", &Policy::standard(), || {
-                ec2.describe_subnets().subnet_ids(&record.id).send()
-            })
-            .await,
-        )?;
-        Ok(out.is_some_and(|o| !o.subnets().is_empty()))
+        Ok(describe(&ctx.aws.ec2, &record.id).await?.is_some())
     }
 
     fn tag_id(&self, record: &Record) -> Option<String> {
@@ -170,8 +163,10 @@ impl ExistingSubnet {
 }
 
 /// Describes a subnet by id; `None` when AWS does not know it.
-async fn describe(ctx: &Ctx, id: &str) -> anyhow::Result<Option<aws_sdk_ec2::types::Subnet>> {
-    let ec2 = &ctx.aws.ec2;
+pub async fn describe(
+    ec2: &aws_sdk_ec2::Client,
+    id: &str,
+) -> anyhow::Result<Option<aws_sdk_ec2::types::Subnet>> {
     let out = aws::absent_ok(
         aws::call("DescribeSubnets", &Policy::standard(), || {
             ec2.describe_subnets().subnet_ids(id).send()
@@ -204,7 +199,7 @@ impl Resource for ExistingSubnet {
 
     /// Records the block and, before it is added, the tag cfcr-aws will add.
     async fn find(&self, ctx: &Ctx) -> anyhow::Result<Option<Record>> {
-        Ok(describe(ctx, &self.id).await?.map(|subnet| {
+        Ok(describe(&ctx.aws.ec2, &self.id).await?.map(|subnet| {
             Record::new(&self.id)
                 .with(CIDR_BLOCK, subnet.cidr_block().unwrap_or_default())
                 .with(ADDED_TAG, format!("{CLUSTER_TAG}={}", ctx.cluster_tag()))
@@ -231,7 +226,7 @@ impl Resource for ExistingSubnet {
     }
 
     async fn exists(&self, ctx: &Ctx, _record: &Record) -> anyhow::Result<bool> {
-        Ok(describe(ctx, &self.id).await?.is_some())
+        Ok(describe(&ctx.aws.ec2, &self.id).await?.is_some())
     }
 
     fn tag_id(&self, record: &Record) -> Option<String> {
@@ -254,6 +249,10 @@ impl Resource for ExistingSubnet {
         }
     }
 
+    fn adoption(&self) -> String {
+        format!("the operator's: only the tag {CLUSTER_TAG} is added (unpave takes it back)")
+    }
+
     fn untagged(&self) -> String {
         format!("tag {CLUSTER_TAG} is missing")
     }
@@ -266,7 +265,7 @@ impl Resource for ExistingSubnet {
     /// Takes back the cluster tag, when it still holds the value cfcr-aws gave it (a value drawn
     /// at random for this environment, so it cannot have been there before).
     async fn delete(&self, ctx: &Ctx, _record: &Record) -> anyhow::Result<()> {
-        let Some(subnet) = describe(ctx, &self.id).await? else {
+        let Some(subnet) = describe(&ctx.aws.ec2, &self.id).await? else {
             return Ok(());
         };
         let wanted = ctx.cluster_tag();

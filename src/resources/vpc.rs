@@ -85,14 +85,7 @@ impl Resource for Vpc {
     }
 
     async fn exists(&self, ctx: &Ctx, record: &Record) -> anyhow::Result<bool> {
-        let ec2 = &ctx.aws.ec2;
-        let out = aws::absent_ok(
-            aws::call("DescribeVpcs", &Policy::standard(), || {
-                ec2.describe_vpcs().vpc_ids(&record.id).send()
-            })
-            .await,
-        )?;
-        Ok(out.is_some_and(|o| !o.vpcs().is_empty()))
+        Ok(describe(&ctx.aws.ec2, &record.id).await?.is_some())
     }
 
     fn tag_id(&self, record: &Record) -> Option<String> {
@@ -131,8 +124,10 @@ impl ExistingVpc {
 }
 
 /// Describes a VPC by id; `None` when AWS does not know it.
-async fn describe(ctx: &Ctx, id: &str) -> anyhow::Result<Option<aws_sdk_ec2::types::Vpc>> {
-    let ec2 = &ctx.aws.ec2;
+pub async fn describe(
+    ec2: &aws_sdk_ec2::Client,
+    id: &str,
+) -> anyhow::Result<Option<aws_sdk_ec2::types::Vpc>> {
     let out = aws::absent_ok(
         aws::call("DescribeVpcs", &Policy::standard(), || {
             ec2.describe_vpcs().vpc_ids(id).send()
@@ -161,7 +156,7 @@ impl Resource for ExistingVpc {
     }
 
     async fn find(&self, ctx: &Ctx) -> anyhow::Result<Option<Record>> {
-        Ok(describe(ctx, &self.id).await?.map(|vpc| {
+        Ok(describe(&ctx.aws.ec2, &self.id).await?.map(|vpc| {
             Record::new(&self.id).with(CIDR_BLOCK, vpc.cidr_block().unwrap_or_default())
         }))
     }
@@ -174,7 +169,7 @@ impl Resource for ExistingVpc {
     }
 
     async fn exists(&self, ctx: &Ctx, _record: &Record) -> anyhow::Result<bool> {
-        Ok(describe(ctx, &self.id).await?.is_some())
+        Ok(describe(&ctx.aws.ec2, &self.id).await?.is_some())
     }
 
     async fn delete(&self, _ctx: &Ctx, _record: &Record) -> anyhow::Result<()> {

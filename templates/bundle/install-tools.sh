@@ -22,6 +22,11 @@ source_url() { echo "{{ downloads_mirror }}/$(basename "$1")"; }
 source_url() { echo "$1"; }
 {%- endif %}
 
+# Downloads land in a directory of this run's own, removed on exit: a file another user left in
+# /tmp cannot break a step, nor be swapped between its checksum and its install.
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
 # download URL ALGORITHM SUM FILE: fails unless FILE's checksum (sha256 or sha512) is SUM.
 download() {
   curl -fsSL --retry 5 -o "$4" "$(source_url "$1")"
@@ -34,23 +39,24 @@ download() {
 
 if [[ ! -x $HOME/bin/bosh ]]; then
   download "https://github.com/cloudfoundry/bosh-cli/releases/download/v{{ bosh_cli_version }}/bosh-cli-{{ bosh_cli_version }}-linux-amd64" \
-    sha256 {{ bosh_cli_sha256 }} /tmp/bosh
-  install -m 0755 /tmp/bosh "$HOME/bin/bosh"
+    sha256 {{ bosh_cli_sha256 }} "$work/bosh"
+  install -m 0755 "$work/bosh" "$HOME/bin/bosh"
 fi
 
 if [[ ! -x $HOME/bin/credhub ]]; then
   download "https://github.com/cloudfoundry/credhub-cli/releases/download/{{ credhub_cli_version }}/credhub-linux-amd64-{{ credhub_cli_version }}.tgz" \
-    sha256 {{ credhub_cli_sha256 }} /tmp/credhub.tgz
-  tar -xzf /tmp/credhub.tgz -C "$HOME/bin" credhub
+    sha256 {{ credhub_cli_sha256 }} "$work/credhub.tgz"
+  tar -xzf "$work/credhub.tgz" -C "$work" credhub
+  install -m 0755 "$work/credhub" "$HOME/bin/credhub"
 fi
 
 # kubectl from the client tarball, whose SHA-512 the Kubernetes CHANGELOG publishes for every
 # release (dl.k8s.io has .sha256 files only from v1.16).
 if [[ ! -x $HOME/bin/kubectl ]]; then
   download "https://dl.k8s.io/{{ kubectl_version }}/kubernetes-client-linux-amd64.tar.gz" \
-    sha512 {{ kubectl_sha512 }} /tmp/kubernetes-client.tar.gz
-  tar -xzf /tmp/kubernetes-client.tar.gz -C /tmp kubernetes/client/bin/kubectl
-  install -m 0755 /tmp/kubernetes/client/bin/kubectl "$HOME/bin/kubectl"
+    sha512 {{ kubectl_sha512 }} "$work/kubernetes-client.tar.gz"
+  tar -xzf "$work/kubernetes-client.tar.gz" -C "$work" kubernetes/client/bin/kubectl
+  install -m 0755 "$work/kubernetes/client/bin/kubectl" "$HOME/bin/kubectl"
 fi
 
 # checkout DIR URL REF: a clone of URL in DIR at REF.

@@ -50,6 +50,17 @@ pub fn context(state: &State) -> Value {
     for (key, value) in bootstrap.as_object().expect("an object") {
         extra[key] = value.clone();
     }
+    let (cluster_http_tokens, _) = settings.bootstrap.cluster_http_tokens();
+    extra["cluster_http_tokens"] = json!(cluster_http_tokens);
+    let line = crate::compat::kubo_line(&settings.bootstrap.kubo_deployment_ref)
+        .unwrap_or(crate::compat::DEFAULT_KUBO_LINE);
+    // A mirror holds each release as `<name>-release-<version>.tgz` (docs/bootstrap.md).
+    extra["mirrored_releases"] = json!(
+        line.source_releases
+            .iter()
+            .map(|(name, version)| json!({"name": name, "file": format!("{name}-release-{version}.tgz")}))
+            .collect::<Vec<_>>()
+    );
     extra["cfcr_stemcell_local"] = json!(
         settings
             .bootstrap
@@ -147,8 +158,16 @@ pub fn run(
     director_only: bool,
 ) -> anyhow::Result<()> {
     let state = store.snapshot();
-    for note in crate::compat::check(&state.settings.bootstrap, director_only)? {
+    let bootstrap = &state.settings.bootstrap;
+    for note in crate::compat::check(&bootstrap.hand_off(), director_only)? {
         report::note(&format!("hand-off: {note}"));
+    }
+    if let (_, Some(why)) = bootstrap.cluster_http_tokens()
+        && !director_only
+    {
+        report::note(&format!(
+            "hand-off: the cluster's VMs keep IMDSv1 (http_tokens optional) because {why}; cluster_http_tokens = \"required\" makes them IMDSv2 only (docs/compatibility.md)"
+        ));
     }
     upload(&state, templates, bastion)?;
     for step in Step::ALL {

@@ -12,6 +12,8 @@ use clap::Args;
 use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
 
+use crate::compat;
+
 /// Canonical's AWS account: the only owner whose Ubuntu images the bastion is allowed to boot.
 pub const CANONICAL_OWNER_ID: &str = "099720109477";
 /// Ubuntu 22.04: the bastion release bosh's documentation describes for compiling the AWS CPI
@@ -143,20 +145,28 @@ pub struct ConfigValues {
     /// Git ref of cloudfoundry/bosh-deployment cloned on the bastion.
     #[arg(long)]
     pub bosh_deployment_ref: Option<String>,
-    /// Git ref of cloudfoundry-incubator/kubo-deployment cloned on the bastion.
+    /// Git ref of cloudfoundry-incubator/kubo-deployment cloned on the bastion: the kubo line
+    /// [default: v0.44.0; v0.16.0 for the director alone; docs/compatibility.md].
     #[arg(long)]
     pub kubo_deployment_ref: Option<String>,
-    /// The kubo release the CFCR deploy uses [default: 0.16.0].
+    /// A kubo release in place of the one the line deploys (v0.44.0's cfcr.yml pins its own;
+    /// v0.16.0's is pinned to 0.16.0).
     #[arg(long)]
     pub kubo_release_version: Option<String>,
     /// Where that release is downloaded from [default: bosh.io's URL for the version].
     #[arg(long)]
     pub kubo_release_url: Option<String>,
-    /// SHA-1 of that release tarball [default: pinned for the default version].
+    /// SHA-1 of that release tarball [default: pinned for v0.16.0's release].
     #[arg(long)]
     pub kubo_release_sha1: Option<String>,
+    /// The cluster VMs' instance metadata: "required" (IMDSv2 only) or "optional" (IMDSv1 kept)
+    /// [default: required where the kubo line's Kubernetes and its stemcell's agent both use
+    /// IMDSv2, else optional; docs/compatibility.md]. The bastion and director are IMDSv2 only.
+    #[arg(long)]
+    pub cluster_http_tokens: Option<String>,
     /// A stemcell for the cluster, brought by the operator: an https:// URL, or a local tarball
-    /// that cfcr-aws uploads through the bastion. With cfcr_stemcell_sha1, _os and _version.
+    /// that cfcr-aws uploads through the bastion; a full (heavy) stemcell where no light one is
+    /// published. With cfcr_stemcell_sha1, _os and _version.
     #[arg(long)]
     pub cfcr_stemcell_url: Option<String>,
     /// SHA-1 of that stemcell tarball.
@@ -260,6 +270,7 @@ impl ConfigValues {
             kubo_release_version: self.kubo_release_version.or(base.kubo_release_version),
             kubo_release_url: self.kubo_release_url.or(base.kubo_release_url),
             kubo_release_sha1: self.kubo_release_sha1.or(base.kubo_release_sha1),
+            cluster_http_tokens: self.cluster_http_tokens.or(base.cluster_http_tokens),
             cfcr_stemcell_url: self.cfcr_stemcell_url.or(base.cfcr_stemcell_url),
             cfcr_stemcell_sha1: self.cfcr_stemcell_sha1.or(base.cfcr_stemcell_sha1),
             cfcr_stemcell_os: self.cfcr_stemcell_os.or(base.cfcr_stemcell_os),
@@ -323,12 +334,16 @@ pub struct BootstrapSettings {
     pub credhub_cli_version: String,
     pub credhub_cli_sha256: String,
     pub kubectl_version: String,
-    #[serde(default = "default_kubectl_sha512")]
+    #[serde(default = "v0_16_kubectl_sha512")]
     pub kubectl_sha512: String,
     pub bosh_deployment_ref: String,
     pub kubo_deployment_ref: String,
+    /// A kubo release in place of the line's; `None`: the line's own (`compat::KuboLine`).
     #[serde(default)]
-    pub kubo_release: KuboRelease,
+    pub kubo_release: Option<KuboRelease>,
+    /// The operator's choice for the cluster VMs' IMDS; `None`: decided per line at render time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_http_tokens: Option<HttpTokens>,
     /// The operator's stemcell for the cluster, replacing the one kubo-deployment names.
     #[serde(default)]
     pub cfcr_stemcell: Option<Stemcell>,
@@ -337,22 +352,21 @@ pub struct BootstrapSettings {
     pub downloads_mirror: Option<String>,
 }
 
-/// The kubo release the CFCR deploy pins (cfcr.yml itself says `latest`).
+/// EC2's `HttpTokens` for an instance's metadata service, as the AWS CPI's `metadata_options`
+/// takes it: `required` is IMDSv2 only, `optional` keeps IMDSv1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HttpTokens {
+    Required,
+    Optional,
+}
+
+/// A kubo release the CFCR deploy pins in place of the line's.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KuboRelease {
     pub version: String,
     pub url: String,
     pub sha1: String,
-}
-
-impl Default for KuboRelease {
-    fn default() -> KuboRelease {
-        KuboRelease {
-            version: DEFAULT_KUBO_RELEASE_VERSION.into(),
-            url: kubo_release_url(DEFAULT_KUBO_RELEASE_VERSION),
-            sha1: DEFAULT_KUBO_RELEASE_SHA1.into(),
-        }
-    }
 }
 
 fn kubo_release_url(version: &str) -> String {
@@ -376,8 +390,13 @@ impl Stemcell {
     }
 }
 
-fn default_kubectl_sha512() -> String {
-    DEFAULT_KUBECTL_SHA512.into()
+/// States written before `kubectl_sha512` existed installed v0.16.0's kubectl.
+fn v0_16_kubectl_sha512() -> String {
+    compat::kubo_line("v0.16.0")
+        .expect("v0.16.0 is a known line")
+        .kubectl
+        .sha512
+        .into()
 }
 
 /// Pinned defaults: the versions the bundle was tested with.
@@ -387,20 +406,6 @@ pub const DEFAULT_BOSH_CLI_SHA256: &str =
 pub const DEFAULT_CREDHUB_CLI_VERSION: &str = "2.9.39";
 pub const DEFAULT_CREDHUB_CLI_SHA256: &str =
     "15cb96ea05a85020c83ef81d7a72f7da43a8671f8e60ed3f7ddc6660a0c83b2e";
-/// CFCR 0.16.0 runs Kubernetes 1.9.6; kubectl supports one minor version of skew, and 1.10.13 is
-/// the last 1.10 release.
-pub const DEFAULT_KUBECTL_VERSION: &str = "v1.10.13";
-/// SHA-512 of kubernetes-client-linux-amd64.tar.gz v1.10.13, from the Kubernetes CHANGELOG
-/// (CHANGELOG/CHANGELOG-1.10.md, "Downloads for v1.10.13"). dl.k8s.io publishes `.sha256` files
-/// only from v1.16.
-pub const DEFAULT_KUBECTL_SHA512: &str = "2355ab1e140ea9a117fd5ea04bbf3795e14880bafc8c177c9797d40244c523d5b8ef6f2c72be252e7e0439eb659258ef9ace3bab9a72213e494ee0bef9c2e0c0";
-/// bosh-deployment of 2026-08-21: AWS CPI 107.3.2, director 283.1.6, CredHub 2.15.19, the
-/// ubuntu-noble 1.484 light stemcell; no registry, no SSH tunnel (docs/compatibility.md).
-pub const DEFAULT_BOSH_DEPLOYMENT_REF: &str = "c3b2109";
-pub const DEFAULT_KUBO_DEPLOYMENT_REF: &str = "v0.16.0";
-/// The release CFCR 0.16.0 was built from (cfcr.yml says `latest`).
-pub const DEFAULT_KUBO_RELEASE_VERSION: &str = "0.16.0";
-pub const DEFAULT_KUBO_RELEASE_SHA1: &str = "8a513e48cccdea224c17a92ce73edbda04acee91";
 
 impl Default for BootstrapSettings {
     fn default() -> BootstrapSettings {
@@ -408,101 +413,230 @@ impl Default for BootstrapSettings {
     }
 }
 
-impl BootstrapSettings {
-    fn validate(values: &ConfigValues) -> Result<BootstrapSettings, ValidationError> {
-        let count = values.worker_count.unwrap_or(1);
-        let worker_count = u16::try_from(count)
-            .ok()
-            .filter(|c| (1..=100).contains(c))
-            .ok_or_else(|| {
-                invalid(
-                    "worker_count",
-                    format!("{count} is out of range; use 1 to 100"),
-                )
-            })?;
-        let instance_type = |field: &str, value: &Option<String>, default: &str| {
-            let value = value.clone().unwrap_or_else(|| default.into());
-            if is_instance_type(&value) {
-                Ok(value)
-            } else {
-                Err(invalid(
-                    field,
-                    format!("{value:?} is not an EC2 instance type; use e.g. {default}"),
-                ))
-            }
-        };
-        let word = |field: &str, value: &Option<String>, default: &str, slash: bool| {
-            let value = value.clone().unwrap_or_else(|| default.into());
-            let ok = !value.is_empty()
-                && value.chars().all(|c| {
-                    c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') || (slash && c == '/')
-                });
-            if ok {
-                Ok(value)
-            } else {
-                Err(invalid(
-                    field,
-                    format!(
-                        "{value:?} may hold only letters, digits, '.', '-' and '_'; e.g. {default}"
-                    ),
-                ))
-            }
-        };
-        let hex = |field: &str, value: Option<String>, digits: usize, what: &str| match value {
-            Some(v) if v.len() == digits && v.chars().all(|c| c.is_ascii_hexdigit()) => {
-                Ok(Some(v.to_ascii_lowercase()))
-            }
-            Some(v) => Err(invalid(
-                field,
-                format!("{v:?} is not a {what} checksum ({digits} hexadecimal digits)"),
-            )),
-            None => Ok(None),
-        };
-        let sha256 = |field: &str, value: Option<String>| match value {
-            Some(v) if v.len() == 64 && v.chars().all(|c| c.is_ascii_hexdigit()) => {
-                Ok(Some(v.to_ascii_lowercase()))
-            }
-            Some(v) => Err(invalid(
-                field,
-                format!("{v:?} is not a SHA-256 checksum (64 hexadecimal digits)"),
-            )),
-            None => Ok(None),
-        };
-        let bosh_cli_version = word(
-            "bosh_cli_version",
-            &values.bosh_cli_version,
-            DEFAULT_BOSH_CLI_VERSION,
-            false,
-        )?;
-        let kubectl_version = word(
-            "kubectl_version",
-            &values.kubectl_version,
-            DEFAULT_KUBECTL_VERSION,
-            false,
-        )?;
-        let kubectl_sha512 = match hex(
-            "kubectl_sha512",
-            values.kubectl_sha512.clone(),
-            128,
-            "SHA-512",
-        )? {
-            Some(sum) => sum,
-            None if kubectl_version == DEFAULT_KUBECTL_VERSION => DEFAULT_KUBECTL_SHA512.into(),
-            None => {
-                return Err(invalid(
-                    "kubectl_sha512",
-                    format!(
-                        "missing: give the SHA-512 of kubernetes-client-linux-amd64.tar.gz {kubectl_version} (the Kubernetes CHANGELOG lists it), which is not the default"
-                    ),
-                ));
-            }
-        };
-        let kubo_release_version = word(
+/// `value`, or `default`, when it is a word of letters, digits, '.', '-', '_' (and '/' for refs).
+fn word(
+    field: &str,
+    value: &Option<String>,
+    default: &str,
+    slash: bool,
+) -> Result<String, ValidationError> {
+    let value = value.clone().unwrap_or_else(|| default.into());
+    let ok = !value.is_empty()
+        && value.chars().all(|c| {
+            c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') || (slash && c == '/')
+        });
+    if ok {
+        Ok(value)
+    } else {
+        Err(invalid(
+            field,
+            format!("{value:?} may hold only letters, digits, '.', '-' and '_'; e.g. {default}"),
+        ))
+    }
+}
+
+/// A checksum of `digits` hexadecimal digits, lowercased; `None` when not given.
+fn checksum(
+    field: &str,
+    value: &Option<String>,
+    digits: usize,
+    what: &str,
+) -> Result<Option<String>, ValidationError> {
+    match value {
+        Some(v) if v.len() == digits && v.chars().all(|c| c.is_ascii_hexdigit()) => {
+            Ok(Some(v.to_ascii_lowercase()))
+        }
+        Some(v) => Err(invalid(
+            field,
+            format!("{v:?} is not a {what} checksum ({digits} hexadecimal digits)"),
+        )),
+        None => Ok(None),
+    }
+}
+
+/// The checksum given, or the one pinned for the default version; any other version needs its own
+/// (a checksum pinned for one version would be wrong for another).
+fn pinned_checksum(
+    field: &str,
+    given: &Option<String>,
+    (digits, what): (usize, &str),
+    version: &str,
+    (default_version, default_sum): (&str, &str),
+) -> Result<String, ValidationError> {
+    match checksum(field, given, digits, what)? {
+        Some(sum) => Ok(sum),
+        None if version == default_version => Ok(default_sum.to_string()),
+        None => Err(invalid(
+            field,
+            format!("missing: give the {what} of version {version}, which is not the default"),
+        )),
+    }
+}
+
+fn instance_type(
+    field: &str,
+    value: &Option<String>,
+    default: &str,
+) -> Result<String, ValidationError> {
+    let value = value.clone().unwrap_or_else(|| default.into());
+    if is_instance_type(&value) {
+        Ok(value)
+    } else {
+        Err(invalid(
+            field,
+            format!("{value:?} is not an EC2 instance type; use e.g. {default}"),
+        ))
+    }
+}
+
+fn worker_count(values: &ConfigValues) -> Result<u16, ValidationError> {
+    let count = values.worker_count.unwrap_or(1);
+    u16::try_from(count)
+        .ok()
+        .filter(|c| (1..=100).contains(c))
+        .ok_or_else(|| {
+            invalid(
+                "worker_count",
+                format!("{count} is out of range; use 1 to 100"),
+            )
+        })
+}
+
+/// The kubo release the operator names in place of the line's; without a version, the line's pin
+/// (v0.16.0's cfcr.yml pins none of its own), with the operator's URL or mirror if given.
+fn kubo_release(
+    values: &ConfigValues,
+    line: &compat::KuboLine,
+    mirror: Option<&str>,
+) -> Result<Option<KuboRelease>, ValidationError> {
+    let pin = line.kubo_release_pin.as_ref();
+    let version = match (&values.kubo_release_version, pin) {
+        (Some(_), _) => word(
             "kubo_release_version",
             &values.kubo_release_version,
-            DEFAULT_KUBO_RELEASE_VERSION,
+            "0.44.0",
             false,
+        )?,
+        (None, Some(pin)) => pin.version.to_string(),
+        (None, None) => {
+            for (field, given) in [
+                ("kubo_release_url", &values.kubo_release_url),
+                ("kubo_release_sha1", &values.kubo_release_sha1),
+            ] {
+                if given.is_some() {
+                    return Err(invalid(
+                        field,
+                        format!(
+                            "needs kubo_release_version: kubo {} deploys the releases its cfcr.yml pins; name the release that replaces them",
+                            line.deployment_ref
+                        ),
+                    ));
+                }
+            }
+            return Ok(None);
+        }
+    };
+    let url = match (&values.kubo_release_url, mirror) {
+        (Some(url), _) => web_url("kubo_release_url", url)?,
+        (None, Some(mirror)) => format!("{mirror}/kubo-release-{version}.tgz"),
+        (None, None) => kubo_release_url(&version),
+    };
+    let pinned = pin.map_or(("", ""), |p| (p.version, p.sha1));
+    let sha1 = pinned_checksum(
+        "kubo_release_sha1",
+        &values.kubo_release_sha1,
+        (40, "SHA-1"),
+        &version,
+        pinned,
+    )?;
+    Ok(Some(KuboRelease { version, url, sha1 }))
+}
+
+/// The operator's stemcell: all four keys or none; a URL or a file on this machine; a line a
+/// current director can run.
+fn cfcr_stemcell(values: &ConfigValues) -> Result<Option<Stemcell>, ValidationError> {
+    let keys = [
+        &values.cfcr_stemcell_url,
+        &values.cfcr_stemcell_sha1,
+        &values.cfcr_stemcell_os,
+        &values.cfcr_stemcell_version,
+    ];
+    match keys.iter().filter(|v| v.is_some()).count() {
+        0 => return Ok(None),
+        4 => {}
+        _ => {
+            return Err(invalid(
+                "cfcr_stemcell_url",
+                "cfcr_stemcell_url, cfcr_stemcell_sha1, cfcr_stemcell_os and cfcr_stemcell_version go together: set all four, or none",
+            ));
+        }
+    }
+    let url = values.cfcr_stemcell_url.clone().unwrap_or_default();
+    let url = if url.starts_with("https://") || url.starts_with("http://") {
+        web_url("cfcr_stemcell_url", &url)?
+    } else if Path::new(&url).is_file() {
+        std::path::absolute(&url).map_or(url, |p| p.display().to_string())
+    } else {
+        return Err(invalid(
+            "cfcr_stemcell_url",
+            format!("{url:?} is neither an http(s) URL nor a file on this machine"),
+        ));
+    };
+    let os = word(
+        "cfcr_stemcell_os",
+        &values.cfcr_stemcell_os,
+        "ubuntu-xenial",
+        false,
+    )?;
+    compat::stemcell_runs_today(&os).map_err(|why| {
+        invalid(
+            "cfcr_stemcell_os",
+            format!("{why}; bring a stemcell of a line with api_version 2 (ubuntu-xenial 621.x for kubo v0.44.0)"),
+        )
+    })?;
+    Ok(Some(Stemcell {
+        url,
+        sha1: checksum(
+            "cfcr_stemcell_sha1",
+            &values.cfcr_stemcell_sha1,
+            40,
+            "SHA-1",
+        )?
+        .unwrap_or_default(),
+        os,
+        version: word(
+            "cfcr_stemcell_version",
+            &values.cfcr_stemcell_version,
+            "621.125",
+            false,
+        )?,
+    }))
+}
+
+fn http_tokens(values: &ConfigValues) -> Result<Option<HttpTokens>, ValidationError> {
+    match values.cluster_http_tokens.as_deref() {
+        None => Ok(None),
+        Some("required") => Ok(Some(HttpTokens::Required)),
+        Some("optional") => Ok(Some(HttpTokens::Optional)),
+        Some(other) => Err(invalid(
+            "cluster_http_tokens",
+            format!(
+                "{other:?} is not EC2's HttpTokens; use \"required\" (IMDSv2 only) or \"optional\" (IMDSv1 kept), or leave it unset to decide per kubo line"
+            ),
+        )),
+    }
+}
+
+impl BootstrapSettings {
+    fn validate(values: &ConfigValues) -> Result<BootstrapSettings, ValidationError> {
+        let kubo_deployment_ref = word(
+            "kubo_deployment_ref",
+            &values.kubo_deployment_ref,
+            compat::DEFAULT_KUBO_LINE.deployment_ref,
+            true,
         )?;
+        // A ref the tool does not know is rendered as the default line.
+        let line = compat::kubo_line(&kubo_deployment_ref).unwrap_or(compat::DEFAULT_KUBO_LINE);
         let downloads_mirror = match &values.downloads_mirror {
             Some(url) => Some(
                 web_url("downloads_mirror", url)?
@@ -511,108 +645,26 @@ impl BootstrapSettings {
             ),
             None => None,
         };
-        let kubo_release = KuboRelease {
-            url: match (&values.kubo_release_url, &downloads_mirror) {
-                (Some(url), _) => web_url("kubo_release_url", url)?,
-                (None, Some(mirror)) => format!("{mirror}/kubo-release-{kubo_release_version}.tgz"),
-                (None, None) => kubo_release_url(&kubo_release_version),
-            },
-            sha1: match hex(
-                "kubo_release_sha1",
-                values.kubo_release_sha1.clone(),
-                40,
-                "SHA-1",
-            )? {
-                Some(sum) => sum,
-                None if kubo_release_version == DEFAULT_KUBO_RELEASE_VERSION => {
-                    DEFAULT_KUBO_RELEASE_SHA1.into()
-                }
-                None => {
-                    return Err(invalid(
-                        "kubo_release_sha1",
-                        format!(
-                            "missing: give the SHA-1 of kubo-release {kubo_release_version}, which is not the default"
-                        ),
-                    ));
-                }
-            },
-            version: kubo_release_version,
-        };
-        let stemcell_keys = [
-            &values.cfcr_stemcell_url,
-            &values.cfcr_stemcell_sha1,
-            &values.cfcr_stemcell_os,
-            &values.cfcr_stemcell_version,
-        ];
-        let cfcr_stemcell = match stemcell_keys.iter().filter(|v| v.is_some()).count() {
-            0 => None,
-            4 => {
-                let url = values.cfcr_stemcell_url.clone().unwrap_or_default();
-                let url = if url.starts_with("https://") || url.starts_with("http://") {
-                    web_url("cfcr_stemcell_url", &url)?
-                } else if std::path::Path::new(&url).is_file() {
-                    std::path::absolute(&url).map_or(url, |p| p.display().to_string())
-                } else {
-                    return Err(invalid(
-                        "cfcr_stemcell_url",
-                        format!("{url:?} is neither an http(s) URL nor a file on this machine"),
-                    ));
-                };
-                Some(Stemcell {
-                    url,
-                    sha1: hex(
-                        "cfcr_stemcell_sha1",
-                        values.cfcr_stemcell_sha1.clone(),
-                        40,
-                        "SHA-1",
-                    )?
-                    .unwrap_or_default(),
-                    os: word(
-                        "cfcr_stemcell_os",
-                        &values.cfcr_stemcell_os,
-                        "ubuntu-jammy",
-                        false,
-                    )?,
-                    version: word(
-                        "cfcr_stemcell_version",
-                        &values.cfcr_stemcell_version,
-                        "1.800",
-                        false,
-                    )?,
-                })
-            }
-            _ => {
-                return Err(invalid(
-                    "cfcr_stemcell_url",
-                    "cfcr_stemcell_url, cfcr_stemcell_sha1, cfcr_stemcell_os and cfcr_stemcell_version go together: set all four, or none",
-                ));
-            }
-        };
+        let bosh_cli_version = word(
+            "bosh_cli_version",
+            &values.bosh_cli_version,
+            DEFAULT_BOSH_CLI_VERSION,
+            false,
+        )?;
         let credhub_cli_version = word(
             "credhub_cli_version",
             &values.credhub_cli_version,
             DEFAULT_CREDHUB_CLI_VERSION,
             false,
         )?;
-        // A checksum pinned for the default version would be wrong for another one.
-        let pinned = |field: &str,
-                      given: Option<String>,
-                      version: &str,
-                      default_version: &str,
-                      default_sum: &str| {
-            match sha256(field, given)? {
-                Some(sum) => Ok(sum),
-                None if version == default_version => Ok(default_sum.to_string()),
-                None => Err(invalid(
-                    field,
-                    format!(
-                        "missing: give the SHA-256 of version {version}, which is not the default"
-                    ),
-                )),
-            }
-        };
+        let kubectl_version = word(
+            "kubectl_version",
+            &values.kubectl_version,
+            line.kubectl.version,
+            false,
+        )?;
         Ok(BootstrapSettings {
-            worker_count,
+            worker_count: worker_count(values)?,
             director_instance_type: instance_type(
                 "director_instance_type",
                 &values.director_instance_type,
@@ -628,40 +680,68 @@ impl BootstrapSettings {
                 &values.small_highmem_instance_type,
                 "t3.medium",
             )?,
-            bosh_cli_sha256: pinned(
+            bosh_cli_sha256: pinned_checksum(
                 "bosh_cli_sha256",
-                values.bosh_cli_sha256.clone(),
+                &values.bosh_cli_sha256,
+                (64, "SHA-256"),
                 &bosh_cli_version,
-                DEFAULT_BOSH_CLI_VERSION,
-                DEFAULT_BOSH_CLI_SHA256,
+                (DEFAULT_BOSH_CLI_VERSION, DEFAULT_BOSH_CLI_SHA256),
             )?,
-            credhub_cli_sha256: pinned(
+            credhub_cli_sha256: pinned_checksum(
                 "credhub_cli_sha256",
-                values.credhub_cli_sha256.clone(),
+                &values.credhub_cli_sha256,
+                (64, "SHA-256"),
                 &credhub_cli_version,
-                DEFAULT_CREDHUB_CLI_VERSION,
-                DEFAULT_CREDHUB_CLI_SHA256,
+                (DEFAULT_CREDHUB_CLI_VERSION, DEFAULT_CREDHUB_CLI_SHA256),
+            )?,
+            kubectl_sha512: pinned_checksum(
+                "kubectl_sha512",
+                &values.kubectl_sha512,
+                (128, "SHA-512"),
+                &kubectl_version,
+                (line.kubectl.version, line.kubectl.sha512),
             )?,
             bosh_cli_version,
             credhub_cli_version,
             kubectl_version,
-            kubectl_sha512,
-            kubo_release,
-            cfcr_stemcell,
+            kubo_release: kubo_release(values, line, downloads_mirror.as_deref())?,
+            cluster_http_tokens: http_tokens(values)?,
+            cfcr_stemcell: cfcr_stemcell(values)?,
             downloads_mirror,
             bosh_deployment_ref: word(
                 "bosh_deployment_ref",
                 &values.bosh_deployment_ref,
-                DEFAULT_BOSH_DEPLOYMENT_REF,
+                compat::DIRECTOR_STACK.deployment_ref,
                 true,
             )?,
-            kubo_deployment_ref: word(
-                "kubo_deployment_ref",
-                &values.kubo_deployment_ref,
-                DEFAULT_KUBO_DEPLOYMENT_REF,
-                true,
-            )?,
+            kubo_deployment_ref,
         })
+    }
+
+    /// What the compatibility check needs to know of these settings.
+    pub fn hand_off(&self) -> compat::HandOff<'_> {
+        compat::HandOff {
+            bosh_deployment_ref: &self.bosh_deployment_ref,
+            bosh_cli_version: &self.bosh_cli_version,
+            kubo_deployment_ref: &self.kubo_deployment_ref,
+            stemcell: self
+                .cfcr_stemcell
+                .as_ref()
+                .map(|s| (s.os.as_str(), s.version.as_str(), s.url.as_str())),
+        }
+    }
+
+    /// The cluster VMs' `http_tokens`: the operator's choice, else IMDSv2 only where the line's
+    /// Kubernetes and its stemcell's agent can both use it; with the reason when IMDSv1 is kept.
+    pub fn cluster_http_tokens(&self) -> (HttpTokens, Option<String>) {
+        if let Some(chosen) = self.cluster_http_tokens {
+            return (chosen, None);
+        }
+        let os = self.cfcr_stemcell.as_ref().map(|s| s.os.as_str());
+        match compat::cluster_imdsv2(&self.kubo_deployment_ref, os) {
+            Ok(()) => (HttpTokens::Required, None),
+            Err(why) => (HttpTokens::Optional, Some(why)),
+        }
     }
 }
 
@@ -1339,12 +1419,26 @@ mod tests {
         let b = &s.bootstrap;
         assert_eq!(b.worker_count, 1);
         assert_eq!(b.bosh_cli_sha256, DEFAULT_BOSH_CLI_SHA256);
-        assert_eq!(b.kubo_deployment_ref, "v0.16.0");
-        assert_eq!(b.kubectl_version, "v1.10.13");
-        assert_eq!(b.kubectl_sha512, DEFAULT_KUBECTL_SHA512);
+        assert_eq!(b.kubo_deployment_ref, "v0.44.0");
+        assert_eq!(b.kubectl_version, "v1.17.17");
+        assert!(b.kubectl_sha512.starts_with("b86ec78a"));
+        assert_eq!(b.kubo_release, None, "v0.44.0 pins its own releases");
         assert_eq!(b.bosh_deployment_ref, "c3b2109");
         assert_eq!(b.director_instance_type, "t3.large");
         assert_eq!(b.cfcr_stemcell, None);
+        assert_eq!(b.cluster_http_tokens().0, HttpTokens::Optional);
+        // v0.16.0: its own kubectl and the release its cfcr.yml does not pin.
+        let old =
+            check("prefix = \"dev\"\nregion = \"us-east-1\"\nkubo_deployment_ref = \"v0.16.0\"")
+                .unwrap()
+                .bootstrap;
+        assert_eq!(old.kubectl_version, "v1.10.13");
+        assert_eq!(old.kubo_release.unwrap().version, "0.16.0");
+        let forced =
+            check("prefix = \"dev\"\nregion = \"us-east-1\"\ncluster_http_tokens = \"required\"")
+                .unwrap()
+                .bootstrap;
+        assert_eq!(forced.cluster_http_tokens(), (HttpTokens::Required, None));
         let err = check("prefix = \"dev\"\nregion = \"us-east-1\"\nbosh_cli_version = \"7.0.0\"")
             .unwrap_err();
         assert_eq!(err.field, "bosh_cli_sha256");
@@ -1360,9 +1454,18 @@ mod tests {
                 "kubo_deployment_ref",
             ),
             ("kubectl_sha512 = \"abc\"", "kubectl_sha512"),
-            ("kubectl_version = \"v1.10.12\"", "kubectl_sha512"),
+            ("kubectl_version = \"v1.17.16\"", "kubectl_sha512"),
             ("kubo_release_version = \"0.17.0\"", "kubo_release_sha1"),
+            (
+                "kubo_release_sha1 = \"8a513e48cccdea224c17a92ce73edbda04acee91\"",
+                "kubo_release_sha1",
+            ),
             ("cfcr_stemcell_os = \"ubuntu-jammy\"", "cfcr_stemcell_url"),
+            ("cluster_http_tokens = \"v2\"", "cluster_http_tokens"),
+            (
+                "cfcr_stemcell_url = \"https://example.com/s.tgz\"\ncfcr_stemcell_sha1 = \"8a513e48cccdea224c17a92ce73edbda04acee91\"\ncfcr_stemcell_os = \"ubuntu-trusty\"\ncfcr_stemcell_version = \"3586.100\"",
+                "cfcr_stemcell_os",
+            ),
             ("downloads_mirror = \"x\"", "downloads_mirror"),
         ] {
             let err =

@@ -79,7 +79,10 @@ fn closed_pipe(err: &anyhow::Error) -> bool {
 }
 
 fn exit_status(err: &anyhow::Error) -> u8 {
-    let usage = err.is::<config::ValidationError>() || err.is::<commands::NotConfirmed>();
+    // A hand-off that cannot work is refused before anything is created or run for it.
+    let usage = err.is::<config::ValidationError>()
+        || err.is::<commands::NotConfirmed>()
+        || err.is::<compat::Incompatible>();
     if usage { USAGE } else { 1 }
 }
 

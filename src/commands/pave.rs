@@ -65,8 +65,8 @@ pub async fn run(global: &GlobalArgs, args: PaveArgs) -> anyhow::Result<()> {
     super::warn_open_ssh(&settings);
     // A hand-off that cannot work is refused before anything is created for it.
     if !args.no_bootstrap {
-        crate::compat::check(&settings.bootstrap, args.director_only)
-            .map_err(|e| anyhow::anyhow!("{e}. Nothing was created"))?;
+        crate::compat::check(&settings.bootstrap.hand_off(), args.director_only)
+            .map_err(|e| e.and("Nothing was created"))?;
     }
     let backend = super::backend(global).await?;
     let _lock = backend.lock(&settings.prefix, "pave").await?;

@@ -43,7 +43,7 @@ pub async fn run(global: &GlobalArgs, args: PlanArgs) -> anyhow::Result<()> {
         super::refuse_changes(paved, &settings)?;
     }
     super::warn_open_ssh(&settings);
-    if let Err(hand_off) = crate::compat::check(&settings.bootstrap, false) {
+    if let Err(hand_off) = crate::compat::check(&settings.bootstrap.hand_off(), false) {
         report::warning(&format!("pave's hand-off: {hand_off}"));
     }
     if args.destroy && existing.is_none() {

@@ -116,29 +116,6 @@ const MASTER_ELB_ACTIONS: &[&str] = &[
     "SetLoadBalancerPoliciesOfListener",
 ];
 
-const DIRECTOR_EC2_ACTIONS: &[&str] = &[
-    "AssociateAddress",
-    "AttachVolume",
-    "CreateVolume",
-    "DeleteSnapshot",
-    "DeleteVolume",
-    "DescribeAddresses",
-    "DescribeImages",
-    "DescribeInstances",
-    "DescribeRegions",
-    "DescribeSecurityGroups",
-    "DescribeSnapshots",
-    "DescribeSubnets",
-    "DescribeVolumes",
-    "DetachVolume",
-    "CreateSnapshot",
-    "CreateTags",
-    "RunInstances",
-    "TerminateInstances",
-    "RegisterImage",
-    "DeregisterImage",
-];
-
 fn prefixed(service: &str, actions: &[&str]) -> Vec<String> {
     actions.iter().map(|a| format!("{service}:{a}")).collect()
 }
@@ -156,16 +133,30 @@ pub fn worker_policy() -> String {
     document(json!([allow(&["ec2:DescribeInstances"])]))
 }
 
-/// The BOSH director's managed policy; it may pass exactly the environment's three roles.
+/// The BOSH director's managed policy: what the AWS CPI of the pinned director stack calls, per
+/// statement of the CPI's own policy (`compat::CPI_IAM_STATEMENTS`), and `iam:PassRole` for exactly
+/// the environment's three roles. `sts:DecodeAuthorizationMessage` lets the operator read the
+/// encoded reason of an `UnauthorizedOperation` the CPI reports.
 pub fn director_policy(role_arns: &[String]) -> String {
-    let mut actions = prefixed("ec2", DIRECTOR_EC2_ACTIONS);
-    actions.push("elasticloadbalancing:*".into());
-    actions.push("sts:DecodeAuthorizationMessage".into());
-    let actions: Vec<&str> = actions.iter().map(String::as_str).collect();
-    document(json!([
-        allow(&actions),
-        { "Effect": "Allow", "Action": "iam:PassRole", "Resource": role_arns }
-    ]))
+    let mut statements: Vec<Value> = crate::compat::CPI_IAM_STATEMENTS
+        .iter()
+        .map(|(sid, actions)| {
+            json!({ "Sid": sid, "Effect": "Allow", "Action": actions, "Resource": "*" })
+        })
+        .collect();
+    statements.push(json!({
+        "Sid": crate::compat::CPI_PASS_ROLE_STATEMENT,
+        "Effect": "Allow",
+        "Action": "iam:PassRole",
+        "Resource": role_arns
+    }));
+    statements.push(json!({
+        "Sid": "DecodeAuthorizationMessages",
+        "Effect": "Allow",
+        "Action": "sts:DecodeAuthorizationMessage",
+        "Resource": "*"
+    }));
+    document(Value::Array(statements))
 }
 
 /// The partition and account id inside an ARN (`arn:aws:iam::123456789012:role/x`): ARNs this
@@ -879,19 +870,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn director_policy_passes_exactly_the_three_roles() {
+    fn director_policy_holds_the_cpi_statements_and_passes_exactly_the_three_roles() {
         let roles = vec![
             "arn:aws:iam::1:role/p-cfcr-master".to_string(),
             "arn:aws:iam::1:role/p-cfcr-worker".to_string(),
             "arn:aws:iam::1:role/p-bosh-director".to_string(),
         ];
         let doc: Value = serde_json::from_str(&director_policy(&roles)).unwrap();
-        let pass = &doc["Statement"][1];
-        assert_eq!(pass["Action"], "iam:PassRole");
-        assert_eq!(pass["Resource"], json!(roles));
-        let actions = doc["Statement"][0]["Action"].as_array().unwrap();
-        assert_eq!(actions.len(), DIRECTOR_EC2_ACTIONS.len() + 2);
-        assert!(actions.contains(&json!("elasticloadbalancing:*")));
+        let statements = doc["Statement"].as_array().unwrap();
+        let pass: Vec<&Value> = statements
+            .iter()
+            .filter(|s| s["Action"] == "iam:PassRole")
+            .collect();
+        assert_eq!(pass.len(), 1);
+        assert_eq!(pass[0]["Resource"], json!(roles));
+        for (sid, actions) in crate::compat::CPI_IAM_STATEMENTS {
+            let statement = statements.iter().find(|s| s["Sid"] == sid).unwrap();
+            assert_eq!(statement["Action"], json!(actions), "{sid}");
+        }
+        let text = doc.to_string();
+        assert!(!text.contains("elasticloadbalancing:*"), "{text}");
+        assert!(text.contains("ec2:CreateNetworkInterface"), "{text}");
     }
 
     #[test]

@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# Deploys CFCR (the "cfcr" deployment) behind the master load balancer.
+# Deploys CFCR (the "cfcr" deployment) with kubo-deployment's own ops-files: one zone, one master,
+# the configured workers, the vm_extensions of the named cloud config (instance profiles, the
+# master load balancer), the AWS cloud provider and cluster tags, the load balancer's name in the
+# API certificate, and the source releases (cfcr.yml's own are compiled for one stemcell only).
 set -euo pipefail
 cd "$(dirname "$0")"
 source ./env.sh
@@ -7,15 +10,21 @@ source ./bosh-aws-env.sh
 # The add-ons: every spec in specs/, as one multi-document YAML.
 awk 'FNR == 1 && NR != 1 { print "---" } { print }' specs/*.yml >addons-spec.yml
 bosh -n -d cfcr deploy kubo-deployment/manifests/cfcr.yml \
-  -o kubo-deployment/manifests/ops-files/addons-spec.yml \
-  -o kubo-deployment/manifests/ops-files/iaas/aws/lb.yml \
+  -o kubo-deployment/manifests/ops-files/misc/scale-to-one-az.yml \
+  -o kubo-deployment/manifests/ops-files/worker_count.yml \
+  -o kubo-deployment/manifests/ops-files/use-vm-extensions.yml \
   -o kubo-deployment/manifests/ops-files/iaas/aws/cloud-provider.yml \
+  -o kubo-deployment/manifests/ops-files/iaas/aws/lb.yml \
+  -o kubo-deployment/manifests/ops-files/add-hostname-to-master-certificate.yml \
+  -o kubo-deployment/manifests/ops-files/non-precompiled-releases.yml \
+  -o kubo-deployment/manifests/ops-files/addons-spec.yml \
+  -o ops-files/releases-from-mirror.yml \
   -o ops-files/kubo-release.yml \
-  -o ops-files/worker-count.yml \
-  -o ops-files/master-lb.yml \
 {%- if cfcr_stemcell %}
   -o ops-files/cfcr-stemcell.yml \
 {%- endif %}
   --var-file=addons-spec=addons-spec.yml \
+  -v deployment_name=cfcr \
+  -v worker_count={{ worker_count }} \
   -v kubernetes_cluster_tag={{ kubernetes_cluster_tag }} \
-  -v kubernetes_master_host={{ master_lb_ip_address }}
+  -v api-hostname={{ master_lb_ip_address }}

@@ -1,5 +1,7 @@
 # The arguments of `bosh create-env` (deploy-bosh.sh) and `bosh delete-env` (teardown.sh): one list,
-# so that teardown deletes exactly the director that was created.
+# so that teardown deletes exactly the director that was created. bosh-deployment alone, and the
+# project's own ops-files: the director's size, IMDSv2, its tags.
+# shellcheck disable=SC2034 # deploy-bosh.sh and teardown.sh source this file and use it
 director_args=(
   bosh-deployment/bosh.yml
   --state=bosh-aws-state.json
@@ -8,12 +10,9 @@ director_args=(
   -o bosh-deployment/uaa.yml
   -o bosh-deployment/credhub.yml
   -o bosh-deployment/jumpbox-user.yml
-  -o bosh-deployment/local-dns.yml
   -o ops-files/director-size-aws.yml
   -o ops-files/imdsv2.yml
-  -o kubo-deployment/configurations/generic/dns-addresses.yml
-  -o kubo-deployment/configurations/generic/bosh-admin-client.yml
-  -o kubo-deployment/manifests/ops-files/iaas/aws/bosh/tags.yml
+  -o ops-files/director-tags.yml
 {%- if director_credentials == "instance-profile" %}
   -o bosh-deployment/aws/cli-iam-instance-profile.yml
   -o bosh-deployment/aws/iam-instance-profile.yml

@@ -60,9 +60,10 @@ impl FilesServer {
     }
 }
 
-/// The operator's stemcell the hand-off tests deploy with: CFCR 0.16.0's own (ubuntu-trusty) is no
-/// longer published, and the hand-off refuses to start without one (docs/compatibility.md).
-pub const STEMCELL: &str = "light-bosh-stemcell-1.800-aws-xen-hvm-ubuntu-jammy-go_agent.tgz";
+/// The operator's stemcell the hand-off tests deploy with, a full (heavy) one of the line kubo
+/// v0.44.0 runs on: its light stemcells are no longer published, and the hand-off refuses to start
+/// without one (docs/compatibility.md).
+pub const STEMCELL: &str = "bosh-stemcell-621.125-aws-xen-hvm-ubuntu-xenial-go_agent.tgz";
 pub const STEMCELL_SHA1: &str = "0123456789abcdef0123456789abcdef01234567";
 
 /// Serves the stemcell, so that the bastion's reachability check of its URL passes.
@@ -77,7 +78,7 @@ pub fn stemcell_server() -> FilesServer {
 pub fn with_stemcell(server: &FilesServer, extra: &str) -> String {
     format!(
         "cfcr_stemcell_url = \"{}/{STEMCELL}\"\ncfcr_stemcell_sha1 = \"{STEMCELL_SHA1}\"\n\
-         cfcr_stemcell_os = \"ubuntu-jammy\"\ncfcr_stemcell_version = \"1.800\"\n{extra}",
+         cfcr_stemcell_os = \"ubuntu-xenial\"\ncfcr_stemcell_version = \"621.125\"\n{extra}",
         server.url
     )
 }

@@ -74,17 +74,17 @@ fn expected_bosh_calls(env: &Env, stemcells: &FilesServer, instance_profile: boo
         subnet = env.id("private_subnet")
     ));
     calls.push(format!(
+        "bosh -n update-runtime-config --name dns bosh-deployment/runtime-configs/dns.yml \
+         {DIRECTOR} @cfcr-manifests"
+    ));
+    calls.extend(targeted.clone());
+    calls.push(format!(
         "bosh -n update-config --type cloud --name cfcr \
          kubo-deployment/manifests/cloud-config/iaas/aws/use-vm-extensions.yml \
          -v deployment_name=cfcr -v master_iam_instance_profile={p}-cfcr-master \
          -v worker_iam_instance_profile={p}-cfcr-worker -v cfcr_master_target_pool={p}-cfcr-api \
          {DIRECTOR} @cfcr-manifests"
     ));
-    calls.push(format!(
-        "bosh -n update-runtime-config --name dns bosh-deployment/runtime-configs/dns.yml \
-         {DIRECTOR} @cfcr-manifests"
-    ));
-    calls.extend(targeted.clone());
     calls.push(format!(
         "bosh -n -d cfcr deploy kubo-deployment/manifests/cfcr.yml \
          -o kubo-deployment/manifests/ops-files/misc/scale-to-one-az.yml \

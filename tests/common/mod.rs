@@ -4,6 +4,7 @@
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
 pub mod files_server;
+pub mod gopatch;
 pub mod network;
 pub mod proxy;
 pub mod realism;

@@ -26,8 +26,10 @@ use common::Env;
 use common::gopatch;
 use serde_json::{Value, json};
 
-/// The kubo-deployment refs the tool offers (`kubo_deployment_ref`).
-const LINES: [&str; 2] = ["v0.44.0", "v0.16.0"];
+/// The kubo-deployment refs the tool offers (`kubo_deployment_ref`), and whether it deploys their
+/// cluster: v0.16.0's is refused before anything runs (docs/compatibility.md), so only the
+/// director's steps ever run with it; the test checks that refusal too.
+const LINES: [(&str, bool); 2] = [("v0.44.0", true), ("v0.16.0", false)];
 
 /// The settings of `cluster_http_tokens` each line is rendered with (None: the key left out).
 const CLUSTER_HTTP_TOKENS: [Option<&str>; 3] = [None, Some("required"), Some("optional")];
@@ -40,6 +42,13 @@ const STEPS: [&[&str]; 6] = [
     &["deploy-kubernetes.sh"],
     &["apply-addons.sh"],
     &["teardown.sh", "--deployment", "--clean-up"],
+];
+
+/// The steps of `--director-only`, and its teardown.
+const DIRECTOR_STEPS: [&[&str]; 3] = [
+    &["deploy-bosh.sh"],
+    &["update-cloud-config.sh"],
+    &["teardown.sh", "--clean-up"],
 ];
 
 /// The bosh commands whose manifest (with its ops-files and variables) is checked.
@@ -447,8 +456,8 @@ fi
 exit 0
 "#;
 
-/// Runs every step of the bundle in `bundle` with the stand-ins; the calls, in order.
-fn run_steps(bundle: &Path, problems: &mut Vec<String>) -> Vec<Call> {
+/// Runs `steps` of the bundle in `bundle` with the stand-ins; the calls, in order.
+fn run_steps(bundle: &Path, steps: &[&[&str]], problems: &mut Vec<String>) -> Vec<Call> {
     use std::os::unix::fs::PermissionsExt;
     let root = tempfile::tempdir().unwrap();
     let bin = root.path().join("bin");
@@ -466,7 +475,7 @@ fn run_steps(bundle: &Path, problems: &mut Vec<String>) -> Vec<Call> {
         std::os::unix::fs::symlink(&stand_in, home.join("bin").join(tool)).unwrap();
     }
     let mut calls = Vec::new();
-    for step in STEPS {
+    for step in steps {
         let script = bundle.join(step[0]);
         let out = Command::new(&script)
             .args(&step[1..])
@@ -531,8 +540,16 @@ struct Evaluated {
     doc: Option<Value>,
 }
 
-/// (a) Every path into an upstream checkout that a rendered file names exists at its ref.
-fn check_named_paths(bundle: &Bundle, problems: &mut Vec<String>) {
+/// The cluster's step scripts: never run with a line whose cluster the tool refuses.
+const CLUSTER_SCRIPTS: [&str; 3] = [
+    "upload-stemcell.sh",
+    "deploy-kubernetes.sh",
+    "apply-addons.sh",
+];
+
+/// (a) Every path into an upstream checkout that a rendered file names exists at its ref (without
+/// the cluster, in every file but the cluster's scripts).
+fn check_named_paths(bundle: &Bundle, cluster: bool, problems: &mut Vec<String>) {
     let mut files: Vec<PathBuf> = Vec::new();
     let mut dirs = vec![bundle.dir.clone()];
     while let Some(dir) = dirs.pop() {
@@ -552,6 +569,9 @@ fn check_named_paths(bundle: &Bundle, problems: &mut Vec<String>) {
             .unwrap()
             .display()
             .to_string();
+        if !cluster && CLUSTER_SCRIPTS.contains(&name.as_str()) {
+            continue;
+        }
         let Ok(text) = std::fs::read_to_string(&file) else {
             continue;
         };
@@ -699,6 +719,17 @@ fn resolved<'a>(value: &'a Value, vars: &'a BTreeMap<String, String>) -> Option<
     Some(text)
 }
 
+/// `text` with every variable the command gives filled in, as BOSH interpolates names.
+fn interpolated(text: &str, vars: &BTreeMap<String, String>) -> String {
+    let mut out = text.to_string();
+    for reference in variables_in(text) {
+        if let Some(value) = vars.get(variable_name(&reference)) {
+            out = out.replace(&format!("(({reference}))"), value);
+        }
+    }
+    out
+}
+
 fn at<'a>(doc: &'a Value, path: &str) -> Option<&'a Value> {
     gopatch::find(doc, path).ok().flatten()
 }
@@ -720,9 +751,12 @@ fn tokens_of(options: &serde_json::Map<String, Value>, vars: &BTreeMap<String, S
     }
 }
 
-/// (d) The effective IMDS http_tokens of the director, its default, and every cluster VM.
+/// (d) The effective IMDS http_tokens of the director, its default, and every cluster VM: every
+/// instance group of the deploy and compilation, or without a deploy every VM type of the cloud
+/// config.
 fn check_imds(
     evaluated: &[Evaluated],
+    cluster: bool,
     cluster_expected: &str,
     why: &str,
     problems: &mut Vec<String>,
@@ -767,28 +801,50 @@ fn check_imds(
                         && e.bosh.config_type.as_deref() == Some("cloud")))
         })
         .collect();
-    let Some(deploy) = of("deploy").next() else {
+    let deploy = of("deploy").next();
+    if cluster && deploy.is_none() {
         problems.push("(d) IMDS: no bosh deploy whose manifest could be built".into());
         return;
-    };
+    }
     if clouds.is_empty() {
         problems.push(
             "(d) IMDS: no cloud config could be built: the cluster's VM types are unknown".into(),
         );
         return;
     }
+    // Names as the director sees them: each config's and the deploy's variables filled in.
     let find_named = |section: &str, name: &str| -> Option<(&Value, &BTreeMap<String, String>)> {
         clouds.iter().find_map(|c| {
             let doc = c.doc.as_ref().unwrap();
             doc[section]
                 .as_array()?
                 .iter()
-                .find(|item| item["name"].as_str() == Some(name))
+                .find(|item| {
+                    item["name"]
+                        .as_str()
+                        .is_some_and(|n| interpolated(n, &c.bosh.vars) == name)
+                })
                 .map(|item| (item, &c.bosh.vars))
         })
     };
-    let manifest = deploy.doc.as_ref().unwrap();
-    let mut groups: Vec<(String, Option<String>, Vec<String>)> = manifest["instance_groups"]
+    let deploy_vars = deploy.map(|d| d.bosh.vars.clone()).unwrap_or_default();
+    let instance_groups = match deploy {
+        Some(deploy) => deploy.doc.as_ref().unwrap()["instance_groups"].clone(),
+        // The director alone: every VM type the cluster could be deployed with.
+        None => Value::Array(
+            clouds
+                .iter()
+                .flat_map(|c| {
+                    c.doc.as_ref().unwrap()["vm_types"]
+                        .as_array()
+                        .cloned()
+                        .unwrap_or_default()
+                })
+                .map(|t| json!({"name": format!("of vm_type {}", t["name"].as_str().unwrap_or("?")), "vm_type": t["name"]}))
+                .collect(),
+        ),
+    };
+    let mut groups: Vec<(String, Option<String>, Vec<String>)> = instance_groups
         .as_array()
         .into_iter()
         .flatten()
@@ -803,7 +859,7 @@ fn check_imds(
                     .as_array()
                     .into_iter()
                     .flatten()
-                    .filter_map(|e| e.as_str().map(str::to_string))
+                    .filter_map(|e| e.as_str().map(|e| interpolated(e, &deploy_vars)))
                     .collect(),
             )
         })
@@ -874,22 +930,29 @@ fn difference(a: &[String], b: &[String]) -> Vec<String> {
     group(a).into_iter().filter(|x| !b.contains(x)).collect()
 }
 
-/// Every check on one rendered bundle: the problems found.
-fn check_bundle(dir: &Path, cluster_expected: &str, why: &str) -> Vec<String> {
+/// Every check on one rendered bundle, with the cluster's steps or the director's alone: the
+/// problems found.
+fn check_bundle(dir: &Path, cluster: bool, cluster_expected: &str, why: &str) -> Vec<String> {
     let mut problems = Vec::new();
     let bundle = match Bundle::read(dir) {
         Ok(bundle) => bundle,
         Err(e) => return vec![e],
     };
-    check_named_paths(&bundle, &mut problems);
-    let calls = run_steps(dir, &mut problems);
+    check_named_paths(&bundle, cluster, &mut problems);
+    let steps: &[&[&str]] = if cluster { &STEPS } else { &DIRECTOR_STEPS };
+    let calls = run_steps(dir, steps, &mut problems);
     let evaluated: Vec<Evaluated> = calls
         .iter()
         .filter(|c| c.tool == "bosh")
         .filter_map(|c| evaluate(&bundle, c, &mut problems))
         .collect();
-    for command in ["create-env", "update-cloud-config", "deploy", "delete-env"] {
-        if !evaluated.iter().any(|e| e.bosh.command == command) {
+    let expected: &[&str] = if cluster {
+        &["create-env", "update-cloud-config", "deploy", "delete-env"]
+    } else {
+        &["create-env", "update-cloud-config", "delete-env"]
+    };
+    for command in expected {
+        if !evaluated.iter().any(|e| e.bosh.command == *command) {
             problems.push(format!("no step ran `bosh {command}`"));
         }
     }
@@ -927,7 +990,7 @@ fn check_bundle(dir: &Path, cluster_expected: &str, why: &str) -> Vec<String> {
             what.join("; ")
         ));
     }
-    check_imds(&evaluated, cluster_expected, why, &mut problems);
+    check_imds(&evaluated, cluster, cluster_expected, why, &mut problems);
     problems
 }
 
@@ -942,7 +1005,11 @@ struct Paved {
 
 impl Paved {
     fn new(label: &str, mode: &str) -> Paved {
-        let env = Env::new(label, &format!("director_credentials = \"{mode}\""));
+        Paved::with(label, &format!("director_credentials = \"{mode}\""))
+    }
+
+    fn with(label: &str, config: &str) -> Paved {
+        let env = Env::new(label, config);
         let base_config = std::fs::read_to_string(env.path().join("cfcr-aws.toml")).unwrap();
         env.pave();
         Paved { env, base_config }
@@ -985,12 +1052,27 @@ impl Paved {
     }
 }
 
+impl Paved {
+    /// The line's cluster is refused before the hand-off runs anything (`bootstrap` checks it
+    /// before it connects): what is wrong if not.
+    fn cluster_refused(&self, line: &str) -> Option<String> {
+        let run = self.env.run(&["bootstrap"]);
+        (run.code != 2 || !run.stderr.contains("api_version 2")).then(|| {
+            format!(
+                "kubo {line}'s cluster was not refused before the hand-off (exit {}): {}",
+                run.code,
+                run.stderr.trim()
+            )
+        })
+    }
+}
+
 /// Why a line's cluster VMs must allow IMDSv1 unless `cluster_http_tokens` says otherwise.
 fn cluster_default_reason(line: &str) -> &'static str {
     match line {
         "v0.16.0" => "kubo v0.16.0: Kubernetes 1.9.6 cannot do IMDSv2",
         "v0.44.0" => {
-            "kubo v0.44.0: its manifest pins ubuntu-xenial 621.76, whose bosh-agent has no IMDSv2"
+            "kubo v0.44.0: Kubernetes 1.17.9 vendors aws-sdk-go v1.16.26, and its manifest pins ubuntu-xenial 621.76, whose bosh-agent has no IMDSv2"
         }
         _ => "a kubo line this test does not know",
     }
@@ -1018,19 +1100,25 @@ fn summary(results: &[(String, Vec<String>)]) -> String {
     text
 }
 
-fn bundles_match_upstream(label: &str, mode: &str) {
-    let paved = Paved::new(label, mode);
+fn bundles_match_upstream(label: &str, mode: &str, extra: &str) {
+    let paved = Paved::with(
+        label,
+        &format!("director_credentials = \"{mode}\"\n{extra}"),
+    );
     let mut results = Vec::new();
-    for line in LINES {
+    for (line, cluster) in LINES {
         for tokens in CLUSTER_HTTP_TOKENS {
             let (expected, why) = match tokens {
                 Some(forced) => (forced, " (cluster_http_tokens)".to_string()),
                 None => ("optional", format!(" ({})", cluster_default_reason(line))),
             };
-            let problems = match paved.render(line, tokens) {
-                Ok(dir) => check_bundle(&dir, expected, &why),
+            let mut problems = match paved.render(line, tokens) {
+                Ok(dir) => check_bundle(&dir, cluster, expected, &why),
                 Err(e) => vec![e],
             };
+            if !cluster {
+                problems.extend(paved.cluster_refused(line));
+            }
             results.push((case_name(mode, line, tokens), problems));
         }
     }
@@ -1044,12 +1132,17 @@ fn bundles_match_upstream(label: &str, mode: &str) {
 
 #[test]
 fn instance_profile_bundles_match_upstream() {
-    bundles_match_upstream("upip", "instance-profile");
+    bundles_match_upstream("upip", "instance-profile", "");
 }
 
 #[test]
 fn access_key_bundles_match_upstream() {
-    bundles_match_upstream("upak", "access-key");
+    // With a downloads mirror: every release the line's deploy names is taken from it.
+    bundles_match_upstream(
+        "upak",
+        "access-key",
+        "downloads_mirror = \"https://mirror.example.com/cfcr\"",
+    );
 }
 
 /// shellcheck's path, installed by tests/harness/shellcheck.sh.
@@ -1102,7 +1195,7 @@ fn rendered_scripts_pass_shellcheck() {
     let mut results = Vec::new();
     for (label, mode) in [("upsi", "instance-profile"), ("upsa", "access-key")] {
         let paved = Paved::new(label, mode);
-        for line in LINES {
+        for (line, _) in LINES {
             let warnings = match paved.render(line, None) {
                 Ok(dir) => shellcheck_bundle(&shellcheck, &dir),
                 Err(e) => vec![e],
@@ -1198,7 +1291,7 @@ fn the_checks_find_what_they_are_for() {
             std::fs::write(&path, text).unwrap();
         }
     }
-    let problems = check_bundle(dir.path(), "optional", "");
+    let problems = check_bundle(dir.path(), true, "optional", "");
     let expected = [
         "(a) README names kubo-deployment/docs/nowhere.md, which kubo-deployment does not have at v0.16.0",
         "(a) deploy-kubernetes.sh names kubo-deployment/manifests/ops-files/iaas/aws/elb.yml, which kubo-deployment does not have at v0.16.0",

@@ -13,6 +13,18 @@ root=$(cd "$here/../../.." && pwd)
 cache=${CFCR_AWS_CACHE:-$root/.cache}
 dir=$cache/iam
 
+# Debian's Node.js and npm, when missing (as root).
+need_npm() {
+  command -v npm >/dev/null && return
+  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+    echo "iam.sh: installing Debian's nodejs and npm" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+  else
+    echo "iam.sh: the operator policy's checks need Node.js and npm: install them and retry" >&2
+    exit 1
+  fi
+}
+
 install() {
   mkdir -p "$dir"
   exec 9>"$dir/install.lock"
@@ -23,6 +35,7 @@ install() {
     exec 9>&-
     return
   fi
+  need_npm
   echo "iam.sh: installing the locked IAM packages into $dir" >&2
   rm -rf "$dir/node_modules"
   cp "$here/package.json" "$here/package-lock.json" "$dir/"

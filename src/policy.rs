@@ -2,7 +2,8 @@
 //! action the tool sends (`plan`, `pave`, drift repair, `status`, `outputs`, `unpave` with and without
 //! a state, the state in S3 with its lock), scoped where AWS allows it — IAM entities under the
 //! environment's path, EC2 resources by the environment's ownership tag (on the request for what it
-//! creates, on the resource for what it changes), the master load balancer by name, the state's
+//! creates, on the resource for what it changes), the master load balancer by name, what Kubernetes
+//! made by the cluster tag's value, load balancer interfaces by the environment's VPC, the state's
 //! bucket and objects. No `"Action": "*"` and no service wildcards. docs/permissions.md explains each
 //! statement.
 
@@ -39,6 +40,7 @@ const READS: &[&str] = &[
     "iam:ListPolicies",
     "iam:ListRoles",
     "iam:ListUsers",
+    "pricing:GetProducts",
     "servicequotas:GetServiceQuota",
 ];
 
@@ -55,20 +57,22 @@ const EC2_CREATES: &[&str] = &[
     "ec2:RunInstances",
 ];
 
-/// The kinds of EC2 resource those creates make.
+/// The kinds of EC2 resource those creates make and tag.
 const EC2_CREATED_KINDS: &[&str] = &[
     "elastic-ip",
     "instance",
     "internet-gateway",
     "key-pair",
     "natgateway",
-    "network-interface",
     "route-table",
     "security-group",
     "subnet",
-    "volume",
     "vpc",
 ];
+
+/// What `RunInstances` creates with the instance, untagged (the tool tags the instance): IAM
+/// evaluates them too, and the instance's own tag condition bounds the launch.
+const EC2_LAUNCHED_WITH_INSTANCE: &[&str] = &["network-interface", "volume"];
 
 /// EC2 changes to resources the environment owns (its ownership tag on the resource), including
 /// using them in a create (a subnet in the VPC, an instance in the subnet).
@@ -102,18 +106,25 @@ const EC2_ON_OWNED: &[&str] = &[
     "ec2:TerminateInstances",
 ];
 
-/// What Kubernetes' cloud provider made for the cluster (its cluster tag on the resource).
-const EC2_ON_CLUSTERS: &[&str] = &[
+/// What Kubernetes' cloud provider made for the cluster (the cluster tag's value on the resource).
+const EC2_ON_CLUSTER: &[&str] = &[
     "ec2:DeleteSecurityGroup",
     "ec2:DeleteVolume",
     "ec2:RevokeSecurityGroupIngress",
     "ec2:TerminateInstances",
 ];
 
+/// The kinds of EC2 resource those act on.
+const EC2_CLUSTER_KINDS: &[&str] = &["instance", "security-group", "volume"];
+
 /// A load balancer's network interfaces, which AWS manages and tags with nothing: deleted after
 /// the load balancer, instead of waiting minutes for AWS (see docs/reliability.md).
 const EC2_LOAD_BALANCER_INTERFACES: &[&str] =
     &["ec2:DeleteNetworkInterface", "ec2:DetachNetworkInterface"];
+
+/// The role Elastic Load Balancing creates for itself with an account's first load balancer.
+const ELB_SERVICE: &str = "elasticloadbalancing.amazonaws.com";
+const ELB_SERVICE_LINKED_ROLE: &str = "AWSServiceRoleForElasticLoadBalancing";
 
 /// Uses of an adopted VPC and its subnets, which carry no ownership tag: creating in them and
 /// routing an adopted private subnet through the environment's own route table.
@@ -189,10 +200,21 @@ fn statement(sid: &str, actions: &[&str], resource: Value, condition: Option<Val
     statement
 }
 
+/// What the environment's state names that unpave's deletes are scoped to. Neither exists before
+/// the first pave (an adopted VPC excepted), and the statements that need them are left out.
+#[derive(Debug, Default)]
+pub struct Paved {
+    /// The environment's VPC, its own or adopted.
+    pub vpc_id: Option<String>,
+    /// The value of the environment's cluster tag.
+    pub cluster_tag: Option<String>,
+}
+
 /// The policy document for the environment `settings` describes, with its state at `state`.
-pub fn document(settings: &Settings, state: Option<&S3Location>) -> Value {
+pub fn document(settings: &Settings, state: Option<&S3Location>, paved: &Paved) -> Value {
     let (region, env) = (&settings.region, &settings.prefix);
     let ec2 = |kind: &str| format!("arn:aws:ec2:{region}:*:{kind}/*");
+    let ec2_kinds = |kinds: &[&str]| json!(kinds.iter().map(|k| ec2(k)).collect::<Vec<_>>());
     let path = iam_path(env);
     let owned = json!({"StringEquals": {format!("aws:ResourceTag/{OWNER_TAG}"): env}});
     let mut statements = vec![
@@ -200,13 +222,20 @@ pub fn document(settings: &Settings, state: Option<&S3Location>) -> Value {
         statement(
             "CreateTaggedEc2Resources",
             EC2_CREATES,
-            json!(EC2_CREATED_KINDS.iter().map(|k| ec2(k)).collect::<Vec<_>>()),
+            ec2_kinds(EC2_CREATED_KINDS),
             Some(json!({"StringEquals": {format!("aws:RequestTag/{OWNER_TAG}"): env}})),
         ),
         statement(
+            "LaunchWithTheInstance",
+            &["ec2:RunInstances"],
+            ec2_kinds(EC2_LAUNCHED_WITH_INSTANCE),
+            None,
+        ),
+        // By kind, not `*/*`: evaluators differ on a wildcard resource type.
+        statement(
             "TagWhileCreating",
             &["ec2:CreateTags"],
-            json!(format!("arn:aws:ec2:{region}:*:*/*")),
+            ec2_kinds(EC2_CREATED_KINDS),
             Some(json!({"StringEquals": {"ec2:CreateAction": EC2_CREATES
                 .iter()
                 .map(|a| a.trim_start_matches("ec2:"))
@@ -225,18 +254,6 @@ pub fn document(settings: &Settings, state: Option<&S3Location>) -> Value {
             None,
         ),
         statement(
-            "RemoveKubernetesLeftovers",
-            EC2_ON_CLUSTERS,
-            json!("*"),
-            Some(json!({"Null": {format!("aws:ResourceTag/{CLUSTER_TAG}"): "false"}})),
-        ),
-        statement(
-            "DeleteLoadBalancerInterfaces",
-            EC2_LOAD_BALANCER_INTERFACES,
-            json!(ec2("network-interface")),
-            None,
-        ),
-        statement(
             "MasterLoadBalancer",
             ELB_MASTER,
             json!(format!(
@@ -246,12 +263,12 @@ pub fn document(settings: &Settings, state: Option<&S3Location>) -> Value {
             None,
         ),
         statement(
-            "RemoveKubernetesLoadBalancers",
-            &["elasticloadbalancing:DeleteLoadBalancer"],
+            "ElbServiceLinkedRole",
+            &["iam:CreateServiceLinkedRole"],
             json!(format!(
-                "arn:aws:elasticloadbalancing:{region}:*:loadbalancer/*"
+                "arn:aws:iam::*:role/aws-service-role/{ELB_SERVICE}/{ELB_SERVICE_LINKED_ROLE}"
             )),
-            Some(json!({"Null": {format!("aws:ResourceTag/{CLUSTER_TAG}"): "false"}})),
+            Some(json!({"StringEquals": {"iam:AWSServiceName": ELB_SERVICE}})),
         ),
         statement(
             "IamUnderTheEnvironmentsPath",
@@ -263,6 +280,40 @@ pub fn document(settings: &Settings, state: Option<&S3Location>) -> Value {
             None,
         ),
     ];
+    if let Some(cluster_tag) = &paved.cluster_tag {
+        let of_cluster =
+            json!({"StringEquals": {format!("aws:ResourceTag/{CLUSTER_TAG}"): cluster_tag}});
+        statements.push(statement(
+            "RemoveKubernetesLeftovers",
+            EC2_ON_CLUSTER,
+            ec2_kinds(EC2_CLUSTER_KINDS),
+            Some(of_cluster.clone()),
+        ));
+        statements.push(statement(
+            "RemoveKubernetesLoadBalancers",
+            &["elasticloadbalancing:DeleteLoadBalancer"],
+            json!(format!(
+                "arn:aws:elasticloadbalancing:{region}:*:loadbalancer/*"
+            )),
+            Some(of_cluster),
+        ));
+    }
+    if let Some(vpc_id) = &paved.vpc_id {
+        statements.push(statement(
+            "DeleteLoadBalancerInterfaces",
+            EC2_LOAD_BALANCER_INTERFACES,
+            json!(ec2("network-interface")),
+            Some(json!({"ArnLike": {"ec2:Vpc": format!("arn:aws:ec2:{region}:*:vpc/{vpc_id}")}})),
+        ));
+        // The instance an interface is detached from is the load balancer's own, in Elastic Load
+        // Balancing's account: no tag or key of the instance tells it apart (docs/permissions.md).
+        statements.push(statement(
+            "DetachFromLoadBalancers",
+            &["ec2:DetachNetworkInterface"],
+            json!(ec2("instance")),
+            None,
+        ));
+    }
     if let Some(vpc_id) = &settings.vpc_id {
         let adopted_subnets: Vec<String> =
             [&settings.public_subnet_id, &settings.private_subnet_id]
@@ -283,7 +334,12 @@ pub fn document(settings: &Settings, state: Option<&S3Location>) -> Value {
                 "ClusterTagOnAdoptedSubnets",
                 &["ec2:CreateTags", "ec2:DeleteTags"],
                 json!(adopted_subnets),
-                Some(json!({"ForAllValues:StringEquals": {"aws:TagKeys": [CLUSTER_TAG]}})),
+                // A DeleteTags naming no key deletes every tag, and an empty list meets
+                // ForAllValues: the keys must be there.
+                Some(json!({
+                    "ForAllValues:StringEquals": {"aws:TagKeys": [CLUSTER_TAG]},
+                    "Null": {"aws:TagKeys": "false"},
+                })),
             ));
         }
     }
@@ -319,9 +375,8 @@ pub fn actions(document: &Value) -> Vec<String> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn no_wildcard_actions_and_everything_scoped_to_the_environment() {
-        let settings = Settings::validate(
+    fn settings() -> Settings {
+        Settings::validate(
             crate::config::ConfigValues {
                 prefix: Some("dev".into()),
                 region: Some("eu-west-1".into()),
@@ -329,9 +384,22 @@ mod tests {
             },
             None,
         )
-        .unwrap();
+        .unwrap()
+    }
+
+    fn sids(doc: &Value) -> Vec<&str> {
+        doc["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["Sid"].as_str().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn no_wildcard_actions_and_everything_scoped_to_the_environment() {
         let state = S3Location::parse("s3://team/cfcr").unwrap();
-        let doc = document(&settings, Some(&state));
+        let doc = document(&settings(), Some(&state), &Paved::default());
         for action in actions(&doc) {
             assert!(!action.contains('*'), "{action}");
         }
@@ -344,6 +412,36 @@ mod tests {
         assert!(text.contains("arn:aws:s3:::team/cfcr/dev.*"), "{text}");
         assert!(
             text.contains("\"aws:RequestTag/cfcr-aws:env\":\"dev\""),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn unpaves_untagged_deletes_wait_for_the_values_the_state_names() {
+        let before = document(&settings(), None, &Paved::default());
+        for sid in [
+            "RemoveKubernetesLeftovers",
+            "RemoveKubernetesLoadBalancers",
+            "DeleteLoadBalancerInterfaces",
+            "DetachFromLoadBalancers",
+        ] {
+            assert!(!sids(&before).contains(&sid), "{sid}");
+        }
+        let paved = Paved {
+            vpc_id: Some("vpc-0123456789abcdef0".into()),
+            cluster_tag: Some("XPScaU_vGt8FNLBEhqdoiw".into()),
+        };
+        let text = document(&settings(), None, &paved).to_string();
+        assert!(
+            text.contains(
+                r#"{"StringEquals":{"aws:ResourceTag/KubernetesCluster":"XPScaU_vGt8FNLBEhqdoiw"}}"#
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                r#"{"ArnLike":{"ec2:Vpc":"arn:aws:ec2:eu-west-1:*:vpc/vpc-0123456789abcdef0"}}"#
+            ),
             "{text}"
         );
     }

@@ -2,7 +2,9 @@
 //! plan, pave, a drift repair, status, outputs, unpave, unpave without a state (discovery by tag),
 //! and the state in S3 with its lock — is recorded through the proxy as the IAM action it needs, in
 //! both credential modes and in an existing VPC; the test fails on any action the printed policy
-//! lacks.
+//! lacks. The policy is printed while the environment is paved: unpave's deletes of what carries no
+//! ownership tag are scoped to the VPC and cluster tag its state names. tests/policy_reference.rs
+//! evaluates the conditions.
 
 mod common;
 
@@ -11,10 +13,11 @@ use std::collections::BTreeSet;
 use aws_sdk_ec2::types::{IpPermission, IpRange};
 use common::network::vpc;
 use common::proxy::Proxy;
-use common::{Env, aws, endpoint};
+use common::{Env, Run, aws, endpoint};
 use serde_json::Value;
 
-async fn full_run(env: &Env, state_url: &str) {
+/// Runs everything; returns `policy --json` and `policy` as printed with the state in S3 paved.
+async fn full_run(env: &Env, state_url: &str) -> (Run, Run) {
     assert!([0, 2].contains(&env.run(&["plan"]).code));
     // With the quota checks an operator's run makes (the tests skip them: LocalStack's numbers are
     // not AWS's); LocalStack has no Service Quotas, so the defaults may even refuse here.
@@ -62,7 +65,12 @@ async fn full_run(env: &Env, state_url: &str) {
     ])
     .ok();
     env.run(&["--state", state_url, "status"]).ok();
+    let printed = (
+        env.run(&["--state", state_url, "policy", "--json"]).ok(),
+        env.run(&["--state", state_url, "policy"]).ok(),
+    );
     env.run(&["--state", state_url, "unpave", "--yes"]).ok();
+    printed
 }
 
 /// An existing network to pave into: its private subnet has no way out, so the environment adds
@@ -91,11 +99,10 @@ async fn the_printed_policy_allows_every_action_a_full_run_sends() {
         let proxy = Proxy::start(endpoint());
         let env = Env::against(label, extra, &proxy.url);
         let state_url = format!("s3://cfcr-state-{}/team", env.prefix);
-        full_run(&env, &state_url).await;
+        let (json, text) = full_run(&env, &state_url).await;
         let sent: BTreeSet<String> = proxy.iam_actions().into_iter().collect();
 
-        let printed = env.run(&["--state", &state_url, "policy", "--json"]).ok();
-        let printed: Value = serde_json::from_str(&printed.stdout).unwrap();
+        let printed: Value = serde_json::from_str(&json.stdout).unwrap();
         let allowed: BTreeSet<String> = printed["actions"]
             .as_array()
             .unwrap()
@@ -104,6 +111,20 @@ async fn the_printed_policy_allows_every_action_a_full_run_sends() {
             .collect();
         let missing: Vec<&String> = sent.difference(&allowed).collect();
         assert!(missing.is_empty(), "{label}: the policy lacks {missing:?}");
+        // Sent on AWS, never against LocalStack: no Kubernetes, no load balancer interfaces, no
+        // service-linked role to create.
+        for action in [
+            "ec2:DeleteNetworkInterface",
+            "ec2:DetachNetworkInterface",
+            "ec2:DeleteVolume",
+            "elasticloadbalancing:DeleteLoadBalancer",
+            "iam:CreateServiceLinkedRole",
+        ] {
+            assert!(
+                allowed.contains(action),
+                "{label}: the policy lacks {action}"
+            );
+        }
         assert!(sent.len() > 60, "{label}: {sent:?}");
         for statement in printed["policy"]["Statement"].as_array().unwrap() {
             for action in statement["Action"].as_array().unwrap() {
@@ -111,7 +132,6 @@ async fn the_printed_policy_allows_every_action_a_full_run_sends() {
             }
         }
         // The text form is the same document, ready for `aws iam create-policy`.
-        let text = env.run(&["--state", &state_url, "policy"]).ok();
         let document: Value = serde_json::from_str(&text.stdout).unwrap();
         assert_eq!(document, printed["policy"]);
     }

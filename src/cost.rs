@@ -1,24 +1,63 @@
 //! What an environment costs a month, as configured: the AWS resources `pave` creates and what the
-//! hand-off runs (the director, the masters and the workers with their disks), from a price table
-//! built into the binary — per region, dated, with its sources — so that `plan` can say it without a
-//! pricing API. Charges that depend on traffic (per GB) are stated, not guessed. docs/cost.md says how
-//! the table is refreshed.
+//! hand-off runs (the director, the masters and the workers with their disks). The prices come from
+//! the AWS Price List API when it answers (price_list.rs), for any region; otherwise from a price
+//! table built into the binary — per region, dated, with its sources — so that `plan` can say it
+//! offline. A price neither knows is unknown (`null`), never 0. Charges that depend on traffic (per
+//! GB) are stated, not guessed. docs/cost.md says how the table is refreshed.
+
+mod price_list;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 use serde::Serialize;
 
 use crate::config::Settings;
 
-/// When the prices below were taken, and from where.
+/// When the table's prices were taken, and from where.
 pub const PRICES_AS_OF: &str = "2026-11";
 /// AWS's list prices as 2026 pricing guides quote them; AWS's own pages could not be read where
 /// the table was made, so docs/cost.md says to check them against the Price List API.
 pub const PRICES_SOURCE: &str = "AWS On-Demand list prices (EC2 Linux, NAT gateway, public IPv4, Classic Load Balancer, EBS gp3) as quoted by 2026 pricing guides; check with the AWS Price List API";
 
+/// How long `plan` gives the Price List API, retries included, before it prices with the table:
+/// the estimate must never make `plan` slow, let alone fail it.
+const PRICE_LIST_BUDGET: Duration = Duration::from_secs(10);
+
 /// Hours in AWS's billing month.
 const HOURS_A_MONTH: f64 = 730.0;
 
-/// One group of regions' prices, in US dollars.
+/// One region's prices, in US dollars; `None` where the source has none.
+#[derive(Debug, Default)]
 struct Prices {
+    nat_gateway_hour: Option<f64>,
+    nat_gateway_gb: Option<f64>,
+    classic_elb_hour: Option<f64>,
+    classic_elb_gb: Option<f64>,
+    public_ipv4_hour: Option<f64>,
+    gp3_gb_month: Option<f64>,
+    /// On-Demand Linux, per hour, by instance type.
+    instances: BTreeMap<String, f64>,
+}
+
+impl Prices {
+    fn is_empty(&self) -> bool {
+        [
+            self.nat_gateway_hour,
+            self.nat_gateway_gb,
+            self.classic_elb_hour,
+            self.classic_elb_gb,
+            self.public_ipv4_hour,
+            self.gp3_gb_month,
+        ]
+        .iter()
+        .all(Option::is_none)
+            && self.instances.is_empty()
+    }
+}
+
+/// One group of regions' prices in the built-in table, in US dollars.
+struct Table {
     regions: &'static [&'static str],
     nat_gateway_hour: f64,
     nat_gateway_gb: f64,
@@ -30,7 +69,7 @@ struct Prices {
     instances: &'static [(&'static str, f64)],
 }
 
-const TABLE: [Prices; 1] = [Prices {
+const TABLE: [Table; 1] = [Table {
     regions: &["us-east-1", "us-east-2"],
     nat_gateway_hour: 0.045,
     nat_gateway_gb: 0.045,
@@ -54,6 +93,24 @@ const TABLE: [Prices; 1] = [Prices {
     ],
 }];
 
+impl Table {
+    fn prices(&self) -> Prices {
+        Prices {
+            nat_gateway_hour: Some(self.nat_gateway_hour),
+            nat_gateway_gb: Some(self.nat_gateway_gb),
+            classic_elb_hour: Some(self.classic_elb_hour),
+            classic_elb_gb: Some(self.classic_elb_gb),
+            public_ipv4_hour: Some(self.public_ipv4_hour),
+            gp3_gb_month: Some(self.gp3_gb_month),
+            instances: self
+                .instances
+                .iter()
+                .map(|(kind, usd)| (kind.to_string(), *usd))
+                .collect(),
+        }
+    }
+}
+
 /// The bastion's root volume (Canonical's images), the director's disks (bosh-deployment's
 /// `aws/cpi.yml` ephemeral and `bosh.yml` persistent disk), and the cluster's (kubo's AWS cloud
 /// config's ephemeral disks, cfcr.yml's persistent disks), in GB.
@@ -62,11 +119,30 @@ const DIRECTOR_DISKS_GB: f64 = 25.0 + 64.0;
 const MASTER_DISKS_GB: f64 = 25.0 + 5.0;
 const WORKER_DISKS_GB: f64 = 100.0 + 10.0;
 
+/// Where an estimate's prices came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PricesFrom {
+    PriceListApi,
+    Table,
+}
+
+/// The prices an estimate is made with, and what to say about them.
+struct Quote {
+    prices: Prices,
+    /// `None` when neither source has the region's prices.
+    from: Option<PricesFrom>,
+    as_of: Option<String>,
+    source: String,
+    /// Why there are no prices at all, if so.
+    unavailable: Option<String>,
+}
+
 /// One line of the estimate.
 #[derive(Debug, Serialize)]
 pub struct Line {
     pub what: String,
-    /// `None` when the table has no price for it.
+    /// `None` when no price is known for it.
     pub monthly_usd: Option<f64>,
 }
 
@@ -74,62 +150,134 @@ pub struct Line {
 #[derive(Debug, Serialize)]
 pub struct Estimate {
     pub region: String,
-    /// Why there are no figures (a region the table lacks), if so.
+    /// Why there are no figures (neither the Price List API nor the table has the region's), if so.
     pub unavailable: Option<String>,
     pub lines: Vec<Line>,
-    /// The sum of the priced lines.
-    pub total_monthly_usd: f64,
+    /// The sum of the lines; `None` when a line has no price (a partial sum would understate it).
+    pub total_monthly_usd: Option<f64>,
     /// Charges per GB of traffic, stated rather than guessed.
     pub per_gb: Vec<String>,
-    pub prices_as_of: &'static str,
-    pub source: &'static str,
+    /// `None` when no source has the region's prices.
+    pub prices_from: Option<PricesFrom>,
+    /// The Price List's publication date, or the table's date.
+    pub prices_as_of: Option<String>,
+    pub source: String,
 }
 
 fn round(usd: f64) -> f64 {
     (usd * 100.0).round() / 100.0
 }
 
-/// The monthly cost of `settings`' environment with everything running all month.
-/// The monthly cost of the environment as configured; `nat_gateway` says whether it has its own
-/// (not when an adopted private subnet gets out through the operator's).
-pub fn estimate(settings: &Settings, nat_gateway: bool) -> Estimate {
-    let region = settings.region.clone();
-    let Some(prices) = TABLE.iter().find(|p| p.regions.contains(&region.as_str())) else {
-        let known: Vec<&str> = TABLE
-            .iter()
-            .flat_map(|p| p.regions.iter().copied())
-            .collect();
-        return Estimate {
-            unavailable: Some(format!(
-                "the built-in price table has no prices for {region} (it has {}); see docs/cost.md to add them",
-                known.join(", ")
-            )),
-            region,
-            lines: Vec::new(),
-            total_monthly_usd: 0.0,
-            per_gb: Vec::new(),
-            prices_as_of: PRICES_AS_OF,
-            source: PRICES_SOURCE,
-        };
+/// The instance types the environment runs.
+fn instance_types(settings: &Settings) -> BTreeSet<String> {
+    let boot = &settings.bootstrap;
+    [
+        &settings.bastion_instance_type,
+        &boot.director_instance_type,
+        &boot.small_instance_type,
+        &boot.small_highmem_instance_type,
+    ]
+    .into_iter()
+    .cloned()
+    .collect()
+}
+
+/// The monthly cost of the environment as configured, everything running all month, priced by the
+/// Price List API when it answers within its budget, else by the table (a warning says why);
+/// `nat_gateway` says whether it has its own (not when an adopted private subnet gets out through
+/// the operator's).
+pub async fn estimate(
+    pricing: &aws_sdk_pricing::Client,
+    settings: &Settings,
+    nat_gateway: bool,
+) -> Estimate {
+    let region = &settings.region;
+    let read = tokio::time::timeout(
+        PRICE_LIST_BUDGET,
+        price_list::read(pricing, region, &instance_types(settings)),
+    )
+    .await;
+    let why = match read {
+        Ok(Ok(found)) if !found.prices.is_empty() => {
+            return priced(settings, nat_gateway, from_price_list(found));
+        }
+        Ok(Ok(_)) => format!("the AWS Price List API has no prices for {region}"),
+        Ok(Err(e)) => format!(
+            "the AWS Price List API could not be read (it needs the permission pricing:GetProducts): {e}"
+        ),
+        Err(_) => format!(
+            "the AWS Price List API did not answer within {} s",
+            PRICE_LIST_BUDGET.as_secs()
+        ),
     };
-    let hourly = |usd_an_hour: f64| round(usd_an_hour * HOURS_A_MONTH);
-    let disks = |gb: f64| gb * prices.gp3_gb_month;
-    let instance = |kind: &str| {
-        prices
-            .instances
-            .iter()
-            .find(|(k, _)| *k == kind)
-            .map(|(_, usd)| usd * HOURS_A_MONTH)
+    let quote = from_table(region, &why);
+    let instead = match &quote.from {
+        Some(_) => format!("the built-in price table ({PRICES_AS_OF}) is used"),
+        None => "the built-in price table has none either: the cost is unknown".to_string(),
     };
+    crate::report::warning(&format!("cost: {why}; {instead}"));
+    priced(settings, nat_gateway, quote)
+}
+
+/// The Price List API's prices.
+fn from_price_list(found: price_list::Found) -> Quote {
+    Quote {
+        prices: found.prices,
+        from: Some(PricesFrom::PriceListApi),
+        source: format!(
+            "AWS Price List API (GetProducts), On-Demand, published {}",
+            found.published.as_deref().unwrap_or("on an unstated date")
+        ),
+        as_of: found.published,
+        unavailable: None,
+    }
+}
+
+/// The table's prices for `region`, used because of `why_not_api`.
+fn from_table(region: &str, why_not_api: &str) -> Quote {
+    match TABLE.iter().find(|t| t.regions.contains(&region)) {
+        Some(table) => Quote {
+            prices: table.prices(),
+            from: Some(PricesFrom::Table),
+            as_of: Some(PRICES_AS_OF.to_string()),
+            source: PRICES_SOURCE.to_string(),
+            unavailable: None,
+        },
+        None => {
+            let known: Vec<&str> = TABLE
+                .iter()
+                .flat_map(|t| t.regions.iter().copied())
+                .collect();
+            Quote {
+                prices: Prices::default(),
+                from: None,
+                as_of: None,
+                source: "neither the AWS Price List API nor the built-in table".to_string(),
+                unavailable: Some(format!(
+                    "{why_not_api}, and the built-in price table has no prices for {region} (it has {}); see docs/cost.md",
+                    known.join(", ")
+                )),
+            }
+        }
+    }
+}
+
+/// The estimate of `settings`' environment with `quote`'s prices.
+fn priced(settings: &Settings, nat_gateway: bool, quote: Quote) -> Estimate {
+    let prices = &quote.prices;
+    let hourly = |usd_an_hour: Option<f64>| usd_an_hour.map(|usd| round(usd * HOURS_A_MONTH));
+    let instance = |kind: &str| prices.instances.get(kind).map(|usd| usd * HOURS_A_MONTH);
     let boot = &settings.bootstrap;
     let workers = f64::from(boot.worker_count);
     let vm = |what: String, kind: &str, count: f64, disk_gb: f64| Line {
         what,
-        monthly_usd: instance(kind).map(|usd| round(count * (usd + disks(disk_gb)))),
+        monthly_usd: instance(kind)
+            .zip(prices.gp3_gb_month)
+            .map(|(usd, gb_month)| round(count * (usd + disk_gb * gb_month))),
     };
     let nat_lines = nat_gateway.then(|| Line {
         what: "NAT gateway (hours)".into(),
-        monthly_usd: Some(hourly(prices.nat_gateway_hour)),
+        monthly_usd: hourly(prices.nat_gateway_hour),
     });
     let (addresses, whose) = if nat_gateway {
         (3.0, "the NAT gateway's, the bastion's, the load balancer's")
@@ -141,11 +289,11 @@ pub fn estimate(settings: &Settings, nat_gateway: bool) -> Estimate {
         .chain([
             Line {
                 what: "classic load balancer (hours)".into(),
-                monthly_usd: Some(hourly(prices.classic_elb_hour)),
+                monthly_usd: hourly(prices.classic_elb_hour),
             },
             Line {
                 what: format!("{addresses} public IPv4 addresses ({whose})"),
-                monthly_usd: Some(hourly(addresses * prices.public_ipv4_hour)),
+                monthly_usd: hourly(prices.public_ipv4_hour.map(|usd| addresses * usd)),
             },
             vm(
                 format!(
@@ -185,22 +333,28 @@ pub fn estimate(settings: &Settings, nat_gateway: bool) -> Estimate {
             ),
         ])
         .collect();
-    let total = round(lines.iter().filter_map(|l| l.monthly_usd).sum());
+    let total = lines
+        .iter()
+        .map(|l| l.monthly_usd)
+        .sum::<Option<f64>>()
+        .map(round);
+    let per_gb = |what: &str, usd: Option<f64>| match usd {
+        Some(usd) => format!("{what}: ${usd} per GB processed"),
+        None => format!("{what}: per-GB price unknown"),
+    };
     Estimate {
-        region,
-        unavailable: None,
+        region: settings.region.clone(),
+        unavailable: quote.unavailable,
         lines,
         total_monthly_usd: total,
         per_gb: nat_gateway
-            .then(|| format!("NAT gateway: ${} per GB processed", prices.nat_gateway_gb))
+            .then(|| per_gb("NAT gateway", prices.nat_gateway_gb))
             .into_iter()
-            .chain([format!(
-                "classic load balancer: ${} per GB processed",
-                prices.classic_elb_gb
-            )])
+            .chain([per_gb("classic load balancer", prices.classic_elb_gb)])
             .collect(),
-        prices_as_of: PRICES_AS_OF,
-        source: PRICES_SOURCE,
+        prices_from: quote.from,
+        prices_as_of: quote.as_of,
+        source: quote.source,
     }
 }
 
@@ -210,21 +364,28 @@ impl Estimate {
         if let Some(why) = &self.unavailable {
             return format!("Monthly cost: not estimated: {why}.\n");
         }
+        let as_of = self.prices_as_of.as_deref().unwrap_or("an unstated date");
+        let from = match self.prices_from {
+            Some(PricesFrom::PriceListApi) => {
+                format!("from the AWS Price List API, published {as_of}")
+            }
+            _ => format!("from the built-in table, as of {as_of}"),
+        };
         let mut text = format!(
-            "Monthly cost in {}, everything running all month (On-Demand prices as of {}):\n",
-            self.region, self.prices_as_of
+            "Monthly cost in {}, everything running all month (On-Demand prices {from}):\n",
+            self.region
         );
         for line in &self.lines {
-            let usd = line.monthly_usd.map_or_else(
-                || "no price in the table".to_string(),
-                |u| format!("${u:.2}"),
-            );
+            let usd = line
+                .monthly_usd
+                .map_or_else(|| "no price known".to_string(), |u| format!("${u:.2}"));
             text.push_str(&format!("  {:<84} {usd}\n", line.what));
         }
-        text.push_str(&format!(
-            "  {:<84} ${:.2}\n",
-            "total (without traffic)", self.total_monthly_usd
-        ));
+        let total = self.total_monthly_usd.map_or_else(
+            || "unknown: a line has no price".to_string(),
+            |u| format!("${u:.2}"),
+        );
+        text.push_str(&format!("  {:<84} {total}\n", "total (without traffic)"));
         text.push_str(&format!("  plus traffic: {}\n", self.per_gb.join("; ")));
         text.push_str(&format!("  source: {}\n", self.source));
         text
@@ -251,24 +412,59 @@ mod tests {
 
     #[test]
     fn the_default_environment_in_us_east_1() {
-        let e = estimate(&settings("us-east-1"), true);
+        let offline = |nat| {
+            priced(
+                &settings("us-east-1"),
+                nat,
+                from_table("us-east-1", "offline"),
+            )
+        };
+        let e = offline(true);
         let usd: Vec<f64> = e.lines.iter().map(|l| l.monthly_usd.unwrap()).collect();
         // NAT 0.045 × 730; CLB 0.025 × 730; 3 × 0.005 × 730; t3.micro + 8 GB; t3.large + 89 GB;
         // t3.micro + 30 GB; 2 × (t3.medium + 110 GB).
         assert_eq!(usd, [32.85, 18.25, 10.95, 8.23, 67.86, 9.99, 78.34]);
-        assert_eq!(e.total_monthly_usd, 226.47);
+        assert_eq!(e.total_monthly_usd, Some(226.47));
+        assert_eq!(e.prices_from, Some(PricesFrom::Table));
         assert!(e.per_gb[0].contains("0.045"));
+        assert!(
+            e.text().contains("built-in table, as of 2026-11"),
+            "{}",
+            e.text()
+        );
         // An adopted private subnet that gets out on its own: no NAT gateway, one address less.
-        let e = estimate(&settings("us-east-1"), false);
+        let e = offline(false);
         let usd: Vec<f64> = e.lines.iter().map(|l| l.monthly_usd.unwrap()).collect();
         assert_eq!(usd, [18.25, 7.3, 8.23, 67.86, 9.99, 78.34]);
         assert!(e.per_gb.iter().all(|g| !g.contains("NAT")));
     }
 
     #[test]
-    fn a_region_without_prices_says_so() {
-        let e = estimate(&settings("eu-west-1"), true);
-        assert!(e.lines.is_empty());
-        assert!(e.text().contains("no prices for eu-west-1"), "{}", e.text());
+    fn a_region_without_prices_says_so_with_nulls() {
+        let e = priced(
+            &settings("eu-west-1"),
+            true,
+            from_table("eu-west-1", "the AWS Price List API did not answer"),
+        );
+        assert!(e.lines.iter().all(|l| l.monthly_usd.is_none()));
+        let text = e.text();
+        assert!(text.contains("did not answer, and"), "{text}");
+        assert!(text.contains("no prices for eu-west-1"), "{text}");
+        let json = serde_json::to_value(&e).unwrap();
+        assert_eq!(json["total_monthly_usd"], serde_json::Value::Null);
+        assert_eq!(json["lines"][0]["monthly_usd"], serde_json::Value::Null);
+        assert_eq!(json["prices_from"], serde_json::Value::Null);
+    }
+
+    #[test]
+    fn an_unpriced_line_leaves_the_total_unknown() {
+        let mut quote = from_table("us-east-1", "offline");
+        quote.prices.instances.remove("t3.medium");
+        let e = priced(&settings("us-east-1"), true, quote);
+        assert_eq!(e.lines[6].monthly_usd, None);
+        assert_eq!(e.total_monthly_usd, None);
+        let text = e.text();
+        assert!(text.contains("no price known"), "{text}");
+        assert!(text.contains("unknown: a line has no price"), "{text}");
     }
 }

@@ -24,7 +24,13 @@ pub struct Clients {
     pub elb: aws_sdk_elasticloadbalancing::Client,
     pub iam: aws_sdk_iam::Client,
     pub quotas: aws_sdk_servicequotas::Client,
+    /// The Price List API, in its own region (below).
+    pub pricing: aws_sdk_pricing::Client,
 }
+
+/// Where the Price List Query API is asked. It has endpoints in a few regions only, and each
+/// answers with the prices of every region.
+pub const PRICE_LIST_REGION: &str = "us-east-1";
 
 /// The region named by the SDK's provider chain (AWS_REGION, the profile), if any.
 pub async fn chain_region() -> Option<String> {
@@ -102,5 +108,10 @@ pub async fn connect(region: &str, endpoint_url: Option<&str>) -> anyhow::Result
         elb: aws_sdk_elasticloadbalancing::Client::new(&config),
         iam: aws_sdk_iam::Client::new(&config),
         quotas: aws_sdk_servicequotas::Client::new(&config),
+        pricing: aws_sdk_pricing::Client::from_conf(
+            aws_sdk_pricing::config::Builder::from(&config)
+                .region(Region::new(PRICE_LIST_REGION))
+                .build(),
+        ),
     })
 }

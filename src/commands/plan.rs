@@ -76,15 +76,26 @@ pub async fn run(global: &GlobalArgs, args: PlanArgs) -> anyhow::Result<()> {
         templates: crate::templates::Templates::new(global.templates.as_deref())?,
     };
     let resources = inventory(&ctx.settings, ctx.state.snapshot().private_egress);
-    let (steps, mut problems) = if args.destroy {
-        (destroy_steps(&ctx, &resources), Vec::new())
-    } else {
-        pave_steps(&ctx, &resources, new, !global.skip_quota_check).await?
-    };
-    problems.splice(0..0, survey.problems);
-    // What the environment costs as configured; a destroy plan has nothing to add.
+    // What the environment costs as configured (a destroy plan has nothing to add), priced while
+    // the steps are worked out: the Price List API may take seconds. A failed step stops both.
     let own_nat = ctx.state.snapshot().private_egress == PrivateEgress::OwnNatGateway;
-    let cost = (!args.destroy).then(|| crate::cost::estimate(&ctx.settings, own_nat));
+    let cost = async {
+        if args.destroy {
+            return anyhow::Ok(None);
+        }
+        Ok(Some(
+            crate::cost::estimate(&ctx.aws.pricing, &ctx.settings, own_nat).await,
+        ))
+    };
+    let steps = async {
+        if args.destroy {
+            Ok((destroy_steps(&ctx, &resources), Vec::new()))
+        } else {
+            pave_steps(&ctx, &resources, new, !global.skip_quota_check).await
+        }
+    };
+    let ((steps, mut problems), cost) = futures::try_join!(steps, cost)?;
+    problems.splice(0..0, survey.problems);
     if args.json {
         let mut plan = as_json(&ctx, &steps, &problems, args.destroy);
         plan["notes"] = json!(survey.notes);

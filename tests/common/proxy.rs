@@ -3,6 +3,7 @@
 //! N-th request (once LocalStack has acted on it, before the tool sees the answer), answers with
 //! throttling, server errors or given AWS error codes, resets the connection, adds a fixed latency
 //! to every request, or makes the NAT gateway and instances look `pending` for a while, as on AWS.
+//! It can also stand in for the Price List API (GetProducts), answering from given products.
 //! With a [`Realism`] model switched on, it behaves like AWS throughout (see realism.rs).
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -37,6 +38,9 @@ pub enum Fault {
     BucketElsewhere(&'static str),
     /// A JSON-protocol service's answer (Service Quotas), 200 with this body.
     Json(&'static str),
+    /// The Price List API's answer to GetProducts from these products (Price List documents):
+    /// those of the request's service that match all its filters.
+    PriceList(Vec<serde_json::Value>),
 }
 
 /// Injects `fault` into the first `times` requests whose Action is `action` (any when `None`).
@@ -194,23 +198,72 @@ fn read_request(stream: &mut TcpStream) -> Option<(Vec<u8>, Vec<u8>)> {
     Some((head, body))
 }
 
-/// An AWS error in the request's protocol: EC2's `<Response><Errors>`, or the query protocol's
-/// `<ErrorResponse>` (IAM, ELB).
-fn error_response(ec2: bool, status: u16, code: &str, message: &str) -> Vec<u8> {
-    let body = match (code.is_empty(), ec2) {
+/// How a request's errors are written.
+#[derive(Clone, Copy, PartialEq)]
+enum Protocol {
+    /// EC2's `<Response><Errors>`.
+    Ec2,
+    /// The query protocol's `<ErrorResponse>` (IAM, ELB).
+    Query,
+    /// The JSON protocol's `{"__type": ...}` (Service Quotas, the Price List API).
+    Json,
+}
+
+/// An AWS error in the request's protocol.
+fn error_response(protocol: Protocol, status: u16, code: &str, message: &str) -> Vec<u8> {
+    let body = match (code.is_empty(), protocol) {
         (true, _) => String::new(),
-        (false, true) => format!(
+        (false, Protocol::Ec2) => format!(
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error></Errors><RequestID>proxy-injected</RequestID></Response>"
         ),
-        (false, false) => format!(
+        (false, Protocol::Query) => format!(
             "<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>proxy-injected</RequestId></ErrorResponse>"
         ),
+        (false, Protocol::Json) => {
+            serde_json::json!({"__type": code, "message": message}).to_string()
+        }
+    };
+    let content_type = match protocol {
+        Protocol::Json => "application/x-amz-json-1.1",
+        _ => "text/xml",
     };
     format!(
-        "HTTP/1.1 {status} Injected\r\nContent-Type: text/xml\r\nx-amzn-RequestId: proxy-injected\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "HTTP/1.1 {status} Injected\r\nContent-Type: {content_type}\r\nx-amzn-RequestId: proxy-injected\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )
     .into_bytes()
+}
+
+/// A JSON-protocol answer: 200 with `body`.
+fn json_response(body: &str) -> Vec<u8> {
+    format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+/// GetProducts as the Price List API answers it: the products of the request's service whose
+/// product family or attribute equals each filter's value (TERM_MATCH), each as a JSON string.
+fn price_list_answer(products: &[serde_json::Value], request: &[u8]) -> String {
+    let request: serde_json::Value = serde_json::from_slice(request).unwrap_or_default();
+    let filters = request["Filters"].as_array().cloned().unwrap_or_default();
+    let matching: Vec<String> = products
+        .iter()
+        .filter(|p| p["serviceCode"] == request["ServiceCode"])
+        .filter(|p| {
+            filters.iter().all(|filter| {
+                let product = &p["product"];
+                let actual = match filter["Field"].as_str().unwrap_or_default() {
+                    "productFamily" => &product["productFamily"],
+                    field => &product["attributes"][field],
+                };
+                *actual == filter["Value"]
+            })
+        })
+        .map(|p| p.to_string())
+        .collect();
+    serde_json::json!({"FormatVersion": "aws_v1", "PriceList": matching}).to_string()
 }
 
 impl Proxy {
@@ -337,7 +390,16 @@ fn serve(
     };
     let started = Instant::now();
     let action = action_of(&head, &body);
-    let ec2 = String::from_utf8_lossy(&body).contains("Version=2016-11-15");
+    let protocol = if String::from_utf8_lossy(&body).contains("Version=2016-11-15") {
+        Protocol::Ec2
+    } else if String::from_utf8_lossy(&head)
+        .to_ascii_lowercase()
+        .contains("x-amz-target:")
+    {
+        Protocol::Json
+    } else {
+        Protocol::Query
+    };
     let number = requests.fetch_add(1, Ordering::SeqCst) + 1;
     // S3's REST requests are left as LocalStack answers them: the model is of EC2, ELB and IAM.
     let params = realism::parse_params(&body);
@@ -395,11 +457,14 @@ fn serve(
             let _ = client.shutdown(Shutdown::Both);
             return;
         }
-        (Some(Fault::Throttle), _) if ec2 => {
-            error_response(true, 503, "RequestLimitExceeded", "Request limit exceeded.")
-        }
-        (Some(Fault::Throttle), _) => error_response(false, 400, "Throttling", "Rate exceeded"),
-        (Some(Fault::ServiceUnavailable), _) => error_response(ec2, 503, "", ""),
+        (Some(Fault::Throttle), _) if protocol == Protocol::Ec2 => error_response(
+            protocol,
+            503,
+            "RequestLimitExceeded",
+            "Request limit exceeded.",
+        ),
+        (Some(Fault::Throttle), _) => error_response(protocol, 400, "Throttling", "Rate exceeded"),
+        (Some(Fault::ServiceUnavailable), _) => error_response(protocol, 503, "", ""),
         (
             Some(Fault::Error {
                 code,
@@ -407,22 +472,23 @@ fn serve(
                 message,
             }),
             _,
-        ) => error_response(ec2, status, code, message),
-        (None, Verdict::Refuse(status, "RequestLimitExceeded", message)) if !ec2 => {
-            error_response(false, status.min(400), "Throttling", &message)
+        ) => error_response(protocol, status, code, message),
+        (None, Verdict::Refuse(status, "RequestLimitExceeded", message))
+            if protocol != Protocol::Ec2 =>
+        {
+            error_response(protocol, status.min(400), "Throttling", &message)
         }
         (None, Verdict::Refuse(status, code, message)) => {
-            error_response(ec2, status, code, &message)
+            error_response(protocol, status, code, &message)
         }
         (Some(Fault::BucketElsewhere(region)), _) => format!(
             "HTTP/1.1 301 Moved Permanently\r\nx-amz-bucket-region: {region}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
         )
         .into_bytes(),
-        (Some(Fault::Json(body)), _) => format!(
-            "HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        )
-        .into_bytes(),
+        (Some(Fault::Json(body)), _) => json_response(body),
+        (Some(Fault::PriceList(products)), _) => {
+            json_response(&price_list_answer(&products, &body))
+        }
         (None, Verdict::Answer(body)) => ok_response(&body),
         (Some(Fault::Delay(_) | Fault::Truncate) | None, verdict) => {
             if let Verdict::Stall(lasts) = verdict {

@@ -12,7 +12,7 @@ use std::fmt::{self, Write};
 use futures::future::BoxFuture;
 use futures::stream::{FuturesUnordered, StreamExt};
 
-use crate::resources::{Ctx, Health, Key, NameTaken, Need, Resource};
+use crate::resources::{Ctx, Health, Key, NameTaken, Need, NotInState, Resource};
 use crate::state::{Origin, Record};
 use crate::{aws, report};
 
@@ -252,30 +252,22 @@ async fn settle_intents(ctx: &Ctx, resources: &[Box<dyn Resource>]) -> Result<()
 }
 
 /// Finds the resources of an environment whose state was lost, by ownership tag and name (and the
-/// adopted ones by the ids the configuration names), and records them as ready, in creation order
-/// (a find may need what an earlier one found). A resource whose dependencies were not found is
-/// not looked for. Returns how many of the environment's own were found.
+/// adopted ones by the ids the configuration or the discovery names), and records them as ready, in
+/// creation order (a find may need what an earlier one found). Returns how many of the
+/// environment's own were found.
 pub async fn discover(ctx: &Ctx, resources: &[Box<dyn Resource>]) -> anyhow::Result<usize> {
-    let looked_for: BTreeSet<Key> = resources
-        .iter()
-        .filter(|r| r.origin() != Origin::LookedUp)
-        .map(|r| r.key())
-        .collect();
     let mut found = 0;
     for key in sequential_order(resources, false) {
         let resource = resources
             .iter()
             .find(|r| r.key() == key)
             .expect("ordered keys");
-        let missing_dependency = resource
-            .needs()
-            .create
-            .iter()
-            .map(|n| node(n).0)
-            .any(|d| looked_for.contains(&d) && ctx.state.get(d).is_none());
-        if resource.origin() == Origin::LookedUp || missing_dependency {
+        if resource.origin() == Origin::LookedUp {
             continue;
         }
+        // Each kind is looked for by its own tags and name, whatever was found before it: a
+        // bastion is found without the subnet it runs in. Only a lookup that needs another
+        // resource's id (a route needs its table) waits for that one to be found.
         match resource.find(ctx).await {
             Ok(Some(mut record)) => {
                 record.ready = true;
@@ -286,6 +278,7 @@ pub async fn discover(ctx: &Ctx, resources: &[Box<dyn Resource>]) -> anyhow::Res
                 found += usize::from(resource.owned());
             }
             Ok(None) => {}
+            Err(e) if e.is::<NotInState>() => {}
             // Someone else's: not ours to delete.
             Err(e) if e.is::<NameTaken>() => {}
             Err(e) => return Err(e),

@@ -7,12 +7,12 @@ use std::time::Duration;
 use aws_sdk_ec2::types::{Filter, InstanceStateName, IpPermission};
 
 use crate::aws::{self, Policy, wait};
-use crate::report;
 use crate::resources::{
     CLUSTER_TAG, Ctx, Key, delete_load_balancer_interfaces, groups_referencing, instances_matching,
     not_terminated,
 };
 use crate::state::Origin;
+use crate::{census, report};
 
 fn cluster_tag_filters(cluster_tag: &str) -> [Filter; 2] {
     [
@@ -252,4 +252,54 @@ pub async fn terminate(ctx: &Ctx, ids: &[String]) -> anyhow::Result<()> {
         },
     )
     .await
+}
+
+/// Deletes what the last sweep found carrying the environment's tag, when that is safe without
+/// knowing what it is for: instances (the director's VM), volumes (its disks), network interfaces,
+/// addresses and key pairs. `false` for anything else: unpave names it and stops.
+pub async fn delete_tagged(ctx: &Ctx, found: &census::Found) -> anyhow::Result<bool> {
+    let ec2 = &ctx.aws.ec2;
+    let id = found.id.as_str();
+    let deleted = match found.kind {
+        census::Kind::Instance => {
+            terminate(ctx, std::slice::from_ref(&found.id)).await?;
+            return Ok(true);
+        }
+        census::Kind::Volume => aws::absent_ok(
+            aws::call("DeleteVolume", &Policy::releasing(), || {
+                ec2.delete_volume().volume_id(id).send()
+            })
+            .await,
+        )
+        .map(drop),
+        census::Kind::NetworkInterface => aws::absent_ok(
+            aws::call("DeleteNetworkInterface", &Policy::releasing(), || {
+                ec2.delete_network_interface()
+                    .network_interface_id(id)
+                    .send()
+            })
+            .await,
+        )
+        .map(drop),
+        census::Kind::ElasticIp => aws::absent_ok(
+            aws::call("ReleaseAddress", &Policy::releasing(), || {
+                ec2.release_address().allocation_id(id).send()
+            })
+            .await,
+        )
+        .map(drop),
+        census::Kind::KeyPair => aws::absent_ok(
+            aws::call("DeleteKeyPair", &Policy::standard(), || {
+                ec2.delete_key_pair().key_name(id).send()
+            })
+            .await,
+        )
+        .map(drop),
+        _ => return Ok(false),
+    };
+    deleted?;
+    report::note(&format!(
+        "deleted {found}, left carrying the environment's tag"
+    ));
+    Ok(true)
 }

@@ -3,6 +3,7 @@
 mod aws;
 mod blockers;
 mod bootstrap;
+mod census;
 mod cli;
 mod commands;
 mod compat;
@@ -18,6 +19,7 @@ mod outputs;
 mod policy;
 mod preflight;
 mod quotas;
+mod recovery;
 mod refresh;
 mod report;
 mod resources;

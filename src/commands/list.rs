@@ -10,6 +10,12 @@ use crate::state::State;
 
 /// How far an environment got, from its state.
 fn progress(state: &State) -> String {
+    if state.recovered {
+        return format!(
+            "recovered by unpave from AWS ({} resources left): run unpave to finish",
+            state.resources.len()
+        );
+    }
     let total = crate::resources::inventory(&state.settings, state.private_egress).len();
     let ready = state.resources.values().filter(|r| r.ready).count();
     let mut text = if ready == total && state.creating.is_empty() {

@@ -220,12 +220,28 @@ async fn backend_at(global: &GlobalArgs, location: Option<&str>) -> anyhow::Resu
 /// The state of an environment that must exist.
 async fn existing_state(backend: &Backend, env: &str) -> anyhow::Result<Loaded> {
     match backend.load(env).await? {
-        Some(loaded) => Ok(loaded),
+        Some(loaded) => {
+            refuse_recovered(&loaded.state)?;
+            Ok(loaded)
+        }
         None => bail!(
             "no state for environment {env:?} in {}; pave it first, or pass --state-dir or --state",
             backend.describe()
         ),
     }
+}
+
+/// A state rebuilt from AWS by an unpave without one holds no settings of the environment (they
+/// were lost): acting on it would "repair" the environment from defaults. Only unpave uses it.
+fn refuse_recovered(state: &State) -> anyhow::Result<()> {
+    if state.recovered {
+        bail!(
+            "the state of {:?} was rebuilt from AWS by `unpave` after the original was lost, and knows none of the environment's settings; finish with `cfcr-aws unpave --env {}`",
+            state.env,
+            state.env
+        );
+    }
+    Ok(())
 }
 
 /// Refused for want of confirmation: a usage error.

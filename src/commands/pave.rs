@@ -24,6 +24,7 @@ pub(super) fn new_state(settings: &Settings, egress: PrivateEgress) -> anyhow::R
         creating: Default::default(),
         private_egress: egress,
         bootstrap: Default::default(),
+        recovered: false,
     })
 }
 
@@ -72,6 +73,7 @@ pub async fn run(global: &GlobalArgs, args: PaveArgs) -> anyhow::Result<()> {
     let _lock = backend.lock(&settings.prefix, "pave").await?;
     let existing = backend.load(&settings.prefix).await?;
     if let Some(loaded) = &existing {
+        super::refuse_recovered(&loaded.state)?;
         super::refuse_changes(&loaded.state, &settings)?;
     }
     let aws = crate::aws::connect(&settings.region, global.endpoint_url.as_deref()).await?;

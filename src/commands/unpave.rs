@@ -3,17 +3,10 @@
 use anyhow::bail;
 
 use crate::cli::{GlobalArgs, UnpaveArgs};
-use crate::state::Backend;
-use aws_sdk_ec2::types::Filter;
-
-use crate::aws::{self, Clients, Policy};
-use crate::config::{ConfigValues, DirectorCredentials, Settings};
-use crate::keys::KeyMaterial;
-use crate::resources::{
-    CLUSTER_TAG, Ctx, OWNER_TAG, PrivateEgress, describe_vpc, groups_of_env, inventory, owned_by,
-};
-use crate::state::{Origin, SCHEMA_VERSION, State, StateStore, Step};
-use crate::{graph, leftovers, report};
+use crate::config::ConfigValues;
+use crate::resources::{Ctx, OWNER_TAG, inventory};
+use crate::state::{Backend, Origin, State, StateStore, Step};
+use crate::{census, graph, leftovers, recovery, report};
 
 pub async fn run(global: &GlobalArgs, args: UnpaveArgs) -> anyhow::Result<()> {
     let env = super::environment(global, &args.env)?;
@@ -21,7 +14,7 @@ pub async fn run(global: &GlobalArgs, args: UnpaveArgs) -> anyhow::Result<()> {
     let lock = backend.lock(&env, "unpave").await?;
     let store = match backend.load(&env).await? {
         Some(loaded) => backend.open(&env, loaded),
-        None => match recover(global, &backend, &env).await? {
+        None => match recover(global, &backend, &env, args.yes).await? {
             Some(recovered) => recovered,
             None => {
                 report::note(&format!(
@@ -37,47 +30,16 @@ pub async fn run(global: &GlobalArgs, args: UnpaveArgs) -> anyhow::Result<()> {
     let aws = crate::aws::connect(&paved.region, global.endpoint_url.as_deref()).await?;
     let settings = paved.settings.clone();
     let resources = inventory(&settings, paved.private_egress);
-    // Adopted resources are kept, data sources (the bastion's image) forgotten.
-    let listed = |origin: Origin| -> Vec<String> {
-        resources
-            .iter()
-            .filter(|r| r.origin() == origin)
-            .filter_map(|r| {
-                let record = paved.resources.get(&r.key())?;
-                Some(format!(
-                    "  {} {} ({})",
-                    r.key(),
-                    r.name(&settings),
-                    record.id
-                ))
-            })
-            .collect()
-    };
-    if !args.yes {
-        let mut text = format!(
-            "unpave will delete:\n{}",
-            listed(Origin::Created).join("\n")
-        );
-        let kept = listed(Origin::Adopted);
-        if !kept.is_empty() {
-            text.push_str(&format!(
-                "\nand keep (adopted: the configuration's own; the cluster tag cfcr-aws added is taken back):\n{}",
-                kept.join("\n")
-            ));
-        }
-        let forgotten = listed(Origin::LookedUp);
-        if !forgotten.is_empty() {
-            text.push_str(&format!(
-                "\nand forget (not deleted: not the environment's):\n{}",
-                forgotten.join("\n")
-            ));
-        }
-        report::note(&text);
+    if !args.yes && !paved.recovered {
+        report::note(&deletion_summary(&paved, &resources));
     }
-    super::confirm(
-        &format!("Delete environment {env:?} in {}?", paved.region),
-        args.yes,
-    )?;
+    // A recovered state was confirmed when it was found.
+    if !paved.recovered {
+        super::confirm(
+            &format!("Delete environment {env:?} in {}?", paved.region),
+            args.yes,
+        )?;
+    }
     let ctx = Ctx {
         aws,
         settings,
@@ -97,21 +59,7 @@ pub async fn run(global: &GlobalArgs, args: UnpaveArgs) -> anyhow::Result<()> {
     {
         leftovers::delete_kubernetes_resources(&ctx).await?;
     }
-    let foreign = leftovers::foreign_instances(&ctx).await?;
-    if !foreign.is_empty() {
-        let listed: Vec<String> = foreign
-            .iter()
-            .map(|(id, name)| format!("{id} ({name})"))
-            .collect();
-        if !args.force {
-            bail!(
-                "instances not created by cfcr-aws are still running in the environment's VPC: {}. Delete them (e.g. the BOSH deployment and director), or pass --force to terminate them",
-                listed.join(", ")
-            );
-        }
-        let ids: Vec<String> = foreign.into_iter().map(|(id, _)| id).collect();
-        leftovers::terminate(&ctx, &ids).await?;
-    }
+    stop_for_foreign_instances(&ctx, args.force).await?;
     graph::destroy(&ctx, &resources, global.max_concurrency.into()).await?;
     let left = ctx.state.snapshot().resources;
     if !left.is_empty() {
@@ -121,132 +69,129 @@ pub async fn run(global: &GlobalArgs, args: UnpaveArgs) -> anyhow::Result<()> {
             keys.join(", ")
         );
     }
+    sweep(&ctx).await?;
     ctx.state.remove()?;
     lock.remove_file()?;
     report::note(&format!("environment {env:?} is gone"));
     Ok(())
 }
 
-/// Without a state file: finds the environment's resources in AWS by ownership tag and name and
-/// writes a state listing them, so that they can be deleted (and a crash resumed). `None` when AWS
-/// holds nothing of the environment.
+/// What unpave will delete, keep and forget, shown before the question.
+fn deletion_summary(paved: &State, resources: &[Box<dyn crate::resources::Resource>]) -> String {
+    let settings = &paved.settings;
+    let listed = |origin: Origin| -> Vec<String> {
+        resources
+            .iter()
+            .filter(|r| r.origin() == origin)
+            .filter_map(|r| {
+                let record = paved.resources.get(&r.key())?;
+                Some(format!(
+                    "  {} {} ({})",
+                    r.key(),
+                    r.name(settings),
+                    record.id
+                ))
+            })
+            .collect()
+    };
+    let mut text = format!(
+        "unpave will delete:\n{}",
+        listed(Origin::Created).join("\n")
+    );
+    let kept = listed(Origin::Adopted);
+    if !kept.is_empty() {
+        text.push_str(&format!(
+            "\nand keep (adopted: the configuration's own; the cluster tag cfcr-aws added is taken back):\n{}",
+            kept.join("\n")
+        ));
+    }
+    let forgotten = listed(Origin::LookedUp);
+    if !forgotten.is_empty() {
+        text.push_str(&format!(
+            "\nand forget (not deleted: not the environment's):\n{}",
+            forgotten.join("\n")
+        ));
+    }
+    text
+}
+
+/// Instances in the environment's VPC that it did not create (BOSH VMs) stop unpave, unless
+/// `--force` terminates them.
+async fn stop_for_foreign_instances(ctx: &Ctx, force: bool) -> anyhow::Result<()> {
+    let foreign = leftovers::foreign_instances(ctx).await?;
+    if foreign.is_empty() {
+        return Ok(());
+    }
+    let listed: Vec<String> = foreign
+        .iter()
+        .map(|(id, name)| format!("{id} ({name})"))
+        .collect();
+    if !force {
+        bail!(
+            "instances not created by cfcr-aws are still running in the environment's VPC: {}. Delete them (e.g. the BOSH deployment and director), or pass --force to terminate them",
+            listed.join(", ")
+        );
+    }
+    let ids: Vec<String> = foreign.into_iter().map(|(id, _)| id).collect();
+    leftovers::terminate(ctx, &ids).await
+}
+
+/// The last look before "gone": anything still carrying the environment's tag or under its IAM
+/// path (what the director tagged, what a crash left outside the state) is deleted where that is
+/// safe to do blindly, and anything else stops unpave, named.
+async fn sweep(ctx: &Ctx) -> anyhow::Result<()> {
+    let env = &ctx.settings.prefix;
+    let left = census::owned(&ctx.aws, env).await?;
+    let mut remaining = Vec::new();
+    for found in left {
+        if !leftovers::delete_tagged(ctx, &found).await? {
+            remaining.push(found.to_string());
+        }
+    }
+    if !remaining.is_empty() {
+        bail!(
+            "environment {env:?} still owns, by its tag {OWNER_TAG} or its IAM path, what unpave does not delete on its own: {}. Delete them, then run `cfcr-aws unpave --env {env}` again",
+            remaining.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// Without a state: rebuilds one from what AWS holds of the environment (crate::recovery), shows it
+/// with a warning that another state may hold the environment, and writes it only once the
+/// operator confirmed. `None` when AWS holds nothing of it.
 async fn recover(
     global: &GlobalArgs,
     backend: &Backend,
     env: &str,
+    yes: bool,
 ) -> anyhow::Result<Option<StateStore>> {
     let flags = ConfigValues {
         prefix: Some(env.to_string()),
         ..ConfigValues::default()
     };
-    let mut settings = super::settings(global, flags).await?;
-    // Look for the access-key mode's user too: the mode was lost with the state.
-    settings.director_credentials = DirectorCredentials::AccessKey;
+    let settings = super::settings(global, flags).await?;
     let aws = crate::aws::connect(&settings.region, global.endpoint_url.as_deref()).await?;
+    let templates = crate::templates::Templates::new(global.templates.as_deref())?;
+    let Some(found) = recovery::recover(aws, settings, templates).await? else {
+        return Ok(None);
+    };
+    let listed: Vec<String> = found.census.iter().map(|f| format!("  {f}")).collect();
     report::note(&format!(
-        "no state for {env:?}: looking for its resources in {} by tag and name",
-        settings.region
+        "found in {} by its tag and IAM path, and to be deleted:\n{}",
+        found.state.region,
+        listed.join("\n")
     ));
-    if settings.vpc_id.is_none()
-        && let Some(vpc_id) = adopted_vpc(&aws, env).await?
-    {
-        report::note(&format!(
-            "its security groups are in VPC {vpc_id}, which is not its own: that VPC is kept"
-        ));
-        settings.vpc_id = Some(vpc_id);
-        settings.vpc_cidr = None;
-    }
-    let cluster_tag = cluster_tag(&aws, &settings).await?;
-    let state = State {
-        schema_version: SCHEMA_VERSION,
-        env: env.to_string(),
-        region: settings.region.clone(),
-        created_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
-        settings: settings.clone(),
-        cluster_tag,
-        deployer_key: KeyMaterial::default(),
-        bastion_host_key: KeyMaterial::default(),
-        director_access_key: None,
-        resources: Default::default(),
-        creating: Default::default(),
-        private_egress: PrivateEgress::OwnNatGateway,
-        bootstrap: Default::default(),
-    };
-    let ctx = Ctx {
-        aws,
-        templates: crate::templates::Templates::new(global.templates.as_deref())?,
-        state: backend.create(env, state)?,
-        settings,
-    };
-    // Every kind is looked for: a NAT gateway the environment may not have is simply not found.
-    let found = graph::discover(
-        &ctx,
-        &inventory(&ctx.settings, PrivateEgress::OwnNatGateway),
-    )
-    .await?;
-    if found == 0 {
-        ctx.state.remove()?;
-        return Ok(None);
-    }
-    Ok(Some(ctx.state))
-}
-
-/// The VPC holding the environment's security groups when it is not the environment's own: the
-/// operator's VPC it was paved into.
-async fn adopted_vpc(aws: &Clients, env: &str) -> anyhow::Result<Option<String>> {
-    let groups = groups_of_env(&aws.ec2, env, None).await?;
-    let Some(vpc_id) = groups.iter().find_map(|g| g.vpc_id()) else {
-        return Ok(None);
-    };
-    let own = describe_vpc(&aws.ec2, vpc_id)
-        .await?
-        .is_some_and(|v| owned_by(v.tags(), env));
-    Ok((!own).then(|| vpc_id.to_string()))
-}
-
-/// The environment's cluster tag, read back from its subnets: its own (by ownership tag), or the
-/// adopted ones the configuration names (preflight refused any other cluster's tag on those, so a
-/// tag there is taken for the environment's). Empty when none carries one.
-async fn cluster_tag(aws: &Clients, settings: &Settings) -> anyhow::Result<String> {
-    let ec2 = &aws.ec2;
-    let owned = aws::call("DescribeSubnets", &Policy::standard(), || {
-        ec2.describe_subnets()
-            .filters(
-                Filter::builder()
-                    .name(format!("tag:{OWNER_TAG}"))
-                    .values(&settings.prefix)
-                    .build(),
-            )
-            .send()
-    })
-    .await?;
-    let adopted: Vec<String> = [&settings.public_subnet_id, &settings.private_subnet_id]
-        .into_iter()
-        .flatten()
-        .cloned()
-        .collect();
-    let adopted = if adopted.is_empty() {
-        None
-    } else {
-        aws::absent_ok(
-            aws::call("DescribeSubnets", &Policy::standard(), || {
-                ec2.describe_subnets()
-                    .set_subnet_ids(Some(adopted.clone()))
-                    .send()
-            })
-            .await,
-        )?
-    };
-    let ours = owned
-        .subnets()
-        .iter()
-        .filter(|s| owned_by(s.tags(), &settings.prefix));
-    let theirs = adopted.iter().flat_map(|o| o.subnets());
-    Ok(ours
-        .chain(theirs)
-        .flat_map(|s| s.tags())
-        .find(|t| t.key() == Some(CLUSTER_TAG))
-        .and_then(|t| t.value())
-        .unwrap_or_default()
-        .to_string())
+    report::warning(&format!(
+        "there is no state for {env:?} in {}. If this environment is managed from another state (another machine's state directory, or a state in S3: --state s3://BUCKET/PREFIX), stop here and unpave it from there: deleting it from here leaves that state describing resources that are gone",
+        backend.describe()
+    ));
+    super::confirm(
+        &format!(
+            "Delete everything of environment {env:?} found in {}?",
+            found.state.region
+        ),
+        yes,
+    )?;
+    Ok(Some(backend.create(env, found.state)?))
 }

@@ -31,7 +31,6 @@ pub use vpc::describe as describe_vpc;
 
 use std::fmt;
 
-use anyhow::anyhow;
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
 use serde::{Deserialize, Serialize};
@@ -45,6 +44,9 @@ use crate::templates::Templates;
 pub const OWNER_TAG: &str = "cfcr-aws:env";
 /// The tag the Kubernetes AWS cloud provider looks for.
 pub const CLUSTER_TAG: &str = "KubernetesCluster";
+/// The environment's cluster tag value, kept on its own security groups under a key nothing else
+/// reads (a `KubernetesCluster` tag there would make them the cloud provider's).
+pub const CLUSTER_VALUE_TAG: &str = "cfcr-aws:cluster-tag";
 
 /// Identifies one resource of an environment: its node in the graph and its entry in the state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -98,7 +100,7 @@ impl Ctx {
         self.state
             .get(key)
             .map(|r| r.id)
-            .ok_or_else(|| anyhow!("{key} is not in the state yet"))
+            .ok_or_else(|| NotInState(format!("{key} is not in the state yet")).into())
     }
 
     /// An attribute AWS assigned to a resource this one depends on.
@@ -106,7 +108,7 @@ impl Ctx {
         self.state
             .get(key)
             .and_then(|r| r.attribute(name).map(str::to_string))
-            .ok_or_else(|| anyhow!("{key} has no {name} in the state"))
+            .ok_or_else(|| NotInState(format!("{key} has no {name} in the state")).into())
     }
 
     pub fn name(&self, suffix: &str) -> String {
@@ -188,6 +190,12 @@ fn has_tag(tags: &[Tag], key: &str, value: &str) -> bool {
     tags.iter()
         .any(|t| t.key() == Some(key) && t.value() == Some(value))
 }
+
+/// A resource this one refers to is not recorded: what it needs to find or change itself is
+/// unknown (in discovery: its parent was not found).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct NotInState(String);
 
 /// A name that belongs to someone else: the environment cannot be paved as configured.
 #[derive(Debug, thiserror::Error)]

@@ -222,12 +222,19 @@ impl Resource for SecurityGroup {
         let ec2 = &ctx.aws.ec2;
         let vpc_id = ctx.id(Key::Vpc)?;
         let name = self.name(&ctx.settings);
+        // The cluster tag's value rides along, so that an environment whose state is lost can take
+        // it back from the subnets it added it to (the groups are always the environment's own).
+        let tags = ctx.ec2_tags_with(
+            ResourceType::SecurityGroup,
+            &name,
+            &[(super::CLUSTER_VALUE_TAG, ctx.cluster_tag())],
+        );
         let out = aws::call("CreateSecurityGroup", &super::fresh_create(), || {
             ec2.create_security_group()
                 .group_name(&name)
                 .description(self.description)
                 .vpc_id(&vpc_id)
-                .tag_specifications(ctx.ec2_tags(ResourceType::SecurityGroup, &name))
+                .tag_specifications(tags.clone())
                 .send()
         })
         .await?;

@@ -131,6 +131,10 @@ pub struct State {
     /// How far the bastion hand-off got.
     #[serde(default)]
     pub bootstrap: BootstrapProgress,
+    /// Rebuilt from AWS by an `unpave` without a state: its settings are not the environment's
+    /// (they were lost), so nothing but `unpave` may act on it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub recovered: bool,
 }
 
 impl State {
@@ -481,6 +485,7 @@ mod tests {
             creating: Default::default(),
             private_egress: PrivateEgress::OwnNatGateway,
             bootstrap: Default::default(),
+            recovered: false,
         };
         let mut old = serde_json::to_value(&state).unwrap();
         old["schema_version"] = 1.into();

@@ -39,7 +39,10 @@ fn pave_repave_and_unpave_stay_within_their_request_budgets() {
     proxy.reset_count();
     env.unpave();
     let unpave = proxy.log();
-    assert!(unpave.len() <= 55, "unpave sent {} requests", unpave.len());
+    // 43 for the deletes, then the last sweep (issue #19): one EC2 tag listing (on LocalStack,
+    // which keeps a deleted resource's tags, with a describe by id for each kind it names), the
+    // load balancers' tags and four IAM listings by path.
+    assert!(unpave.len() <= 65, "unpave sent {} requests", unpave.len());
 }
 
 #[test]

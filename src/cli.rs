@@ -246,6 +246,15 @@ pub struct PlanArgs {
     /// One JSON object on standard output instead of the listing.
     #[arg(long)]
     pub json: bool,
+    /// Plan `pave --no-bootstrap`: no hand-off, so its VMs do not count against the vCPU quota
+    /// and its compatibility is not checked [default: pave's hand-off; for a paved environment,
+    /// the hand-off its state shows].
+    #[arg(long, conflicts_with = "destroy")]
+    pub no_bootstrap: bool,
+    /// Plan `pave --director-only`: only the director counts against the vCPU quota, and only
+    /// its compatibility is checked.
+    #[arg(long, conflicts_with_all = ["no_bootstrap", "destroy"])]
+    pub director_only: bool,
     // Last: the command's own flags come first in its help.
     #[command(flatten)]
     pub values: ConfigValues,

@@ -9,9 +9,10 @@ use aws_sdk_ec2::types::{AvailabilityZoneState, Filter, LocationType};
 use futures::future::join_all;
 
 use crate::aws::{self, Policy};
-use crate::config::AmiSource;
+use crate::compat::Incompatible;
+use crate::config::{AmiSource, Settings};
 use crate::resources::{Ctx, Key, NameTaken, OWNER_TAG, Resource, groups_of_env, owned_by};
-use crate::state::Record;
+use crate::state::{BootstrapProgress, Record, Step};
 
 /// The resources whose names are unique in the account or region, so someone else may hold them.
 const NAMED: [Key; 9] = [
@@ -25,6 +26,65 @@ const NAMED: [Key; 9] = [
     Key::DirectorInstanceProfile,
     Key::DirectorUser,
 ];
+
+/// What `pave` hands off to the bastion after the AWS resources: the one decision `pave` acts on
+/// and `plan` shows. It says which VMs count against the vCPU quota, and whether the hand-off's
+/// compatibility is checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HandOffMode {
+    /// `--no-bootstrap`: the AWS resources only.
+    NoBootstrap,
+    /// `--director-only`: the BOSH director and its cloud config.
+    DirectorOnly,
+    /// The director and the CFCR cluster.
+    Full,
+}
+
+impl HandOffMode {
+    /// As `pave`'s flags say (clap keeps them apart).
+    pub fn from_flags(no_bootstrap: bool, director_only: bool) -> HandOffMode {
+        match (no_bootstrap, director_only) {
+            (true, _) => HandOffMode::NoBootstrap,
+            (_, true) => HandOffMode::DirectorOnly,
+            _ => HandOffMode::Full,
+        }
+    }
+
+    /// The hand-off a paved environment's state shows: none before its first step; the
+    /// director's alone until a step of the cluster's has begun (`bootstrap --director-only`
+    /// runs only those).
+    pub fn recorded(progress: &BootstrapProgress) -> HandOffMode {
+        if progress.steps.is_empty() {
+            HandOffMode::NoBootstrap
+        } else if progress.steps.keys().any(|step| step.deploys_the_cluster()) {
+            HandOffMode::Full
+        } else {
+            HandOffMode::DirectorOnly
+        }
+    }
+
+    /// Whether the hand-off can work today, with what is worth saying about it; nothing to check
+    /// without one.
+    pub fn compatibility(self, settings: &Settings) -> Result<Vec<String>, Incompatible> {
+        match self {
+            HandOffMode::NoBootstrap => Ok(Vec::new()),
+            HandOffMode::DirectorOnly | HandOffMode::Full => crate::compat::check(
+                &settings.bootstrap.hand_off(),
+                self == HandOffMode::DirectorOnly,
+            ),
+        }
+    }
+
+    /// Whether the hand-off still has `step` to run (and so the VMs it starts).
+    pub fn runs(self, step: Step, progress: &BootstrapProgress) -> bool {
+        let in_mode = match self {
+            HandOffMode::NoBootstrap => false,
+            HandOffMode::DirectorOnly => !step.deploys_the_cluster(),
+            HandOffMode::Full => true,
+        };
+        in_mode && !progress.done(step)
+    }
+}
 
 /// What preflight found.
 #[derive(Debug, Default)]
@@ -44,15 +104,15 @@ pub struct Findings {
 pub struct PreflightFailed(pub Vec<String>);
 
 /// Checks what the resources `to_create` need. `new` says the environment has no state, so
-/// anything of it in AWS is the remains of a lost state; `hand_off` that the VMs the hand-off
-/// starts count against the vCPU quota.
+/// anything of it in AWS is the remains of a lost state; `hand_off` which VMs the hand-off starts
+/// after them, to count against the vCPU quota.
 pub async fn check(
     ctx: &Ctx,
     resources: &[Box<dyn Resource>],
     to_create: &BTreeSet<Key>,
     new: bool,
     check_quota: bool,
-    hand_off: bool,
+    hand_off: HandOffMode,
 ) -> anyhow::Result<Findings> {
     if to_create.is_empty() {
         return Ok(Findings::default());

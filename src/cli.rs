@@ -71,8 +71,9 @@ pub struct GlobalArgs {
     /// overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
-    /// Skip preflight's elastic IP quota check: for emulators that report a quota they do not
-    /// enforce (LocalStack says 5).
+    /// Skip every quota check preflight makes: VPCs, internet gateways, NAT gateways per zone,
+    /// classic load balancers, elastic IPs and standard vCPUs. For emulators whose numbers are not
+    /// AWS's (LocalStack); pave and plan warn, naming them, whenever they skip them.
     #[arg(long, global = true, env = "CFCR_AWS_SKIP_QUOTA_CHECK",
           value_parser = clap::builder::FalseyValueParser::new())]
     pub skip_quota_check: bool,

@@ -1,7 +1,9 @@
 //! The account's quotas against what `pave` (and the hand-off after it) will use, read through the
-//! Service Quotas API before anything is created. Where that API does not answer (not allowed, not
-//! offered — LocalStack's community edition has none), AWS's default quota is used, and the finding
-//! says so. A shortfall names the quota, its code, the usage, and where to ask for more.
+//! Service Quotas API before anything is created (elastic IPs: through the account's attributes).
+//! Where that API does not answer (not allowed, not offered — LocalStack's community edition has
+//! none), AWS's default quota is used, and the finding says so. A shortfall names the quota, its
+//! code, the usage, and where to ask for more. These are every quota check preflight makes, and
+//! all that `--skip-quota-check` skips.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -18,6 +20,8 @@ struct Quota {
     service: &'static str,
     code: &'static str,
     name: &'static str,
+    /// What it counts, in a sentence.
+    counts: &'static str,
     /// AWS's default, used when Service Quotas does not answer.
     default: f64,
 }
@@ -26,32 +30,59 @@ const VPCS: Quota = Quota {
     service: "vpc",
     code: "L-F678F1CE",
     name: "VPCs per Region",
+    counts: "VPCs",
     default: 5.0,
 };
 const INTERNET_GATEWAYS: Quota = Quota {
     service: "vpc",
     code: "L-A4707A72",
     name: "Internet gateways per Region",
+    counts: "internet gateways",
     default: 5.0,
 };
 const NAT_GATEWAYS: Quota = Quota {
     service: "vpc",
     code: "L-FE5A380F",
     name: "NAT gateways per Availability Zone",
+    counts: "NAT gateways per zone",
     default: 5.0,
 };
 const CLASSIC_LOAD_BALANCERS: Quota = Quota {
     service: "elasticloadbalancing",
     code: "L-E9E9831D",
     name: "Classic Load Balancers per Region",
+    counts: "classic load balancers",
     default: 20.0,
 };
 const STANDARD_VCPUS: Quota = Quota {
     service: "ec2",
     code: "L-1216C47A",
     name: "Running On-Demand Standard (A, C, D, H, I, M, R, T, Z) instances (vCPUs)",
+    counts: "standard vCPUs",
     default: 5.0,
 };
+
+/// What the elastic IP check counts: the account attribute `vpc-max-elastic-ips`, not a Service
+/// Quotas quota.
+const ELASTIC_IPS: &str = "elastic IPs";
+
+/// Every quota check, in the order they are reported.
+const CHECKED: [&str; 6] = [
+    VPCS.counts,
+    INTERNET_GATEWAYS.counts,
+    NAT_GATEWAYS.counts,
+    CLASSIC_LOAD_BALANCERS.counts,
+    ELASTIC_IPS,
+    STANDARD_VCPUS.counts,
+];
+
+/// The warning when the checks are skipped: one line naming each.
+pub fn skipped() -> String {
+    format!(
+        "quotas not checked (--skip-quota-check, CFCR_AWS_SKIP_QUOTA_CHECK): {}; a shortfall will stop pave half-way instead",
+        CHECKED.join(", ")
+    )
+}
 
 /// The instance families the standard vCPU quota covers.
 const STANDARD_FAMILIES: &str = "acdhimrtz";
@@ -126,7 +157,7 @@ async fn value(ctx: &Ctx, quota: &Quota) -> (f64, Option<String>) {
     }
 }
 
-/// A problem when `used + needed` does not fit `quota`, and a note when the default was assumed.
+/// A problem when `used + needed` does not fit `quota`, and a warning when the default was assumed.
 async fn check(
     ctx: &Ctx,
     quota: &Quota,
@@ -137,9 +168,12 @@ async fn check(
         return (None, None);
     }
     let (limit, assumed) = value(ctx, quota).await;
-    let note = assumed
-        .as_ref()
-        .map(|why| format!("{} ({}): {why}", quota.name, quota.code));
+    let note = assumed.as_ref().map(|why| {
+        format!(
+            "quota {} ({}): {why}; AWS's default quota was assumed",
+            quota.name, quota.code
+        )
+    });
     let problem = (used + needed > limit).then(|| {
         format!(
             "quota {} ({}, service {}): {limit} allowed{}, {used} in use, this environment needs {needed} more; ask for more in the Service Quotas console or with `aws service-quotas request-service-quota-increase --service-code {} --quota-code {} --desired-value {}`",
@@ -188,7 +222,7 @@ fn standard(instance_type: &str) -> bool {
 }
 
 /// Problems with the quotas the resources in `to_create` (and the VMs the hand-off starts after
-/// them) draw on, and notes where AWS's defaults stood in.
+/// them) draw on, and warnings where AWS's defaults stood in.
 pub async fn problems(
     ctx: &Ctx,
     to_create: &BTreeSet<Key>,
@@ -198,37 +232,45 @@ pub async fn problems(
     let elb = &ctx.aws.elb;
     let needs = |key: Key| if to_create.contains(&key) { 1.0 } else { 0.0 };
     let policy = Policy::standard();
-    let (vpcs, gateways, nats, balancers, running) = futures::try_join!(
-        aws::call("DescribeVpcs", &policy, || ec2.describe_vpcs().send()),
-        aws::call("DescribeInternetGateways", &policy, || {
-            ec2.describe_internet_gateways().send()
-        }),
-        aws::call("DescribeNatGateways", &policy, || {
-            ec2.describe_nat_gateways()
-                .filter(
-                    Filter::builder()
-                        .name("state")
-                        .values("pending")
-                        .values("available")
-                        .build(),
-                )
-                .send()
-        }),
-        aws::call("DescribeLoadBalancers", &policy, || {
-            elb.describe_load_balancers().send()
-        }),
-        aws::call("DescribeInstances", &policy, || {
-            ec2.describe_instances()
-                .filters(
-                    Filter::builder()
-                        .name("instance-state-name")
-                        .values("pending")
-                        .values("running")
-                        .build(),
-                )
-                .send()
-        }),
-    )?;
+    let needed_addresses = [Key::NatEip, Key::BastionEip]
+        .iter()
+        .filter(|k| to_create.contains(k))
+        .count();
+    let described = async {
+        anyhow::Ok(futures::try_join!(
+            aws::call("DescribeVpcs", &policy, || ec2.describe_vpcs().send()),
+            aws::call("DescribeInternetGateways", &policy, || {
+                ec2.describe_internet_gateways().send()
+            }),
+            aws::call("DescribeNatGateways", &policy, || {
+                ec2.describe_nat_gateways()
+                    .filter(
+                        Filter::builder()
+                            .name("state")
+                            .values("pending")
+                            .values("available")
+                            .build(),
+                    )
+                    .send()
+            }),
+            aws::call("DescribeLoadBalancers", &policy, || {
+                elb.describe_load_balancers().send()
+            }),
+            aws::call("DescribeInstances", &policy, || {
+                ec2.describe_instances()
+                    .filters(
+                        Filter::builder()
+                            .name("instance-state-name")
+                            .values("pending")
+                            .values("running")
+                            .build(),
+                    )
+                    .send()
+            }),
+        )?)
+    };
+    let ((vpcs, gateways, nats, balancers, running), addresses) =
+        futures::try_join!(described, address_room(ctx, needed_addresses))?;
     // NAT gateways count per zone: those in the environment's zone, by their subnets.
     let nat_subnets: Vec<String> = nats
         .nat_gateways()
@@ -325,9 +367,53 @@ pub async fn problems(
     .await;
     let (problems, defaults): (Vec<_>, Vec<_>) = found.into_iter().unzip();
     Ok((
-        problems.into_iter().flatten().collect(),
+        problems
+            .into_iter()
+            .flatten()
+            .chain(address_room_problem(addresses))
+            .collect(),
         defaults.into_iter().flatten().collect(),
     ))
+}
+
+/// (addresses the environment needs, the account's limit, addresses in use).
+type AddressRoom = Option<(usize, usize, usize)>;
+
+async fn address_room(ctx: &Ctx, needed: usize) -> anyhow::Result<AddressRoom> {
+    if needed == 0 {
+        return Ok(None);
+    }
+    let ec2 = &ctx.aws.ec2;
+    let policy = Policy::standard();
+    let attributes = aws::call("DescribeAccountAttributes", &policy, || {
+        ec2.describe_account_attributes()
+            .attribute_names(aws_sdk_ec2::types::AccountAttributeName::from(
+                "vpc-max-elastic-ips",
+            ))
+            .send()
+    });
+    let addresses = aws::call("DescribeAddresses", &policy, || {
+        ec2.describe_addresses()
+            .filters(Filter::builder().name("domain").values("vpc").build())
+            .send()
+    });
+    let (attributes, addresses) = futures::try_join!(attributes, addresses)?;
+    let limit = attributes
+        .account_attributes()
+        .iter()
+        .filter(|a| a.attribute_name() == Some("vpc-max-elastic-ips"))
+        .flat_map(|a| a.attribute_values())
+        .find_map(|v| v.attribute_value()?.parse::<usize>().ok());
+    Ok(limit.map(|limit| (needed, limit, addresses.addresses().len())))
+}
+
+fn address_room_problem(room: AddressRoom) -> Option<String> {
+    let (needed, limit, used) = room?;
+    (used + needed > limit).then(|| {
+        format!(
+            "elastic IPs: the region allows {limit} and {used} are allocated, so the {needed} this environment needs do not fit; release some or raise the quota"
+        )
+    })
 }
 
 #[cfg(test)]
@@ -392,6 +478,17 @@ mod tests {
             .unwrap();
         assert_eq!(workers.parse::<f64>().unwrap(), COMPILATION_WORKERS);
         assert!(compilation.contains("vm_type: small-highmem"));
+    }
+
+    #[test]
+    fn addresses_must_fit_the_quota() {
+        assert_eq!(address_room_problem(None), None);
+        assert_eq!(address_room_problem(Some((2, 5, 3))), None);
+        let problem = address_room_problem(Some((2, 5, 4))).unwrap();
+        assert!(
+            problem.contains("allows 5 and 4 are allocated"),
+            "{problem}"
+        );
     }
 
     #[test]

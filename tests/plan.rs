@@ -167,3 +167,63 @@ fn a_paved_environment_is_planned_with_the_hand_off_its_state_shows() {
     std::fs::write(env.state_path(), paved).unwrap();
     env.unpave();
 }
+
+#[test]
+fn skipping_the_quota_checks_says_which_were_skipped() {
+    const QUOTAS: [&str; 6] = [
+        "VPCs",
+        "internet gateways",
+        "NAT gateways per zone",
+        "classic load balancers",
+        "elastic IPs",
+        "standard vCPUs",
+    ];
+    let env = Env::new("skipquota", "");
+    let skipping = |run: &Run| -> Vec<String> {
+        run.stderr
+            .lines()
+            .filter(|l| l.contains("--skip-quota-check"))
+            .map(str::to_string)
+            .collect()
+    };
+    // The harness skips them (LocalStack's numbers are not AWS's).
+    let plan = env.run(&["plan"]).ok();
+    let warned = skipping(&plan);
+    assert_eq!(warned.len(), 1, "one line: {}", plan.stderr);
+    for quota in QUOTAS {
+        assert!(warned[0].contains(quota), "{quota}: {}", warned[0]);
+    }
+    let paved = env.pave();
+    assert_eq!(skipping(&paved).len(), 1, "{}", paved.stderr);
+    // Nothing to create, or an unpave: no quota would have been checked.
+    for args in [&["plan"][..], &["plan", "--destroy"]] {
+        let run = env.run(args).ok();
+        assert!(skipping(&run).is_empty(), "{args:?}: {}", run.stderr);
+    }
+    env.unpave();
+    let checking = checked(&env, &["plan"]);
+    assert!(skipping(&checking).is_empty(), "{}", checking.stderr);
+
+    let help = env.run(&["plan", "--help"]).ok().stdout;
+    let flag = help
+        .split("--skip-quota-check")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{help}"));
+    // Its words, however the help wraps them.
+    let described: Vec<&str> = flag
+        .split("[env: CFCR_AWS_SKIP_QUOTA_CHECK")
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .map(|w| w.trim_end_matches([',', '.', ';']))
+        .collect();
+    for quota in QUOTAS {
+        let words: Vec<&str> = quota.split(' ').collect();
+        assert!(
+            described
+                .windows(words.len())
+                .any(|w| w == words.as_slice()),
+            "{quota} in the help: {described:?}"
+        );
+    }
+}

@@ -144,8 +144,8 @@ pub async fn run(global: &GlobalArgs, args: PaveArgs) -> anyhow::Result<()> {
         hand_off,
     )
     .await?;
-    for assumed in &findings.assumed_quotas {
-        report::warning(&format!("quota {assumed}; AWS's default quota was assumed"));
+    for warning in &findings.quota_warnings {
+        report::warning(warning);
     }
     findings.problems.splice(0..0, survey.problems);
     if !findings.problems.is_empty() {

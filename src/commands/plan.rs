@@ -205,8 +205,8 @@ async fn pave_steps(
         .map(|s| s.key)
         .collect();
     let findings = preflight::check(ctx, resources, &to_create, new, check_quota, hand_off).await?;
-    for assumed in &findings.assumed_quotas {
-        crate::report::warning(&format!("quota {assumed}; AWS's default quota was assumed"));
+    for warning in &findings.quota_warnings {
+        crate::report::warning(warning);
     }
     Ok((steps, findings.problems))
 }

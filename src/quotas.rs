@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_ec2::types::{Filter, InstanceType};
 
+use crate::aws::retry::AwsError;
 use crate::aws::{self, Policy};
 use crate::config::BootstrapSettings;
 use crate::preflight::HandOffMode;
@@ -20,7 +21,7 @@ struct Quota {
     service: &'static str,
     code: &'static str,
     name: &'static str,
-    /// What it counts, in a sentence.
+    /// What it counts, as the warning of skipped checks names it.
     counts: &'static str,
     /// AWS's default, used when Service Quotas does not answer.
     default: f64,
@@ -66,7 +67,7 @@ const STANDARD_VCPUS: Quota = Quota {
 /// Quotas quota.
 const ELASTIC_IPS: &str = "elastic IPs";
 
-/// Every quota check, in the order they are reported.
+/// Every quota check preflight makes, as the warning of skipped checks names them.
 const CHECKED: [&str; 6] = [
     VPCS.counts,
     INTERNET_GATEWAYS.counts,
@@ -236,41 +237,38 @@ pub async fn problems(
         .iter()
         .filter(|k| to_create.contains(k))
         .count();
-    let described = async {
-        anyhow::Ok(futures::try_join!(
-            aws::call("DescribeVpcs", &policy, || ec2.describe_vpcs().send()),
-            aws::call("DescribeInternetGateways", &policy, || {
-                ec2.describe_internet_gateways().send()
-            }),
-            aws::call("DescribeNatGateways", &policy, || {
-                ec2.describe_nat_gateways()
-                    .filter(
-                        Filter::builder()
-                            .name("state")
-                            .values("pending")
-                            .values("available")
-                            .build(),
-                    )
-                    .send()
-            }),
-            aws::call("DescribeLoadBalancers", &policy, || {
-                elb.describe_load_balancers().send()
-            }),
-            aws::call("DescribeInstances", &policy, || {
-                ec2.describe_instances()
-                    .filters(
-                        Filter::builder()
-                            .name("instance-state-name")
-                            .values("pending")
-                            .values("running")
-                            .build(),
-                    )
-                    .send()
-            }),
-        )?)
-    };
-    let ((vpcs, gateways, nats, balancers, running), addresses) =
-        futures::try_join!(described, address_room(ctx, needed_addresses))?;
+    let (vpcs, gateways, nats, balancers, running, addresses) = futures::try_join!(
+        aws::call("DescribeVpcs", &policy, || ec2.describe_vpcs().send()),
+        aws::call("DescribeInternetGateways", &policy, || {
+            ec2.describe_internet_gateways().send()
+        }),
+        aws::call("DescribeNatGateways", &policy, || {
+            ec2.describe_nat_gateways()
+                .filter(
+                    Filter::builder()
+                        .name("state")
+                        .values("pending")
+                        .values("available")
+                        .build(),
+                )
+                .send()
+        }),
+        aws::call("DescribeLoadBalancers", &policy, || {
+            elb.describe_load_balancers().send()
+        }),
+        aws::call("DescribeInstances", &policy, || {
+            ec2.describe_instances()
+                .filters(
+                    Filter::builder()
+                        .name("instance-state-name")
+                        .values("pending")
+                        .values("running")
+                        .build(),
+                )
+                .send()
+        }),
+        address_room(ctx, needed_addresses),
+    )?;
     // NAT gateways count per zone: those in the environment's zone, by their subnets.
     let nat_subnets: Vec<String> = nats
         .nat_gateways()
@@ -379,7 +377,7 @@ pub async fn problems(
 /// (addresses the environment needs, the account's limit, addresses in use).
 type AddressRoom = Option<(usize, usize, usize)>;
 
-async fn address_room(ctx: &Ctx, needed: usize) -> anyhow::Result<AddressRoom> {
+async fn address_room(ctx: &Ctx, needed: usize) -> Result<AddressRoom, AwsError> {
     if needed == 0 {
         return Ok(None);
     }

@@ -71,8 +71,9 @@ pub struct GlobalArgs {
     /// overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
-    /// Skip preflight's elastic IP quota check: for emulators that report a quota they do not
-    /// enforce (LocalStack says 5).
+    /// Skip every quota check preflight makes: VPCs, internet gateways, NAT gateways per zone,
+    /// classic load balancers, elastic IPs and standard vCPUs. For emulators whose numbers are not
+    /// AWS's (LocalStack); pave and plan warn, naming them, whenever they skip them.
     #[arg(long, global = true, env = "CFCR_AWS_SKIP_QUOTA_CHECK",
           value_parser = clap::builder::FalseyValueParser::new())]
     pub skip_quota_check: bool,
@@ -246,6 +247,15 @@ pub struct PlanArgs {
     /// One JSON object on standard output instead of the listing.
     #[arg(long)]
     pub json: bool,
+    /// Plan `pave --no-bootstrap`: no hand-off, so its VMs do not count against the vCPU quota
+    /// and its compatibility is not checked [default: pave's hand-off; for a paved environment,
+    /// the hand-off its state shows].
+    #[arg(long, conflicts_with = "destroy")]
+    pub no_bootstrap: bool,
+    /// Plan `pave --director-only`: only the director counts against the vCPU quota, and only
+    /// its compatibility is checked.
+    #[arg(long, conflicts_with_all = ["no_bootstrap", "destroy"])]
+    pub director_only: bool,
     // Last: the command's own flags come first in its help.
     #[command(flatten)]
     pub values: ConfigValues,

@@ -33,6 +33,9 @@ const ANYWHERE: &str = "0.0.0.0/0";
 /// your load balancer"); the bastion and the NAT gateway take one each.
 const PUBLIC_ADDRESSES_NEEDED: i32 = 10;
 
+/// How many free /24s a message about a subnet prefix suggests.
+const SUGGESTED_PREFIXES: usize = 3;
+
 /// Surveys the VPC the settings name, if any. `cluster_tag` is the environment's own (a re-run
 /// finds its tag on the subnets); `new` says nothing of the environment exists yet, so an address
 /// in use is someone else's.
@@ -53,16 +56,21 @@ pub async fn survey(
         ));
         return Ok(survey);
     };
-    let blocks: Vec<Ipv4Net> = vpc
+    let primary = vpc.cidr_block().and_then(|b| b.parse::<Ipv4Net>().ok());
+    // The associations include the primary block; it is added only where they are missing.
+    let mut blocks: Vec<Ipv4Net> = vpc
         .cidr_block_association_set()
         .iter()
         .filter(|a| {
             a.cidr_block_state().and_then(|s| s.state()) == Some(&VpcCidrBlockStateCode::Associated)
         })
         .filter_map(|a| a.cidr_block()?.parse().ok())
-        .chain(vpc.cidr_block().and_then(|b| b.parse().ok()))
         .collect();
-    let primary = vpc.cidr_block().and_then(|b| b.parse::<Ipv4Net>().ok());
+    if let Some(primary) = primary
+        && !blocks.contains(&primary)
+    {
+        blocks.insert(0, primary);
+    }
     let read = read(aws, vpc_id).await?;
     survey.problems.extend(read.vpc_problems(vpc_id));
     let network = Network {
@@ -70,6 +78,7 @@ pub async fn survey(
         zone: &settings.zone,
         env: &settings.prefix,
         cluster_tag,
+        gateway: read.gateway.as_deref(),
         subnets: &read.subnets,
         tables: &read.tables,
     };
@@ -88,14 +97,16 @@ pub async fn survey(
         survey.egress = network.private_egress(id, &mut survey);
         check_private_room(aws, &subnet, primary, new, &mut survey).await?;
     }
-    for (field, net) in [
+    let to_create = [
         ("public_subnet_ip_prefix", settings.public_subnet_cidr()),
         ("private_subnet_ip_prefix", settings.private_subnet_cidr()),
-    ] {
+    ];
+    let configured: Vec<Ipv4Net> = to_create.iter().filter_map(|(_, net)| *net).collect();
+    for (field, net) in to_create {
         if let Some(net) = net {
             survey
                 .problems
-                .extend(network.room_for(field, net, &blocks));
+                .extend(network.room_for(field, net, &blocks, &configured));
         }
     }
     Ok(survey)
@@ -233,6 +244,8 @@ struct Network<'a> {
     zone: &'a str,
     env: &'a str,
     cluster_tag: &'a str,
+    /// The internet gateway attached to the VPC, if any.
+    gateway: Option<&'a str>,
     subnets: &'a [Subnet],
     tables: &'a [RouteTable],
 }
@@ -335,8 +348,10 @@ impl Network<'_> {
             let table = found
                 .and_then(|(t, _)| t.route_table_id())
                 .unwrap_or("ROUTE_TABLE_ID");
+            // Without a gateway, the VPC's own problem says to attach one first.
+            let gateway = self.gateway.unwrap_or("IGW_ID");
             survey.problems.push(format!(
-                "public_subnet_id: {id} does not route {ANYWHERE} to an internet gateway (route table {table}), so the bastion and the API load balancer could not be reached: aws ec2 create-route --route-table-id {table} --destination-cidr-block {ANYWHERE} --gateway-id IGW_ID, or let cfcr-aws create the public subnet (public_subnet_ip_prefix instead of public_subnet_id)"
+                "public_subnet_id: {id} does not route {ANYWHERE} to an internet gateway (route table {table}), so the bastion and the API load balancer could not be reached: aws ec2 create-route --route-table-id {table} --destination-cidr-block {ANYWHERE} --gateway-id {gateway}, or let cfcr-aws create the public subnet (public_subnet_ip_prefix instead of public_subnet_id)"
             ));
         }
     }
@@ -387,15 +402,24 @@ impl Network<'_> {
     }
 
     /// Problems with creating the /24 `net` in the VPC: outside its blocks, or overlapping a
-    /// subnet that is not the environment's own.
-    fn room_for(&self, field: &str, net: Ipv4Net, blocks: &[Ipv4Net]) -> Vec<String> {
+    /// subnet that is not the environment's own. `configured` are both subnets' /24s, which the
+    /// suggested fix avoids.
+    fn room_for(
+        &self,
+        field: &str,
+        net: Ipv4Net,
+        blocks: &[Ipv4Net],
+        configured: &[Ipv4Net],
+    ) -> Vec<String> {
         let mut problems = Vec::new();
+        let fix = || self.free_prefix_fix(blocks, configured);
         if !blocks.iter().any(|b| b.contains(&net)) {
             let listed: Vec<String> = blocks.iter().map(|b| b.to_string()).collect();
             problems.push(format!(
-                "{field}: {net} lies outside VPC {}'s blocks ({}); choose three octets inside them",
+                "{field}: {net} lies outside VPC {}'s blocks ({}); {}",
                 self.vpc_id,
-                listed.join(", ")
+                listed.join(", "),
+                fix()
             ));
         }
         for subnet in self.subnets {
@@ -405,13 +429,49 @@ impl Network<'_> {
             let ours = owned_by(subnet.tags(), self.env);
             if !ours && (block.contains(&net) || net.contains(&block)) {
                 problems.push(format!(
-                    "{field}: {net} overlaps subnet {} ({block}) of VPC {}; choose a free /24",
+                    "{field}: {net} overlaps subnet {} ({block}) of VPC {}; {}",
                     subnet.subnet_id().unwrap_or("?"),
-                    self.vpc_id
+                    self.vpc_id,
+                    fix()
                 ));
             }
         }
         problems
+    }
+
+    /// What to choose instead: the first /24s inside the VPC's blocks that none of its subnets
+    /// and neither configured prefix overlaps, as the three octets the configuration takes.
+    fn free_prefix_fix(&self, blocks: &[Ipv4Net], configured: &[Ipv4Net]) -> String {
+        let used: Vec<Ipv4Net> = self
+            .subnets
+            .iter()
+            .filter_map(|s| s.cidr_block()?.parse().ok())
+            .chain(configured.iter().copied())
+            .collect();
+        let overlaps = |a: &Ipv4Net, b: &Ipv4Net| a.contains(b) || b.contains(a);
+        let free: Vec<String> = blocks
+            .iter()
+            // A block smaller than a /24 holds none.
+            .filter_map(|block| block.subnets(24).ok())
+            .flatten()
+            .filter(|candidate| !used.iter().any(|u| overlaps(u, candidate)))
+            .take(SUGGESTED_PREFIXES)
+            .map(|free| {
+                let [a, b, c, _] = free.addr().octets();
+                format!("{a}.{b}.{c}")
+            })
+            .collect();
+        if free.is_empty() {
+            format!(
+                "VPC {} has no free /24 left: associate another block with it (aws ec2 associate-vpc-cidr-block --vpc-id {} --cidr-block CIDR), or name existing subnets (public_subnet_id, private_subnet_id)",
+                self.vpc_id, self.vpc_id
+            )
+        } else {
+            format!(
+                "choose a free /24 inside the VPC's blocks, e.g. {}",
+                free.join(", ")
+            )
+        }
     }
 }
 
@@ -445,4 +505,42 @@ async fn address_holder(
                 .any(|a| a.private_ip_address() == Some(address))
         })
         .and_then(|i| i.network_interface_id().map(str::to_string)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn network(subnets: &[Subnet]) -> Network<'_> {
+        Network {
+            vpc_id: "vpc-1",
+            zone: "us-east-1a",
+            env: "dev",
+            cluster_tag: "tag",
+            gateway: None,
+            subnets,
+            tables: &[],
+        }
+    }
+
+    fn subnet(cidr: &str) -> Subnet {
+        Subnet::builder().cidr_block(cidr).build()
+    }
+
+    fn nets(cidrs: &[&str]) -> Vec<Ipv4Net> {
+        cidrs.iter().map(|c| c.parse().unwrap()).collect()
+    }
+
+    #[test]
+    fn suggested_prefixes_are_free_and_inside_the_blocks() {
+        let subnets = [subnet("10.0.0.0/24"), subnet("10.0.2.0/23")];
+        let fix =
+            network(&subnets).free_prefix_fix(&nets(&["10.0.0.0/16"]), &nets(&["10.0.1.0/24"]));
+        assert!(fix.ends_with("e.g. 10.0.4, 10.0.5, 10.0.6"), "{fix}");
+        // A block smaller than a /24 holds none; the next block does.
+        let fix = network(&subnets).free_prefix_fix(&nets(&["10.1.0.0/26", "10.2.0.0/24"]), &[]);
+        assert!(fix.ends_with("e.g. 10.2.0"), "{fix}");
+        let full = network(&subnets).free_prefix_fix(&nets(&["10.0.0.0/24"]), &[]);
+        assert!(full.contains("no free /24 left"), "{full}");
+    }
 }

@@ -1,5 +1,5 @@
 //! Preflight: everything that would stop a pave half-way but can be known before the first create —
-//! the zone, the image, room for the addresses, names taken by others, remains of a lost state —
+//! the zone, the image, the quotas (quotas.rs), names taken by others, remains of a lost state —
 //! checked at once and reported together. `pave` runs it before creating anything; `plan` shows it.
 //! Read-only: it records nothing.
 
@@ -9,9 +9,10 @@ use aws_sdk_ec2::types::{AvailabilityZoneState, Filter, LocationType};
 use futures::future::join_all;
 
 use crate::aws::{self, Policy};
-use crate::config::AmiSource;
+use crate::compat::Incompatible;
+use crate::config::{AmiSource, Settings};
 use crate::resources::{Ctx, Key, NameTaken, OWNER_TAG, Resource, groups_of_env, owned_by};
-use crate::state::Record;
+use crate::state::{BootstrapProgress, Record, Step};
 
 /// The resources whose names are unique in the account or region, so someone else may hold them.
 const NAMED: [Key; 9] = [
@@ -26,6 +27,65 @@ const NAMED: [Key; 9] = [
     Key::DirectorUser,
 ];
 
+/// What `pave` hands off to the bastion after the AWS resources: the one decision `pave` acts on
+/// and `plan` shows. It says which VMs count against the vCPU quota, and whether the hand-off's
+/// compatibility is checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HandOffMode {
+    /// `--no-bootstrap`: the AWS resources only.
+    NoBootstrap,
+    /// `--director-only`: the BOSH director and its cloud config.
+    DirectorOnly,
+    /// The director and the CFCR cluster.
+    Full,
+}
+
+impl HandOffMode {
+    /// As `pave`'s flags say (clap keeps them apart).
+    pub fn from_flags(no_bootstrap: bool, director_only: bool) -> HandOffMode {
+        match (no_bootstrap, director_only) {
+            (true, _) => HandOffMode::NoBootstrap,
+            (_, true) => HandOffMode::DirectorOnly,
+            _ => HandOffMode::Full,
+        }
+    }
+
+    /// The hand-off a paved environment's state shows: none before its first step; the
+    /// director's alone until a step of the cluster's has begun (`bootstrap --director-only`
+    /// runs only those).
+    pub fn recorded(progress: &BootstrapProgress) -> HandOffMode {
+        if progress.steps.is_empty() {
+            HandOffMode::NoBootstrap
+        } else if progress.steps.keys().any(|step| step.deploys_the_cluster()) {
+            HandOffMode::Full
+        } else {
+            HandOffMode::DirectorOnly
+        }
+    }
+
+    /// Whether the hand-off can work today, with what is worth saying about it; nothing to check
+    /// without one.
+    pub fn compatibility(self, settings: &Settings) -> Result<Vec<String>, Incompatible> {
+        match self {
+            HandOffMode::NoBootstrap => Ok(Vec::new()),
+            HandOffMode::DirectorOnly | HandOffMode::Full => crate::compat::check(
+                &settings.bootstrap.hand_off(),
+                self == HandOffMode::DirectorOnly,
+            ),
+        }
+    }
+
+    /// Whether the hand-off still has `step` to run (and so the VMs it starts).
+    pub fn runs(self, step: Step, progress: &BootstrapProgress) -> bool {
+        let in_mode = match self {
+            HandOffMode::NoBootstrap => false,
+            HandOffMode::DirectorOnly => !step.deploys_the_cluster(),
+            HandOffMode::Full => true,
+        };
+        in_mode && !progress.done(step)
+    }
+}
+
 /// What preflight found.
 #[derive(Debug, Default)]
 pub struct Findings {
@@ -34,8 +94,9 @@ pub struct Findings {
     /// The bastion's image (what was looked for, and what was found), resolved on the way: pave
     /// records it.
     pub image: Option<(String, Record)>,
-    /// Quotas for which AWS's default stood in (Service Quotas did not answer), said as warnings.
-    pub assumed_quotas: Vec<String>,
+    /// What to say about the quotas without stopping: AWS's defaults stood in (Service Quotas did
+    /// not answer), or the checks were skipped.
+    pub quota_warnings: Vec<String>,
 }
 
 /// Problems found before anything was created.
@@ -44,15 +105,15 @@ pub struct Findings {
 pub struct PreflightFailed(pub Vec<String>);
 
 /// Checks what the resources `to_create` need. `new` says the environment has no state, so
-/// anything of it in AWS is the remains of a lost state; `hand_off` that the VMs the hand-off
-/// starts count against the vCPU quota.
+/// anything of it in AWS is the remains of a lost state; `hand_off` which VMs the hand-off starts
+/// after them, to count against the vCPU quota.
 pub async fn check(
     ctx: &Ctx,
     resources: &[Box<dyn Resource>],
     to_create: &BTreeSet<Key>,
     new: bool,
     check_quota: bool,
-    hand_off: bool,
+    hand_off: HandOffMode,
 ) -> anyhow::Result<Findings> {
     if to_create.is_empty() {
         return Ok(Findings::default());
@@ -78,10 +139,6 @@ pub async fn check(
             .filter(|r| NAMED.contains(&r.key()) && to_create.contains(&r.key()))
             .map(|r| name_free(ctx, r.as_ref(), new)),
     );
-    let needs_addresses = [Key::NatEip, Key::BastionEip]
-        .iter()
-        .filter(|k| check_quota && to_create.contains(k))
-        .count();
     let instance_type = async {
         if to_create.contains(&Key::Bastion) {
             instance_type_offered(ctx).await
@@ -99,14 +156,13 @@ pub async fn check(
         if check_quota {
             crate::quotas::problems(ctx, &created, hand_off).await
         } else {
-            Ok((Vec::new(), Vec::new()))
+            Ok((Vec::new(), vec![crate::quotas::skipped()]))
         }
     };
-    let (image, names, zone, addresses, orphans, instance_type, quotas) = futures::join!(
+    let (image, names, zone, orphans, instance_type, quotas) = futures::join!(
         image,
         names,
         zone(ctx),
-        address_room(ctx, needs_addresses),
         orphans(ctx, new),
         instance_type,
         quotas
@@ -119,12 +175,11 @@ pub async fn check(
     }
     findings.problems.extend(names.into_iter().flatten());
     findings.problems.extend(zone?);
-    findings.problems.extend(address_room_problem(addresses?));
     findings.problems.extend(orphans?);
     findings.problems.extend(instance_type?);
-    let (quota_problems, assumed) = quotas?;
+    let (quota_problems, quota_warnings) = quotas?;
     findings.problems.extend(quota_problems);
-    findings.assumed_quotas = assumed;
+    findings.quota_warnings = quota_warnings;
     Ok(findings)
 }
 
@@ -220,46 +275,6 @@ async fn zone(ctx: &Ctx) -> anyhow::Result<Option<String>> {
     )
 }
 
-/// (addresses the environment needs, the account's limit, addresses in use).
-type AddressRoom = Option<(usize, usize, usize)>;
-
-async fn address_room(ctx: &Ctx, needed: usize) -> anyhow::Result<AddressRoom> {
-    if needed == 0 {
-        return Ok(None);
-    }
-    let ec2 = &ctx.aws.ec2;
-    let policy = Policy::standard();
-    let attributes = aws::call("DescribeAccountAttributes", &policy, || {
-        ec2.describe_account_attributes()
-            .attribute_names(aws_sdk_ec2::types::AccountAttributeName::from(
-                "vpc-max-elastic-ips",
-            ))
-            .send()
-    });
-    let addresses = aws::call("DescribeAddresses", &policy, || {
-        ec2.describe_addresses()
-            .filters(Filter::builder().name("domain").values("vpc").build())
-            .send()
-    });
-    let (attributes, addresses) = futures::try_join!(attributes, addresses)?;
-    let limit = attributes
-        .account_attributes()
-        .iter()
-        .filter(|a| a.attribute_name() == Some("vpc-max-elastic-ips"))
-        .flat_map(|a| a.attribute_values())
-        .find_map(|v| v.attribute_value()?.parse::<usize>().ok());
-    Ok(limit.map(|limit| (needed, limit, addresses.addresses().len())))
-}
-
-fn address_room_problem(room: AddressRoom) -> Option<String> {
-    let (needed, limit, used) = room?;
-    (used + needed > limit).then(|| {
-        format!(
-            "elastic IPs: the region allows {limit} and {used} are allocated, so the {needed} this environment needs do not fit; release some or raise the quota"
-        )
-    })
-}
-
 /// A new environment whose VPC already exists: the remains of a lost state. (The other named
 /// resources are checked by name; everything else of an environment lives in its VPC.) In an
 /// adopted VPC, its security groups tell.
@@ -308,20 +323,4 @@ async fn adopted_vpc_orphans(ctx: &Ctx, vpc_id: &str) -> anyhow::Result<Option<S
             found.join(", ")
         )
     }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn addresses_must_fit_the_quota() {
-        assert_eq!(address_room_problem(None), None);
-        assert_eq!(address_room_problem(Some((2, 5, 3))), None);
-        let problem = address_room_problem(Some((2, 5, 4))).unwrap();
-        assert!(
-            problem.contains("allows 5 and 4 are allocated"),
-            "{problem}"
-        );
-    }
 }

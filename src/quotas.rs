@@ -1,20 +1,28 @@
 //! The account's quotas against what `pave` (and the hand-off after it) will use, read through the
-//! Service Quotas API before anything is created. Where that API does not answer (not allowed, not
-//! offered — LocalStack's community edition has none), AWS's default quota is used, and the finding
-//! says so. A shortfall names the quota, its code, the usage, and where to ask for more.
+//! Service Quotas API before anything is created (elastic IPs: through the account's attributes).
+//! Where that API does not answer (not allowed, not offered — LocalStack's community edition has
+//! none), AWS's default quota is used, and the finding says so. A shortfall names the quota, its
+//! code, the usage, and where to ask for more. These are every quota check preflight makes, and
+//! all that `--skip-quota-check` skips.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_ec2::types::{Filter, InstanceType};
 
+use crate::aws::retry::AwsError;
 use crate::aws::{self, Policy};
+use crate::config::BootstrapSettings;
+use crate::preflight::HandOffMode;
 use crate::resources::{Ctx, Key};
+use crate::state::{BootstrapProgress, Step};
 
 /// One quota the environment draws on.
 struct Quota {
     service: &'static str,
     code: &'static str,
     name: &'static str,
+    /// What it counts, as the warning of skipped checks names it.
+    counts: &'static str,
     /// AWS's default, used when Service Quotas does not answer.
     default: f64,
 }
@@ -23,35 +31,108 @@ const VPCS: Quota = Quota {
     service: "vpc",
     code: "L-F678F1CE",
     name: "VPCs per Region",
+    counts: "VPCs",
     default: 5.0,
 };
 const INTERNET_GATEWAYS: Quota = Quota {
     service: "vpc",
     code: "L-A4707A72",
     name: "Internet gateways per Region",
+    counts: "internet gateways",
     default: 5.0,
 };
 const NAT_GATEWAYS: Quota = Quota {
     service: "vpc",
     code: "L-FE5A380F",
     name: "NAT gateways per Availability Zone",
+    counts: "NAT gateways per zone",
     default: 5.0,
 };
 const CLASSIC_LOAD_BALANCERS: Quota = Quota {
     service: "elasticloadbalancing",
     code: "L-E9E9831D",
     name: "Classic Load Balancers per Region",
+    counts: "classic load balancers",
     default: 20.0,
 };
 const STANDARD_VCPUS: Quota = Quota {
     service: "ec2",
     code: "L-1216C47A",
     name: "Running On-Demand Standard (A, C, D, H, I, M, R, T, Z) instances (vCPUs)",
+    counts: "standard vCPUs",
     default: 5.0,
 };
 
+/// What the elastic IP check counts: the account attribute `vpc-max-elastic-ips`, not a Service
+/// Quotas quota.
+const ELASTIC_IPS: &str = "elastic IPs";
+
+/// Every quota check preflight makes, as the warning of skipped checks names them.
+const CHECKED: [&str; 6] = [
+    VPCS.counts,
+    INTERNET_GATEWAYS.counts,
+    NAT_GATEWAYS.counts,
+    CLASSIC_LOAD_BALANCERS.counts,
+    ELASTIC_IPS,
+    STANDARD_VCPUS.counts,
+];
+
+/// The warning when the checks are skipped: one line naming each.
+pub fn skipped() -> String {
+    format!(
+        "quotas not checked (--skip-quota-check, CFCR_AWS_SKIP_QUOTA_CHECK): {}; a shortfall will stop pave half-way instead",
+        CHECKED.join(", ")
+    )
+}
+
 /// The instance families the standard vCPU quota covers.
 const STANDARD_FAMILIES: &str = "acdhimrtz";
+
+/// The compilation workers of the director's cloud config (templates/bundle/cloud-config.yml),
+/// `small-highmem` VMs.
+const COMPILATION_WORKERS: f64 = 2.0;
+
+/// VMs of one instance type, and how many.
+type Vms<'a> = Vec<(&'a str, f64)>;
+
+/// What the hand-off still has to start, as the VMs that run at once in each of its phases. The
+/// director runs throughout; BOSH deletes its compilation VMs before it creates the cluster's, so
+/// the cluster's deploy peaks at the larger of the two; the add-ons errand's VM runs beside the
+/// cluster (kubo's `minimal` VM type, sized as `small`). Steps already done started theirs: those
+/// VMs run now and are counted as in use.
+fn hand_off_phases<'a>(
+    boot: &'a BootstrapSettings,
+    mode: HandOffMode,
+    progress: &BootstrapProgress,
+) -> Vec<Vms<'a>> {
+    let runs = |step: Step| mode.runs(step, progress);
+    let mut director: Vms = Vec::new();
+    if runs(Step::DeployBosh) {
+        director.push((&boot.director_instance_type, 1.0));
+    }
+    let mut compilation = director.clone();
+    let mut cluster = director.clone();
+    if runs(Step::DeployKubernetes) {
+        compilation.push((&boot.small_highmem_instance_type, COMPILATION_WORKERS));
+        cluster.push((&boot.small_instance_type, 1.0));
+        cluster.push((
+            &boot.small_highmem_instance_type,
+            f64::from(boot.worker_count),
+        ));
+    }
+    if runs(Step::ApplyAddons) {
+        cluster.push((&boot.small_instance_type, 1.0));
+    }
+    vec![director, compilation, cluster]
+}
+
+/// The vCPUs of `vms`, by `cpus_of` each type.
+fn vcpus_of(vms: &[(&str, f64)], cpus_of: impl Fn(&str) -> f64) -> f64 {
+    // Folded from 0.0: an empty f64 sum is -0.0, which prints as "-0".
+    vms.iter()
+        .map(|(t, n)| n * cpus_of(t))
+        .fold(0.0, |a, b| a + b)
+}
 
 /// The quota's value, and whether it is the default (Service Quotas did not answer).
 async fn value(ctx: &Ctx, quota: &Quota) -> (f64, Option<String>) {
@@ -77,7 +158,7 @@ async fn value(ctx: &Ctx, quota: &Quota) -> (f64, Option<String>) {
     }
 }
 
-/// A problem when `used + needed` does not fit `quota`, and a note when the default was assumed.
+/// A problem when `used + needed` does not fit `quota`, and a warning when the default was assumed.
 async fn check(
     ctx: &Ctx,
     quota: &Quota,
@@ -88,9 +169,12 @@ async fn check(
         return (None, None);
     }
     let (limit, assumed) = value(ctx, quota).await;
-    let note = assumed
-        .as_ref()
-        .map(|why| format!("{} ({}): {why}", quota.name, quota.code));
+    let note = assumed.as_ref().map(|why| {
+        format!(
+            "quota {} ({}): {why}; AWS's default quota was assumed",
+            quota.name, quota.code
+        )
+    });
     let problem = (used + needed > limit).then(|| {
         format!(
             "quota {} ({}, service {}): {limit} allowed{}, {used} in use, this environment needs {needed} more; ask for more in the Service Quotas console or with `aws service-quotas request-service-quota-increase --service-code {} --quota-code {} --desired-value {}`",
@@ -138,18 +222,22 @@ fn standard(instance_type: &str) -> bool {
         .is_some_and(|c| STANDARD_FAMILIES.contains(c))
 }
 
-/// Problems with the quotas the resources in `to_create` (and, with `hand_off`, the VMs the
-/// hand-off starts) draw on, and notes where AWS's defaults stood in.
+/// Problems with the quotas the resources in `to_create` (and the VMs the hand-off starts after
+/// them) draw on, and warnings where AWS's defaults stood in.
 pub async fn problems(
     ctx: &Ctx,
     to_create: &BTreeSet<Key>,
-    hand_off: bool,
+    hand_off: HandOffMode,
 ) -> anyhow::Result<(Vec<String>, Vec<String>)> {
     let ec2 = &ctx.aws.ec2;
     let elb = &ctx.aws.elb;
     let needs = |key: Key| if to_create.contains(&key) { 1.0 } else { 0.0 };
     let policy = Policy::standard();
-    let (vpcs, gateways, nats, balancers, running) = futures::try_join!(
+    let needed_addresses = [Key::NatEip, Key::BastionEip]
+        .iter()
+        .filter(|k| to_create.contains(k))
+        .count();
+    let (vpcs, gateways, nats, balancers, running, addresses) = futures::try_join!(
         aws::call("DescribeVpcs", &policy, || ec2.describe_vpcs().send()),
         aws::call("DescribeInternetGateways", &policy, || {
             ec2.describe_internet_gateways().send()
@@ -179,6 +267,7 @@ pub async fn problems(
                 )
                 .send()
         }),
+        address_room(ctx, needed_addresses),
     )?;
     // NAT gateways count per zone: those in the environment's zone, by their subnets.
     let nat_subnets: Vec<String> = nats
@@ -213,24 +302,23 @@ pub async fn problems(
         .flat_map(|r| r.instances())
         .filter_map(|i| i.instance_type().map(|t| t.as_str().to_string()))
         .collect();
-    let boot = &ctx.settings.bootstrap;
-    let mut planned: Vec<(String, f64)> = Vec::new();
+    let mut bastion: Vms = Vec::new();
     if to_create.contains(&Key::Bastion) {
-        planned.push((ctx.settings.bastion_instance_type.clone(), 1.0));
+        bastion.push((&ctx.settings.bastion_instance_type, 1.0));
     }
-    if hand_off {
-        planned.push((boot.director_instance_type.clone(), 1.0));
-        planned.push((boot.small_instance_type.clone(), 1.0));
-        planned.push((
-            boot.small_highmem_instance_type.clone(),
-            f64::from(boot.worker_count),
-        ));
-    }
+    let progress = ctx.state.snapshot().bootstrap;
+    let phases = hand_off_phases(&ctx.settings.bootstrap, hand_off, &progress);
     let types: BTreeSet<String> = running_types
         .iter()
-        .cloned()
-        .chain(planned.iter().map(|(t, _)| t.clone()))
+        .map(String::as_str)
+        .chain(
+            bastion
+                .iter()
+                .chain(phases.iter().flatten())
+                .map(|(t, _)| *t),
+        )
         .filter(|t| standard(t))
+        .map(str::to_string)
         .collect();
     let cpus = if types.is_empty() {
         BTreeMap::new()
@@ -244,15 +332,14 @@ pub async fn problems(
             0.0
         }
     };
-    // Folded from 0.0: an empty f64 sum is -0.0, which prints as "-0".
-    let used_vcpus = running_types
-        .iter()
-        .map(|t| cpus_of(t))
-        .fold(0.0, |a, b| a + b);
-    let needed_vcpus = planned
-        .iter()
-        .map(|(t, n)| n * cpus_of(t))
-        .fold(0.0, |a, b| a + b);
+    let running: Vms = running_types.iter().map(|t| (t.as_str(), 1.0)).collect();
+    let used_vcpus = vcpus_of(&running, cpus_of);
+    // The bastion runs before the hand-off starts anything, and throughout.
+    let needed_vcpus = vcpus_of(&bastion, cpus_of)
+        + phases
+            .iter()
+            .map(|vms| vcpus_of(vms, cpus_of))
+            .fold(0.0, f64::max);
 
     let checks = [
         (&VPCS, vpcs.vpcs().len() as f64, needs(Key::Vpc)),
@@ -278,14 +365,129 @@ pub async fn problems(
     .await;
     let (problems, defaults): (Vec<_>, Vec<_>) = found.into_iter().unzip();
     Ok((
-        problems.into_iter().flatten().collect(),
+        problems
+            .into_iter()
+            .flatten()
+            .chain(address_room_problem(addresses))
+            .collect(),
         defaults.into_iter().flatten().collect(),
     ))
+}
+
+/// (addresses the environment needs, the account's limit, addresses in use).
+type AddressRoom = Option<(usize, usize, usize)>;
+
+async fn address_room(ctx: &Ctx, needed: usize) -> Result<AddressRoom, AwsError> {
+    if needed == 0 {
+        return Ok(None);
+    }
+    let ec2 = &ctx.aws.ec2;
+    let policy = Policy::standard();
+    let attributes = aws::call("DescribeAccountAttributes", &policy, || {
+        ec2.describe_account_attributes()
+            .attribute_names(aws_sdk_ec2::types::AccountAttributeName::from(
+                "vpc-max-elastic-ips",
+            ))
+            .send()
+    });
+    let addresses = aws::call("DescribeAddresses", &policy, || {
+        ec2.describe_addresses()
+            .filters(Filter::builder().name("domain").values("vpc").build())
+            .send()
+    });
+    let (attributes, addresses) = futures::try_join!(attributes, addresses)?;
+    let limit = attributes
+        .account_attributes()
+        .iter()
+        .filter(|a| a.attribute_name() == Some("vpc-max-elastic-ips"))
+        .flat_map(|a| a.attribute_values())
+        .find_map(|v| v.attribute_value()?.parse::<usize>().ok());
+    Ok(limit.map(|limit| (needed, limit, addresses.addresses().len())))
+}
+
+fn address_room_problem(room: AddressRoom) -> Option<String> {
+    let (needed, limit, used) = room?;
+    (used + needed > limit).then(|| {
+        format!(
+            "elastic IPs: the region allows {limit} and {used} are allocated, so the {needed} this environment needs do not fit; release some or raise the quota"
+        )
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::state::StepStatus;
+
+    /// The peak vCPUs of the hand-off, each type's vCPUs being its size's digit: t3.2 has 2.
+    fn peak(boot: &BootstrapSettings, mode: HandOffMode, progress: &BootstrapProgress) -> f64 {
+        let cpus_of = |t: &str| t.rsplit('.').next().unwrap().parse::<f64>().unwrap();
+        hand_off_phases(boot, mode, progress)
+            .iter()
+            .map(|vms| vcpus_of(vms, cpus_of))
+            .fold(0.0, f64::max)
+    }
+
+    #[test]
+    fn the_hand_off_counts_its_peak_for_its_mode() {
+        let boot = BootstrapSettings {
+            director_instance_type: "t3.2".into(),
+            small_instance_type: "t3.1".into(),
+            small_highmem_instance_type: "t3.4".into(),
+            worker_count: 1,
+            ..BootstrapSettings::default()
+        };
+        let fresh = BootstrapProgress::default();
+        assert_eq!(peak(&boot, HandOffMode::NoBootstrap, &fresh), 0.0);
+        assert_eq!(peak(&boot, HandOffMode::DirectorOnly, &fresh), 2.0);
+        // Compilation (2 × 4) outweighs the cluster (master 1, worker 4, errand 1).
+        assert_eq!(peak(&boot, HandOffMode::Full, &fresh), 10.0);
+        let three = BootstrapSettings {
+            worker_count: 3,
+            ..boot.clone()
+        };
+        assert_eq!(
+            peak(&three, HandOffMode::Full, &fresh),
+            2.0 + 1.0 + 12.0 + 1.0
+        );
+
+        // What steps already done started is running, not to come.
+        let mut progress = BootstrapProgress::default();
+        progress.steps.insert(Step::DeployBosh, StepStatus::Done);
+        assert_eq!(peak(&boot, HandOffMode::DirectorOnly, &progress), 0.0);
+        progress
+            .steps
+            .insert(Step::DeployKubernetes, StepStatus::Done);
+        assert_eq!(peak(&boot, HandOffMode::Full, &progress), 1.0, "the errand");
+        // Begun is not done: the step runs again.
+        progress
+            .steps
+            .insert(Step::DeployKubernetes, StepStatus::Started);
+        assert_eq!(peak(&boot, HandOffMode::Full, &progress), 8.0);
+    }
+
+    #[test]
+    fn compilation_workers_are_the_cloud_configs() {
+        let cloud_config = include_str!("../templates/bundle/cloud-config.yml");
+        let compilation = cloud_config.split("\ncompilation:").nth(1).unwrap();
+        let workers = compilation
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("workers: "))
+            .unwrap();
+        assert_eq!(workers.parse::<f64>().unwrap(), COMPILATION_WORKERS);
+        assert!(compilation.contains("vm_type: small-highmem"));
+    }
+
+    #[test]
+    fn addresses_must_fit_the_quota() {
+        assert_eq!(address_room_problem(None), None);
+        assert_eq!(address_room_problem(Some((2, 5, 3))), None);
+        let problem = address_room_problem(Some((2, 5, 4))).unwrap();
+        assert!(
+            problem.contains("allows 5 and 4 are allocated"),
+            "{problem}"
+        );
+    }
 
     #[test]
     fn standard_families_are_the_quotas() {

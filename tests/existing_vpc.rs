@@ -370,8 +370,9 @@ async fn preflight_names_what_makes_a_vpc_unusable_before_creating_anything() {
     assert!(!env.state_path().exists());
     assert!(owned_in_aws(&aws, &env.prefix).await.is_empty());
 
-    // Blocks that do not fit: outside the VPC, over a subnet already there.
+    // Blocks that do not fit: outside the VPC (of two blocks), over a subnet already there.
     let mut fits = vpc(&aws, "10.45.0.0/16", true, true).await;
+    fits.add_block(&aws, "10.145.0.0/16").await;
     let taken = fits
         .subnet(&aws, "10.45.0.0/20", &format!("{REGION}a"), &[])
         .await;
@@ -387,12 +388,44 @@ async fn preflight_names_what_makes_a_vpc_unusable_before_creating_anything() {
     for expected in [
         &format!("public_subnet_ip_prefix: 10.45.3.0/24 overlaps subnet {taken}"),
         "private_subnet_ip_prefix: 10.46.2.0/24 lies outside VPC",
+        // Each block once (the primary is also among the VPC's associations).
+        &format!(
+            "{}'s blocks (10.45.0.0/16, 10.145.0.0/16); choose",
+            fits.vpc
+        ),
     ] {
         assert!(
             run.all_output().contains(expected),
             "{expected}:\n{}",
             run.all_output()
         );
+    }
+    // What each message suggests instead is free and inside the VPC's blocks.
+    let taken_block: ipnet::Ipv4Net = "10.45.0.0/20".parse().unwrap();
+    let blocks: [ipnet::Ipv4Net; 2] = [
+        "10.45.0.0/16".parse().unwrap(),
+        "10.145.0.0/16".parse().unwrap(),
+    ];
+    for field in ["public_subnet_ip_prefix", "private_subnet_ip_prefix"] {
+        let output = run.all_output();
+        let problem = output
+            .lines()
+            .find(|l| l.contains(&format!("{field}: ")))
+            .unwrap_or_else(|| panic!("{field}: {output}"));
+        let suggested = problem
+            .split("e.g. ")
+            .nth(1)
+            .unwrap_or_else(|| panic!("no suggestion: {problem}"));
+        for prefix in suggested.split(", ") {
+            let net: ipnet::Ipv4Net = format!("{prefix}.0/24")
+                .parse()
+                .unwrap_or_else(|e| panic!("{prefix:?}: {e}: {problem}"));
+            assert!(
+                blocks.iter().any(|b| b.contains(&net)),
+                "{net} outside: {problem}"
+            );
+            assert!(!taken_block.contains(&net), "{net} taken: {problem}");
+        }
     }
     let missing = Env::new(
         "exbad3",
@@ -449,6 +482,8 @@ async fn preflight_reads_the_subnets_routes_and_sizes() {
     for expected in [
         &format!("public_subnet_id: {unrouted} does not route 0.0.0.0/0 to an internet gateway"),
         "aws ec2 create-route --route-table-id",
+        // The VPC's own gateway, not a placeholder.
+        &format!("--gateway-id {}", network.igw.clone().unwrap()),
         &format!("private_subnet_id: {small} is 10.47.2.0/25"),
         &format!(
             "private_subnet_id: {small} is associated with route table {table}, which has no default route"

@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use crate::cli::{GlobalArgs, PaveArgs};
 use crate::config::Settings;
-use crate::preflight::{self, PreflightFailed};
+use crate::preflight::{self, HandOffMode, PreflightFailed};
 use crate::resources::{Ctx, Key, PrivateEgress, inventory};
 use crate::state::{Origin, SCHEMA_VERSION, State};
 use crate::{graph, keys, network, refresh, report};
@@ -64,11 +64,11 @@ fn creation_summary(settings: &Settings, egress: PrivateEgress) -> String {
 pub async fn run(global: &GlobalArgs, args: PaveArgs) -> anyhow::Result<()> {
     let settings = super::settings(global, args.values).await?;
     super::warn_open_ssh(&settings);
+    let hand_off = HandOffMode::from_flags(args.no_bootstrap, args.director_only);
     // A hand-off that cannot work is refused before anything is created for it.
-    if !args.no_bootstrap {
-        crate::compat::check(&settings.bootstrap.hand_off(), args.director_only)
-            .map_err(|e| e.and("Nothing was created"))?;
-    }
+    hand_off
+        .compatibility(&settings)
+        .map_err(|e| e.and("Nothing was created"))?;
     let backend = super::backend(global).await?;
     let _lock = backend.lock(&settings.prefix, "pave").await?;
     let existing = backend.load(&settings.prefix).await?;
@@ -143,11 +143,11 @@ pub async fn run(global: &GlobalArgs, args: PaveArgs) -> anyhow::Result<()> {
         &to_create,
         new,
         !global.skip_quota_check,
-        !args.no_bootstrap,
+        hand_off,
     )
     .await?;
-    for assumed in &findings.assumed_quotas {
-        report::warning(&format!("quota {assumed}; AWS's default quota was assumed"));
+    for warning in &findings.quota_warnings {
+        report::warning(warning);
     }
     findings.problems.splice(0..0, survey.problems);
     if !findings.problems.is_empty() {
@@ -171,8 +171,8 @@ pub async fn run(global: &GlobalArgs, args: PaveArgs) -> anyhow::Result<()> {
         outputs["bosh_bastion_ip"].as_str().unwrap_or("?"),
         outputs["master_lb_ip_address"].as_str().unwrap_or("?"),
     ));
-    if args.no_bootstrap {
-        return Ok(());
+    match hand_off {
+        HandOffMode::NoBootstrap => Ok(()),
+        mode => super::bootstrap::hand_off(global, &ctx.state, mode == HandOffMode::DirectorOnly),
     }
-    super::bootstrap::hand_off(global, &ctx.state, args.director_only)
 }

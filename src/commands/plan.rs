@@ -5,7 +5,7 @@ use anyhow::bail;
 use serde_json::{Value, json};
 
 use crate::cli::{GlobalArgs, PlanArgs};
-use crate::preflight::{self, PreflightFailed};
+use crate::preflight::{self, HandOffMode, PreflightFailed};
 use crate::refresh;
 use crate::resources::{Ctx, Health, Key, PrivateEgress, inventory};
 use crate::state::Origin;
@@ -43,9 +43,6 @@ pub async fn run(global: &GlobalArgs, args: PlanArgs) -> anyhow::Result<()> {
         super::refuse_changes(paved, &settings)?;
     }
     super::warn_open_ssh(&settings);
-    if let Err(hand_off) = crate::compat::check(&settings.bootstrap.hand_off(), false) {
-        report::warning(&format!("pave's hand-off: {hand_off}"));
-    }
     if args.destroy && existing.is_none() {
         bail!(
             "no state for environment {:?} in {}: nothing to destroy",
@@ -53,10 +50,24 @@ pub async fn run(global: &GlobalArgs, args: PlanArgs) -> anyhow::Result<()> {
             backend.describe()
         );
     }
-    let aws = crate::aws::connect(&settings.region, global.endpoint_url.as_deref()).await?;
     let new = existing
         .as_ref()
         .is_none_or(|s| s.resources.is_empty() && s.creating.is_empty());
+    // pave's flags, when given; else a paved environment is planned with the hand-off its state
+    // shows (none, for one paved with --no-bootstrap), and a new one with pave's default.
+    let hand_off = match &existing {
+        Some(paved) if !new && !args.no_bootstrap && !args.director_only => {
+            HandOffMode::recorded(&paved.bootstrap)
+        }
+        _ => HandOffMode::from_flags(args.no_bootstrap, args.director_only),
+    };
+    // An unpave hands nothing off.
+    if !args.destroy
+        && let Err(refusal) = hand_off.compatibility(&settings)
+    {
+        report::warning(&format!("pave's hand-off: {refusal}"));
+    }
+    let aws = crate::aws::connect(&settings.region, global.endpoint_url.as_deref()).await?;
     let survey = if args.destroy {
         network::Survey::default()
     } else {
@@ -91,7 +102,7 @@ pub async fn run(global: &GlobalArgs, args: PlanArgs) -> anyhow::Result<()> {
         if args.destroy {
             Ok((destroy_steps(&ctx, &resources), Vec::new()))
         } else {
-            pave_steps(&ctx, &resources, new, !global.skip_quota_check).await
+            pave_steps(&ctx, &resources, new, !global.skip_quota_check, hand_off).await
         }
     };
     let ((steps, mut problems), cost) = futures::try_join!(steps, cost)?;
@@ -124,6 +135,7 @@ async fn pave_steps(
     resources: &[Box<dyn crate::resources::Resource>],
     new: bool,
     check_quota: bool,
+    hand_off: HandOffMode,
 ) -> anyhow::Result<(Vec<Step>, Vec<String>)> {
     let seen = refresh::observe(ctx, resources).await?;
     let health = refresh::health(ctx, resources, &seen).await?;
@@ -192,10 +204,9 @@ async fn pave_steps(
         .filter(|s| matches!(s.action, "create" | "look up" | "adopt"))
         .map(|s| s.key)
         .collect();
-    // The hand-off's VMs count too: pave hands off unless told not to.
-    let findings = preflight::check(ctx, resources, &to_create, new, check_quota, true).await?;
-    for assumed in &findings.assumed_quotas {
-        crate::report::warning(&format!("quota {assumed}; AWS's default quota was assumed"));
+    let findings = preflight::check(ctx, resources, &to_create, new, check_quota, hand_off).await?;
+    for warning in &findings.quota_warnings {
+        crate::report::warning(warning);
     }
     Ok((steps, findings.problems))
 }

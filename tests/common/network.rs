@@ -119,6 +119,17 @@ impl Network {
         id
     }
 
+    /// Another block for the VPC (a VPC may have several).
+    pub async fn add_block(&self, aws: &Aws, cidr: &str) {
+        aws.ec2
+            .associate_vpc_cidr_block()
+            .vpc_id(&self.vpc)
+            .cidr_block(cidr)
+            .send()
+            .await
+            .unwrap();
+    }
+
     /// A route table of the network team's for `subnet`, its default route set by `route`.
     pub async fn routed<F>(&mut self, aws: &Aws, subnet: &str, route: F) -> String
     where

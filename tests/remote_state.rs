@@ -299,3 +299,76 @@ async fn a_conditional_write_whose_answer_was_lost_is_recognised_as_its_own() {
     assert_eq!(stored["resources"]["vpc"]["ready"], true);
     env.run(&with_state(&url, &["unpave", "--yes"])).ok();
 }
+
+/// Issue #19: `error: state: state: ...`, and bucket names S3 refuses that passed the local check.
+#[test]
+fn a_state_address_is_checked_before_any_request() {
+    let proxy = Proxy::start(endpoint());
+    let env = Env::against("s3name", "", &proxy.url);
+    for (bucket, problem) in [
+        ("Upper", "lowercase letters, digits, dots and hyphens"),
+        ("a..b", "two dots in a row"),
+        ("192.168.5.4", "an IP address"),
+        ("-bucket", "begin and end with a letter or digit"),
+        ("xn--bucket", "must not begin with xn--"),
+        ("ab", "3 to 63 characters"),
+    ] {
+        let run = env.run(&["--state", &format!("s3://{bucket}/team"), "list"]);
+        assert_eq!(run.code, 2, "{bucket}: {}", run.stderr);
+        assert!(run.stderr.contains(problem), "{bucket}: {}", run.stderr);
+        assert!(!run.stderr.contains("state: state:"), "{}", run.stderr);
+    }
+    assert_eq!(proxy.requests(), 0);
+}
+
+async fn bucket_exists(bucket: &str) -> bool {
+    s3().await.head_bucket().bucket(bucket).send().await.is_ok()
+}
+
+/// Issue #19: `--create-state-bucket` created a bucket for a `status`, which only reads a state.
+#[tokio::test(flavor = "multi_thread")]
+async fn only_a_command_that_writes_creates_the_state_bucket() {
+    let env = Env::new("s3ro", "");
+    let (bucket, url) = location(&env);
+    for read_only in [
+        &["status"][..],
+        &["outputs"],
+        &["force-unlock", "0123456789abcdef"],
+    ] {
+        let mut args = vec!["--create-state-bucket"];
+        args.extend_from_slice(read_only);
+        let run = env.run(&with_state(&url, &args));
+        assert_eq!(run.code, 1, "{read_only:?}: {}", run.stderr);
+        assert!(
+            run.stderr
+                .contains(&format!("the state bucket {bucket} does not exist")),
+            "{read_only:?}: {}",
+            run.stderr
+        );
+        assert!(!bucket_exists(&bucket).await, "{read_only:?} created it");
+    }
+    env.run(&with_state(&url, &["--create-state-bucket", "list"]))
+        .ok();
+    assert!(bucket_exists(&bucket).await);
+}
+
+/// Issue #19: "no state ... pass --state" to a command given --state, and no last-error.json.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_state_in_s3_is_named_as_such_and_recorded_in_last_error() {
+    let env = Env::new("s3none", "");
+    let (_, url) = location(&env);
+    env.run(&with_state(&url, &["--create-state-bucket", "list"]))
+        .ok();
+    let run = env.run(&with_state(&url, &["status", "--env", "nowhere"]));
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains(&format!("no state for environment \"nowhere\" in {url}")),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("pass --state"), "{}", run.stderr);
+    let recorded =
+        std::fs::read_to_string(env.path().join("state/last-error.json")).expect("last-error.json");
+    assert!(recorded.contains("no state for environment"), "{recorded}");
+}

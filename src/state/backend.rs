@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
+use tokio::sync::OnceCell;
 
 use super::lock::{EnvLock, hostname};
 use super::s3::{Holder, Locked, RemoteLock, S3Store, precondition_failed};
@@ -20,8 +21,18 @@ pub struct Loaded {
 }
 
 pub enum Backend {
-    Local { dir: PathBuf },
+    Local {
+        dir: PathBuf,
+    },
     S3(S3Store),
+    /// A bucket that does not exist yet, which `--create-state-bucket` allows to create: the
+    /// first lock creates it (a command that writes), or a listing; a command that only reads a
+    /// state finds none there, and creates nothing.
+    NewBucket {
+        store: S3Store,
+        region: String,
+        made: OnceCell<()>,
+    },
 }
 
 /// A command's hold on an environment.
@@ -50,62 +61,128 @@ fn lock_id() -> String {
 }
 
 impl Backend {
+    /// The backend at an S3 location, given whether its bucket exists and whether it may be
+    /// created (`--create-state-bucket`) in `region`.
+    pub fn remote(
+        store: S3Store,
+        exists: bool,
+        may_create: bool,
+        region: &str,
+    ) -> anyhow::Result<Backend> {
+        match (exists, may_create) {
+            (true, _) => Ok(Backend::S3(store)),
+            (false, true) => Ok(Backend::NewBucket {
+                store,
+                region: region.to_string(),
+                made: OnceCell::new(),
+            }),
+            (false, false) => bail!(
+                "the state bucket {} does not exist: create it (with versioning), or pass --create-state-bucket",
+                store.location.bucket
+            ),
+        }
+    }
+
     pub fn describe(&self) -> String {
         match self {
             Backend::Local { dir } => dir.display().to_string(),
-            Backend::S3(store) => store.location.to_string(),
+            Backend::S3(store) | Backend::NewBucket { store, .. } => store.location.to_string(),
         }
+    }
+
+    /// Where else to look for a state not found here.
+    pub fn elsewhere_hint(&self) -> String {
+        match self {
+            Backend::Local { .. } => {
+                "pass --state-dir DIR, or --state s3://BUCKET/PREFIX if it is kept in S3".into()
+            }
+            Backend::S3(store) => format!(
+                "check the environment's name (`cfcr-aws --state {} list` lists the states there)",
+                store.location
+            ),
+            Backend::NewBucket { store, .. } => format!(
+                "create the bucket: the state bucket {} does not exist, and this command only reads a state, so it created nothing (--create-state-bucket creates the bucket for pave, unpave, state migrate or list)",
+                store.location.bucket
+            ),
+        }
+    }
+
+    /// The bucket, if it exists (a new one once made).
+    fn bucket(&self) -> Option<&S3Store> {
+        match self {
+            Backend::Local { .. } => None,
+            Backend::S3(store) => Some(store),
+            Backend::NewBucket { store, made, .. } => made.initialized().then_some(store),
+        }
+    }
+
+    /// The bucket, made now if it is new: for a command that writes, or lists.
+    async fn made_bucket(&self) -> anyhow::Result<Option<&S3Store>> {
+        if let Backend::NewBucket {
+            store,
+            region,
+            made,
+        } = self
+        {
+            made.get_or_try_init(|| store.create_bucket(region)).await?;
+        }
+        Ok(self.bucket())
     }
 
     /// Reads an environment's state; `None` when there is none.
     pub async fn load(&self, env: &str) -> anyhow::Result<Option<Loaded>> {
-        match self {
+        let store = match self {
             Backend::Local { dir } => {
-                Ok(
+                return Ok(
                     super::load(&super::path_for(dir, env))?.map(|state| Loaded {
                         state,
                         version: None,
                     }),
-                )
+                );
             }
-            Backend::S3(store) => {
-                let key = store.location.state_key(env);
-                let Some((bytes, etag)) = store.get(&key).await? else {
-                    return Ok(None);
-                };
-                let origin = format!("s3://{}/{key}", store.location.bucket);
-                let state = super::parse(&bytes, &origin)?;
-                Ok(Some(Loaded {
-                    state,
-                    version: etag,
-                }))
-            }
-        }
+            _ => match self.bucket() {
+                Some(store) => store,
+                None => return Ok(None),
+            },
+        };
+        let key = store.location.state_key(env);
+        let Some((bytes, etag)) = store.get(&key).await? else {
+            return Ok(None);
+        };
+        let state = super::parse(&bytes, &store.address(&key))?;
+        Ok(Some(Loaded {
+            state,
+            version: etag,
+        }))
     }
 
     /// The store for a state that was read.
     pub fn open(&self, env: &str, loaded: Loaded) -> StateStore {
-        match self {
-            Backend::Local { dir } => StateStore::open(super::path_for(dir, env), loaded.state),
-            Backend::S3(store) => StateStore::remote(
+        match (self, self.bucket()) {
+            (_, Some(store)) => StateStore::remote(
                 store.clone(),
                 store.location.state_key(env),
                 loaded.state,
                 loaded.version,
             ),
+            (Backend::Local { dir }, None) => {
+                StateStore::open(super::path_for(dir, env), loaded.state)
+            }
+            (_, None) => unreachable!("a state was read, so the bucket exists"),
         }
     }
 
     /// A new state, written before this returns; refused if one exists.
     pub fn create(&self, env: &str, state: State) -> anyhow::Result<StateStore> {
-        match self {
-            Backend::Local { dir } => StateStore::create(super::path_for(dir, env), state),
-            Backend::S3(store) => {
+        match (self, self.bucket()) {
+            (Backend::Local { dir }, _) => StateStore::create(super::path_for(dir, env), state),
+            (_, Some(store)) => {
                 let store =
                     StateStore::remote(store.clone(), store.location.state_key(env), state, None);
                 store.save_now()?;
                 Ok(store)
             }
+            (_, None) => bail!("a state is created only under a lock, which makes the bucket"),
         }
     }
 
@@ -113,7 +190,7 @@ impl Backend {
     pub async fn lock(&self, env: &str, command: &str) -> anyhow::Result<Lock> {
         let store = match self {
             Backend::Local { dir } => return Ok(Lock::Local(EnvLock::acquire(dir, env, command)?)),
-            Backend::S3(store) => store,
+            _ => self.made_bucket().await?.expect("a remote backend"),
         };
         let key = store.location.lock_key(env);
         let holder = Holder {
@@ -147,7 +224,7 @@ impl Backend {
 
     /// Who holds the environment's remote lock, if anyone.
     pub async fn holder(&self, env: &str) -> anyhow::Result<Option<Holder>> {
-        let Backend::S3(store) = self else {
+        let Some(store) = self.bucket() else {
             return Ok(None);
         };
         let Some((bytes, _)) = store.get(&store.location.lock_key(env)).await? else {
@@ -160,10 +237,12 @@ impl Backend {
 
     /// Removes a remote lock whose holder is gone, if its ID is `id`.
     pub async fn force_unlock(&self, env: &str, id: &str) -> anyhow::Result<Holder> {
-        let Backend::S3(store) = self else {
-            bail!(
+        let store = match (self, self.bucket()) {
+            (Backend::Local { .. }, _) => bail!(
                 "local locks are OS file locks, released by the kernel when their holder dies: there is nothing to force. A command still running holds it"
-            );
+            ),
+            (_, Some(store)) => store,
+            (_, None) => bail!("{}: there is no lock to remove", self.elsewhere_hint()),
         };
         let Some(holder) = self.holder(env).await? else {
             bail!("environment {env:?} is not locked");
@@ -180,69 +259,70 @@ impl Backend {
 
     /// Every environment with a state here, by name.
     pub async fn list(&self) -> anyhow::Result<Vec<(String, anyhow::Result<State>)>> {
-        match self {
-            Backend::Local { dir } => {
-                let entries = match std::fs::read_dir(dir) {
-                    Ok(entries) => entries.collect::<Result<Vec<_>, _>>()?,
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-                    Err(e) => return Err(e).with_context(|| format!("reading {}", dir.display())),
-                };
-                let mut paths: Vec<_> = entries
-                    .into_iter()
-                    .map(|e| e.path())
-                    .filter(|p| p.extension().is_some_and(|x| x == "json"))
-                    .filter(|p| p.file_name().is_some_and(|n| n != crate::last_error::FILE))
-                    .collect();
-                paths.sort();
-                Ok(paths
-                    .into_iter()
-                    .filter_map(|path| {
-                        let name = path.file_stem()?.to_string_lossy().into_owned();
-                        match super::load(&path) {
-                            Ok(Some(state)) => Some((name, Ok(state))),
-                            Ok(None) => None,
-                            Err(e) => Some((name, Err(e))),
-                        }
-                    })
-                    .collect())
-            }
-            Backend::S3(store) => {
-                let prefix = store.location.key("");
-                let client = &store.client;
-                let pages = aws::all_pages(
-                    "ListObjectsV2",
-                    &Policy::standard(),
-                    |token| {
-                        client
-                            .list_objects_v2()
-                            .bucket(&store.location.bucket)
-                            .prefix(&prefix)
-                            .set_continuation_token(token)
-                            .send()
-                    },
-                    |page| page.next_continuation_token(),
-                )
-                .await
-                .with_context(|| format!("listing {}", store.location))?;
-                let mut rows = Vec::new();
-                for object in pages.iter().flat_map(|p| p.contents()) {
-                    let Some(name) = object
-                        .key()
-                        .and_then(|k| k.strip_prefix(&prefix))
-                        .and_then(|k| k.strip_suffix(".json"))
-                        .filter(|k| !k.contains('/'))
-                    else {
-                        continue;
-                    };
-                    let loaded = self.load(name).await;
-                    match loaded {
-                        Ok(Some(loaded)) => rows.push((name.to_string(), Ok(loaded.state))),
-                        Ok(None) => {}
-                        Err(e) => rows.push((name.to_string(), Err(e))),
-                    }
-                }
-                Ok(rows)
+        let store = match self {
+            Backend::Local { dir } => return list_local(dir),
+            _ => self.made_bucket().await?.expect("a remote backend"),
+        };
+        let prefix = store.location.key("");
+        let client = &store.client;
+        let pages = aws::all_pages(
+            "ListObjectsV2",
+            &Policy::standard(),
+            |token| {
+                client
+                    .list_objects_v2()
+                    .bucket(&store.location.bucket)
+                    .prefix(&prefix)
+                    .set_continuation_token(token)
+                    .send()
+            },
+            |page| page.next_continuation_token(),
+        )
+        .await
+        .with_context(|| format!("listing {}", store.location))?;
+        let mut rows = Vec::new();
+        for object in pages.iter().flat_map(|p| p.contents()) {
+            let Some(name) = object
+                .key()
+                .and_then(|k| k.strip_prefix(&prefix))
+                .and_then(|k| k.strip_suffix(".json"))
+                .filter(|k| !k.contains('/'))
+            else {
+                continue;
+            };
+            match self.load(name).await {
+                Ok(Some(loaded)) => rows.push((name.to_string(), Ok(loaded.state))),
+                Ok(None) => {}
+                Err(e) => rows.push((name.to_string(), Err(e))),
             }
         }
+        Ok(rows)
     }
+}
+
+/// Every state file in a local state directory, by name.
+fn list_local(dir: &std::path::Path) -> anyhow::Result<Vec<(String, anyhow::Result<State>)>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries.collect::<Result<Vec<_>, _>>()?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", dir.display())),
+    };
+    let mut paths: Vec<_> = entries
+        .into_iter()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .filter(|p| p.file_name().is_some_and(|n| n != crate::last_error::FILE))
+        .collect();
+    paths.sort();
+    Ok(paths
+        .into_iter()
+        .filter_map(|path| {
+            let name = path.file_stem()?.to_string_lossy().into_owned();
+            match super::load(&path) {
+                Ok(Some(state)) => Some((name, Ok(state))),
+                Ok(None) => None,
+                Err(e) => Some((name, Err(e))),
+            }
+        })
+        .collect())
 }

@@ -24,19 +24,15 @@ pub struct S3Location {
 }
 
 impl S3Location {
+    /// Checked here as S3 checks bucket names, so that a name S3 would refuse is bad input, said
+    /// before any request.
     pub fn parse(url: &str) -> anyhow::Result<S3Location> {
         let Some(rest) = url.strip_prefix("s3://") else {
-            bail!("state: {url:?} is not an s3://BUCKET/PREFIX address");
+            bail!("{url:?} is not an s3://BUCKET/PREFIX address");
         };
         let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-        let valid_bucket = (3..=63).contains(&bucket.len())
-            && bucket
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
-        if !valid_bucket {
-            bail!(
-                "state: {bucket:?} is not a valid S3 bucket name (3-63 lowercase letters, digits, dots, hyphens)"
-            );
+        if let Some(problem) = bucket_name_problem(bucket) {
+            bail!("{bucket:?} is not a valid S3 bucket name: {problem}");
         }
         Ok(S3Location {
             bucket: bucket.to_string(),
@@ -58,6 +54,38 @@ impl S3Location {
 
     pub(super) fn lock_key(&self, env: &str) -> String {
         self.key(&format!("{env}.lock"))
+    }
+}
+
+/// What S3's naming rules for general purpose buckets say against `name`, if anything.
+fn bucket_name_problem(name: &str) -> Option<&'static str> {
+    let alphanumeric =
+        |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    if !(3..=63).contains(&name.len()) {
+        Some("it must be 3 to 63 characters long")
+    } else if !name
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
+    {
+        Some("it may hold only lowercase letters, digits, dots and hyphens")
+    } else if !alphanumeric(name.chars().next()) || !alphanumeric(name.chars().last()) {
+        Some("it must begin and end with a letter or digit")
+    } else if name.contains("..") {
+        Some("it must not hold two dots in a row")
+    } else if name.parse::<std::net::Ipv4Addr>().is_ok() {
+        Some("it must not look like an IP address")
+    } else if ["xn--", "sthree-", "amzn-s3-demo-"]
+        .iter()
+        .any(|p| name.starts_with(p))
+    {
+        Some("it must not begin with xn--, sthree- or amzn-s3-demo- (reserved by S3)")
+    } else if ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"]
+        .iter()
+        .any(|s| name.ends_with(s))
+    {
+        Some("it must not end with -s3alias, --ol-s3, .mrap, --x-s3 or --table-s3 (reserved by S3)")
+    } else {
+        None
     }
 }
 
@@ -153,9 +181,9 @@ impl S3Store {
         format!("s3://{}/{key}", self.location.bucket)
     }
 
-    /// Checks the bucket exists and keeps versions (every state ever written can be recovered);
-    /// with `create`, makes a missing bucket versioned.
-    pub async fn check_bucket(&self, create: bool, region: &str) -> anyhow::Result<()> {
+    /// Whether the bucket exists; one that does must keep versions (so that every state ever
+    /// written can be recovered).
+    pub async fn bucket_exists(&self, region: &str) -> anyhow::Result<bool> {
         let (client, bucket) = (&self.client, &self.location.bucket);
         let policy = Policy::standard();
         let head = aws::call("HeadBucket", &policy, || {
@@ -163,38 +191,7 @@ impl S3Store {
         });
         match head.await {
             Ok(_) => {}
-            Err(e) if e.is(ErrorClass::NotFound) && create => {
-                let location = (region != "us-east-1").then(|| {
-                    CreateBucketConfiguration::builder()
-                        .location_constraint(BucketLocationConstraint::from(region))
-                        .build()
-                });
-                aws::call("CreateBucket", &Policy::create(), || {
-                    client
-                        .create_bucket()
-                        .bucket(bucket)
-                        .set_create_bucket_configuration(location.clone())
-                        .send()
-                })
-                .await
-                .with_context(|| format!("creating the state bucket {bucket}"))?;
-                let enabled = VersioningConfiguration::builder()
-                    .status(BucketVersioningStatus::Enabled)
-                    .build();
-                aws::call("PutBucketVersioning", &policy, || {
-                    client
-                        .put_bucket_versioning()
-                        .bucket(bucket)
-                        .versioning_configuration(enabled.clone())
-                        .send()
-                })
-                .await
-                .with_context(|| format!("enabling versioning on {bucket}"))?;
-                crate::report::note(&format!("created the state bucket {bucket} (versioned)"));
-            }
-            Err(e) if e.is(ErrorClass::NotFound) => bail!(
-                "the state bucket {bucket} does not exist: create it (with versioning), or pass --create-state-bucket"
-            ),
+            Err(e) if e.is(ErrorClass::NotFound) => return Ok(false),
             // S3 answers a request sent to the wrong region with a redirect naming the right one.
             Err(AwsError {
                 bucket_region: Some(elsewhere),
@@ -220,6 +217,39 @@ impl S3Store {
                 "the state bucket {bucket} does not keep versions: a state overwritten by mistake could not be recovered. Enable versioning (aws s3api put-bucket-versioning --bucket {bucket} --versioning-configuration Status=Enabled)"
             );
         }
+        Ok(true)
+    }
+
+    /// Creates the bucket, versioned, in `region`.
+    pub async fn create_bucket(&self, region: &str) -> anyhow::Result<()> {
+        let (client, bucket) = (&self.client, &self.location.bucket);
+        let location = (region != "us-east-1").then(|| {
+            CreateBucketConfiguration::builder()
+                .location_constraint(BucketLocationConstraint::from(region))
+                .build()
+        });
+        aws::call("CreateBucket", &Policy::create(), || {
+            client
+                .create_bucket()
+                .bucket(bucket)
+                .set_create_bucket_configuration(location.clone())
+                .send()
+        })
+        .await
+        .with_context(|| format!("creating the state bucket {bucket}"))?;
+        let enabled = VersioningConfiguration::builder()
+            .status(BucketVersioningStatus::Enabled)
+            .build();
+        aws::call("PutBucketVersioning", &Policy::standard(), || {
+            client
+                .put_bucket_versioning()
+                .bucket(bucket)
+                .versioning_configuration(enabled.clone())
+                .send()
+        })
+        .await
+        .with_context(|| format!("enabling versioning on {bucket}"))?;
+        crate::report::note(&format!("created the state bucket {bucket} (versioned)"));
         Ok(())
     }
 
@@ -331,6 +361,22 @@ mod tests {
             "e.json"
         );
         assert!(S3Location::parse("https://x/y").is_err());
-        assert!(S3Location::parse("s3://Upper/x").is_err());
+        for refused in [
+            "Upper",
+            "ab",
+            "a_b",
+            "-ab",
+            "ab.",
+            "a..b",
+            "10.0.0.1",
+            "xn--ab",
+            "ab--ol-s3",
+        ] {
+            assert!(
+                S3Location::parse(&format!("s3://{refused}/x")).is_err(),
+                "{refused}"
+            );
+        }
+        assert!(S3Location::parse("s3://my.team-states.2/x").is_ok());
     }
 }

@@ -164,6 +164,10 @@ pub struct ForceUnlockArgs {
     /// The lock's ID, as the refused command printed it.
     #[arg(value_name = "ID")]
     pub id: String,
+    /// Remove the lock even though its holder's pid is alive on this host: only when that pid is
+    /// not the holder (it was reused).
+    #[arg(long)]
+    pub even_if_running: bool,
 }
 
 #[derive(Debug, Subcommand)]

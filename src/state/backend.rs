@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use tokio::sync::OnceCell;
 
-use super::lock::{EnvLock, hostname};
-use super::s3::{Holder, Locked, RemoteLock, S3Store, precondition_failed};
+use super::lock::{EnvLock, hostname, running_here};
+use super::s3::{Holder, Locked, RemoteLock, S3Store, force_unlock_command, precondition_failed};
 use super::{State, StateStore};
 use crate::aws::{self, Policy};
 
@@ -54,6 +54,11 @@ impl Lock {
         }
     }
 }
+
+/// `force-unlock` refused: the lock is not one to force, or not yet. A usage error.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UnlockRefused(String);
 
 /// 16 hex digits: enough to name a lock, short enough to type.
 fn lock_id() -> String {
@@ -192,7 +197,6 @@ impl Backend {
             Backend::Local { dir } => return Ok(Lock::Local(EnvLock::acquire(dir, env, command)?)),
             _ => self.made_bucket().await?.expect("a remote backend"),
         };
-        let key = store.location.lock_key(env);
         let holder = Holder {
             id: lock_id(),
             command: command.to_string(),
@@ -200,25 +204,23 @@ impl Backend {
             pid: std::process::id(),
             started: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
         };
-        let body = serde_json::to_vec_pretty(&holder)?;
-        match store.put_if(&key, body, None, false).await {
-            Ok(_) => Ok(Lock::Remote {
-                _held: RemoteLock {
-                    store: store.clone(),
-                    key,
-                },
-            }),
+        match RemoteLock::acquire(store, env, &holder) {
+            Ok(held) => Ok(Lock::Remote { _held: held }),
             Err(e) if precondition_failed(&e) => {
                 let holder = self.holder(env).await?.ok_or_else(|| {
                     anyhow::anyhow!("environment {env:?} was locked a moment ago; try again")
                 })?;
                 Err(Locked {
                     env: env.to_string(),
+                    running_here: running_here(&holder.host, holder.pid),
                     holder,
+                    location: store.location.clone(),
                 }
                 .into())
             }
-            Err(e) => Err(e).with_context(|| format!("locking {}", store.address(&key))),
+            Err(e) => Err(e).with_context(|| {
+                format!("locking {}", store.address(&store.location.lock_key(env)))
+            }),
         }
     }
 
@@ -235,23 +237,47 @@ impl Backend {
         ))
     }
 
-    /// Removes a remote lock whose holder is gone, if its ID is `id`.
-    pub async fn force_unlock(&self, env: &str, id: &str) -> anyhow::Result<Holder> {
+    /// Removes a remote lock whose holder is gone, if its ID is `id`. A holder still running on
+    /// this host is refused unless `even_if_running` (its pid may have been reused).
+    pub async fn force_unlock(
+        &self,
+        env: &str,
+        id: &str,
+        even_if_running: bool,
+    ) -> anyhow::Result<Holder> {
         let store = match (self, self.bucket()) {
-            (Backend::Local { .. }, _) => bail!(
-                "local locks are OS file locks, released by the kernel when their holder dies: there is nothing to force. A command still running holds it"
-            ),
+            (Backend::Local { dir }, _) => {
+                let held = match super::lock::holder(dir, env)? {
+                    Some(holder) => format!(
+                        "; {env:?} is held now by {holder}: wait for it to finish, or stop it"
+                    ),
+                    None => String::new(),
+                };
+                return Err(UnlockRefused(format!(
+                    "no S3 state is named (neither --state nor the config file's `state`), so this looked in the local state directory {}, whose locks are OS file locks: the kernel releases one when its holder ends, and there is nothing to force{held}. A lock ID comes from a state in S3: name it, `cfcr-aws --state s3://BUCKET/PREFIX force-unlock {id} --env {env}`",
+                    dir.display()
+                ))
+                .into());
+            }
             (_, Some(store)) => store,
             (_, None) => bail!("{}: there is no lock to remove", self.elsewhere_hint()),
         };
         let Some(holder) = self.holder(env).await? else {
-            bail!("environment {env:?} is not locked");
+            bail!("environment {env:?} is not locked in {}", store.location);
         };
         if holder.id != id {
             bail!(
                 "the lock of {env:?} has ID {}, not {id} ({holder}); check who holds it before removing it",
                 holder.id
             );
+        }
+        if running_here(&holder.host, holder.pid) && !even_if_running {
+            let (command, pid, host) = (&holder.command, holder.pid, &holder.host);
+            let unlock = force_unlock_command(&store.location, id, env);
+            return Err(UnlockRefused(format!(
+                "the lock of {env:?} is held by {command}, pid {pid} on this host ({host}), which is still running: stop it first (`kill {pid}` releases the lock). If pid {pid} is not that command (its pid was reused), remove the lock with `{unlock} --even-if-running`"
+            ))
+            .into());
         }
         store.delete(&store.location.lock_key(env))?;
         Ok(holder)

@@ -4,7 +4,7 @@
 //! atomically (temp file, fsync, rename, fsync of the directory) and the file is created with mode
 //! 0600 from the start, because it holds private keys. The format is documented in docs/state.md.
 //! Where states live is [`backend`]'s concern: a local directory (locked by [`lock`]) or S3
-//! ([`s3`]).
+//! ([`s3`]). What an interrupt settles is [`held`]'s.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -16,10 +16,12 @@ use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
 
 mod backend;
+mod held;
 mod lock;
 mod s3;
 
-pub use backend::{Backend, Loaded};
+pub use backend::{Backend, Loaded, UnlockRefused};
+pub use held::settle;
 pub use s3::{BucketElsewhere, S3Location, S3Store};
 
 use crate::config::{DirectorNetwork, Settings};
@@ -367,10 +369,11 @@ impl StateStore {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// Writes the state, unless an interrupt has stopped writing.
     fn save(&self, state: &State) -> anyhow::Result<()> {
         let mut json = serde_json::to_vec_pretty(state).context("serialising the state")?;
         json.push(b'\n');
-        match &self.sink {
+        held::write(|| match &self.sink {
             Sink::File(path) => crate::files::write_private(path, &json),
             Sink::Object {
                 store,
@@ -381,7 +384,7 @@ impl StateStore {
                 *version = store.put_state(key, json, version.as_deref())?;
                 Ok(())
             }
-        }
+        })
     }
 
     /// A copy of the current state.
@@ -428,12 +431,12 @@ impl StateStore {
 
     /// Removes the state file: the environment no longer exists.
     pub fn remove(&self) -> anyhow::Result<()> {
-        match &self.sink {
+        held::write(|| match &self.sink {
             Sink::File(path) => {
                 fs::remove_file(path).with_context(|| format!("removing {}", path.display()))
             }
             Sink::Object { store, key, .. } => store.delete(key),
-        }
+        })
     }
 }
 

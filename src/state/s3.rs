@@ -2,8 +2,9 @@
 //! PUTs (`If-Match` on the ETag read or written last, `If-None-Match: *` for a new one), so two
 //! writers can never overwrite each other silently, and with server-side encryption requested. A
 //! command holds `<prefix>/E.lock`, created with `If-None-Match: *` and naming its holder; it is
-//! deleted at the end. A lock whose holder died stays until `cfcr-aws force-unlock ID` removes it:
-//! never automatically, since only the operator can know the holder is dead.
+//! deleted at the end, or on SIGINT and SIGTERM. A lock whose holder died stays until
+//! `cfcr-aws force-unlock ID` removes it: never automatically, since only the operator can know
+//! the holder is dead.
 
 use anyhow::{Context, bail};
 use aws_sdk_s3::primitives::ByteStream;
@@ -122,15 +123,41 @@ impl std::fmt::Display for Holder {
     }
 }
 
+/// The command that removes a remote lock, for messages.
+pub(super) fn force_unlock_command(location: &S3Location, id: &str, env: &str) -> String {
+    format!("cfcr-aws --state {location} force-unlock {id} --env {env}")
+}
+
 /// Another command holds the environment's remote lock.
-#[derive(Debug, thiserror::Error)]
-#[error(
-    "environment {env:?} is locked ({holder}). Wait for that command to finish; if it died, remove the lock with `cfcr-aws force-unlock {} --env {env}`", holder.id
-)]
+#[derive(Debug)]
 pub struct Locked {
     pub env: String,
     pub holder: Holder,
+    pub location: S3Location,
+    /// The holder's pid is alive on this host.
+    pub running_here: bool,
 }
+
+impl std::fmt::Display for Locked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (env, holder) = (&self.env, &self.holder);
+        let unlock = force_unlock_command(&self.location, &holder.id, env);
+        if self.running_here {
+            write!(
+                f,
+                "environment {env:?} is locked ({holder}), and that command is still running on this host: wait for it to finish, or stop it (`kill {pid}` releases the lock). Only if pid {pid} is not that command, remove the lock with `{unlock} --even-if-running`",
+                pid = holder.pid
+            )
+        } else {
+            write!(
+                f,
+                "environment {env:?} is locked ({holder}). Wait for that command to finish; if it died, remove the lock with `{unlock}`"
+            )
+        }
+    }
+}
+
+impl std::error::Error for Locked {}
 
 /// A conditional write refused: someone else wrote the state since this command read it.
 #[derive(Debug, thiserror::Error)]
@@ -141,17 +168,48 @@ pub struct StateConflict {
     pub location: String,
 }
 
-/// Deleted when dropped (at the end of the command, error or not).
+/// Deleted when dropped (at the end of the command, error or not), or by an interrupt.
 pub struct RemoteLock {
     pub(super) store: S3Store,
     pub(super) key: String,
+    pub(super) env: String,
+    pub(super) id: String,
+}
+
+impl RemoteLock {
+    /// Creates the lock object, unless another holds it (then `PreconditionFailed`). Registered
+    /// for an interrupt to release in the same step, so that no lock is created behind its back.
+    pub(super) fn acquire(
+        store: &S3Store,
+        env: &str,
+        holder: &Holder,
+    ) -> Result<RemoteLock, AwsError> {
+        let key = store.location.lock_key(env);
+        let body = serde_json::to_vec_pretty(holder).expect("a holder serialises");
+        let unlock = force_unlock_command(&store.location, &holder.id, env);
+        super::held::write(|| {
+            blocking(store.put_if(&key, body, None, false))?;
+            super::held::holding(store, &key, unlock);
+            Ok(RemoteLock {
+                store: store.clone(),
+                key,
+                env: env.to_string(),
+                id: holder.id.clone(),
+            })
+        })
+    }
 }
 
 impl Drop for RemoteLock {
     fn drop(&mut self) {
-        if let Err(e) = self.store.delete(&self.key) {
+        let released = super::held::write(|| {
+            super::held::released(&self.store, &self.key);
+            self.store.delete(&self.key)
+        });
+        if let Err(e) = released {
             crate::report::warning(&format!(
-                "could not release the lock: {e:#}; remove it with force-unlock"
+                "could not release the lock: {e:#}; remove it with `{}`",
+                force_unlock_command(&self.store.location, &self.id, &self.env)
             ));
         }
     }

@@ -9,15 +9,14 @@ use tokio::sync::OnceCell;
 
 use super::lock::{EnvLock, hostname, running_here};
 use super::s3::{Holder, Locked, RemoteLock, S3Store, force_unlock_command, precondition_failed};
-use super::{State, StateStore};
+use super::{State, StateStore, Stored, secrets};
 use crate::aws::{self, Policy};
 
 /// A state as read, with what a conditional write needs to replace exactly it.
 #[derive(Debug)]
 pub struct Loaded {
     pub state: State,
-    /// The S3 ETag; `None` locally.
-    version: Option<String>,
+    stored: Stored,
 }
 
 pub enum Backend {
@@ -138,12 +137,11 @@ impl Backend {
     pub async fn load(&self, env: &str) -> anyhow::Result<Option<Loaded>> {
         let store = match self {
             Backend::Local { dir } => {
-                return Ok(
-                    super::load(&super::path_for(dir, env))?.map(|state| Loaded {
-                        state,
-                        version: None,
-                    }),
-                );
+                let path = super::path_for(dir, env);
+                return Ok(super::load(&path)?.map(|state| Loaded {
+                    state,
+                    stored: Stored::default(),
+                }));
             }
             _ => match self.bucket() {
                 Some(store) => store,
@@ -151,25 +149,41 @@ impl Backend {
             },
         };
         let key = store.location.state_key(env);
-        let Some((bytes, etag)) = store.get(&key).await? else {
+        let Some((bytes, version)) = store.get(&key).await? else {
             return Ok(None);
         };
-        let state = super::parse(&bytes, &store.address(&key))?;
-        Ok(Some(Loaded {
-            state,
-            version: etag,
-        }))
+        let origin = store.address(&key);
+        let mut value = super::json(&bytes, &origin)?;
+        // Read even for a state with its keys in it: a keys object left there is replaced.
+        let secrets_key = store.location.secrets_key(env);
+        let keys = match store.get(&secrets_key).await? {
+            Some((bytes, etag)) => Some((super::json(&bytes, &store.address(&secrets_key))?, etag)),
+            None => None,
+        };
+        if let Some(object) = value.as_object_mut()
+            && object.remove(secrets::SECRETS).is_some()
+        {
+            let Some((secrets, _)) = &keys else {
+                return Err(super::StateFileError {
+                    origin,
+                    problem: format!(
+                        "its keys are missing: {} does not exist. Restore it from the bucket's versions",
+                        store.address(&secrets_key)
+                    ),
+                }
+                .into());
+            };
+            secrets::merge(&mut value, secrets.clone());
+        }
+        let state = super::check(value, &origin)?;
+        let stored = Stored::read(&state, version, keys)?;
+        Ok(Some(Loaded { state, stored }))
     }
 
     /// The store for a state that was read.
     pub fn open(&self, env: &str, loaded: Loaded) -> StateStore {
         match (self, self.bucket()) {
-            (_, Some(store)) => StateStore::remote(
-                store.clone(),
-                store.location.state_key(env),
-                loaded.state,
-                loaded.version,
-            ),
+            (_, Some(store)) => StateStore::remote(store.clone(), env, loaded.state, loaded.stored),
             (Backend::Local { dir }, None) => {
                 StateStore::open(super::path_for(dir, env), loaded.state)
             }
@@ -182,8 +196,9 @@ impl Backend {
         match (self, self.bucket()) {
             (Backend::Local { dir }, _) => StateStore::create(super::path_for(dir, env), state),
             (_, Some(store)) => {
-                let store =
-                    StateStore::remote(store.clone(), store.location.state_key(env), state, None);
+                // Keys left by a run that stopped between writing them and the state.
+                let left = store.version_of(&store.location.secrets_key(env))?;
+                let store = StateStore::remote(store.clone(), env, state, Stored::new_in_s3(left));
                 store.save_now()?;
                 Ok(store)
             }
@@ -308,11 +323,12 @@ impl Backend {
         .with_context(|| format!("listing {}", store.location))?;
         let mut rows = Vec::new();
         for object in pages.iter().flat_map(|p| p.contents()) {
+            // Environment names have no dots: `E.secrets.json` holds a state's keys.
             let Some(name) = object
                 .key()
                 .and_then(|k| k.strip_prefix(&prefix))
                 .and_then(|k| k.strip_suffix(".json"))
-                .filter(|k| !k.contains('/'))
+                .filter(|k| !k.contains(['/', '.']))
             else {
                 continue;
             };

@@ -1,10 +1,11 @@
 //! The state in S3, for teams: environment E's state is `<prefix>/E.json`, written with conditional
 //! PUTs (`If-Match` on the ETag read or written last, `If-None-Match: *` for a new one), so two
-//! writers can never overwrite each other silently, and with server-side encryption requested. A
-//! command holds `<prefix>/E.lock`, created with `If-None-Match: *` and naming its holder; it is
-//! deleted at the end, or on SIGINT and SIGTERM. A lock whose holder died stays until
-//! `cfcr-aws force-unlock ID` removes it: never automatically, since only the operator can know
-//! the holder is dead.
+//! writers can never overwrite each other silently, and with server-side encryption requested. Its
+//! keys are kept apart, in `<prefix>/E.secrets.json`, written only when they change, so that the
+//! bucket's many versions of the state hold none. A command holds `<prefix>/E.lock`, created with
+//! `If-None-Match: *` and naming its holder; it is deleted at the end, or on SIGINT and SIGTERM. A
+//! lock whose holder died stays until `cfcr-aws force-unlock ID` removes it: never automatically,
+//! since only the operator can know the holder is dead.
 
 use anyhow::{Context, bail};
 use aws_sdk_s3::primitives::ByteStream;
@@ -56,6 +57,11 @@ impl S3Location {
     pub(super) fn lock_key(&self, env: &str) -> String {
         self.key(&format!("{env}.lock"))
     }
+
+    /// The object holding the keys of environment `env`'s state.
+    pub(super) fn secrets_key(&self, env: &str) -> String {
+        self.key(&secrets_name(env))
+    }
 }
 
 /// What S3's naming rules for general purpose buckets say against `name`, if anything.
@@ -94,6 +100,11 @@ impl std::fmt::Display for S3Location {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "s3://{}/{}", self.bucket, self.prefix)
     }
+}
+
+/// The name, beside the state, of the object holding its keys.
+pub(super) fn secrets_name(env: &str) -> String {
+    format!("{env}.secrets.json")
 }
 
 /// An S3 client and the location it serves.
@@ -373,8 +384,9 @@ impl S3Store {
         }
     }
 
-    /// Writes a state (encrypted: it holds private keys) only over `version`; returns the new one.
-    pub fn put_state(
+    /// Writes a state or its keys (encrypted: the state names every resource, the keys are
+    /// private) only over `version`; returns the new one.
+    pub(super) fn put_state(
         &self,
         key: &str,
         bytes: Vec<u8>,
@@ -388,6 +400,11 @@ impl S3Store {
             .into()),
             Err(e) => Err(e).with_context(|| format!("writing {}", self.address(key))),
         }
+    }
+
+    /// The object's ETag, if it exists, from synchronous code.
+    pub(super) fn version_of(&self, key: &str) -> anyhow::Result<Option<String>> {
+        Ok(blocking(self.get(key))?.and_then(|(_, etag)| etag))
     }
 
     pub fn delete(&self, key: &str) -> anyhow::Result<()> {
@@ -414,6 +431,7 @@ mod tests {
         assert_eq!(at.bucket, "team-states");
         assert_eq!(at.state_key("dev"), "cfcr/prod/dev.json");
         assert_eq!(at.lock_key("dev"), "cfcr/prod/dev.lock");
+        assert_eq!(at.secrets_key("dev"), "cfcr/prod/dev.secrets.json");
         assert_eq!(
             S3Location::parse("s3://b-1").unwrap().state_key("e"),
             "e.json"

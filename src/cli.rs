@@ -38,7 +38,9 @@ pub struct GlobalArgs {
         env = "CFCR_AWS_STATE"
     )]
     pub state: Option<String>,
-    /// With an S3 state: create the bucket (versioned, private) if it does not exist.
+    /// With an S3 state: create the bucket (versioned, private) if it does not exist, when a
+    /// command writes there (pave, unpave, state migrate) or lists it; one that only reads a
+    /// state creates nothing.
     #[arg(long, global = true)]
     pub create_state_bucket: bool,
     /// Directory holding the environments' state files.
@@ -163,6 +165,10 @@ pub struct ForceUnlockArgs {
     /// The lock's ID, as the refused command printed it.
     #[arg(value_name = "ID")]
     pub id: String,
+    /// Remove the lock even though its holder's pid is alive on this host: only when that pid is
+    /// not the holder (it was reused).
+    #[arg(long)]
+    pub even_if_running: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -3,6 +3,7 @@
 //! gone. Written 0600 like the state: messages can name resources and accounts.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde_json::json;
 
@@ -12,9 +13,19 @@ use crate::files::write_private;
 /// The file's name in the state directory.
 pub const FILE: &str = "last-error.json";
 
-/// Records `err`, if the state directory exists (a typo on the command line creates nothing).
+/// The command keeps its state in S3: the state directory may never be made.
+static STATE_ELSEWHERE: AtomicBool = AtomicBool::new(false);
+
+/// Says that the command's state is in S3: its error is recorded all the same, making the state
+/// directory (0700) if need be.
+pub fn state_elsewhere() {
+    STATE_ELSEWHERE.store(true, Ordering::Relaxed);
+}
+
+/// Records `err`, if the state directory exists or the state is in S3 (a typo on the command line
+/// creates nothing).
 pub fn record(state_dir: &Path, err: &anyhow::Error) -> anyhow::Result<()> {
-    if !state_dir.is_dir() {
+    if !state_dir.is_dir() && !STATE_ELSEWHERE.load(Ordering::Relaxed) {
         return Ok(());
     }
     let request_id = err

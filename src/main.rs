@@ -11,6 +11,7 @@ mod config;
 mod cost;
 mod files;
 mod graph;
+mod interrupt;
 mod keys;
 mod last_error;
 mod leftovers;
@@ -84,7 +85,8 @@ fn exit_status(err: &anyhow::Error) -> u8 {
     // A hand-off that cannot work is refused before anything is created or run for it.
     let usage = err.is::<config::ValidationError>()
         || err.is::<commands::NotConfirmed>()
-        || err.is::<compat::Incompatible>();
+        || err.is::<compat::Incompatible>()
+        || err.is::<state::UnlockRefused>();
     if usage { USAGE } else { 1 }
 }
 
@@ -102,6 +104,31 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let handle = runtime.handle().clone();
+    let stop = move |signal| {
+        // The lock is released through the runtime's S3 client.
+        let _runtime = handle.enter();
+        let unreleased = state::settle();
+        for problem in &unreleased {
+            report::warning(problem);
+        }
+        let lock = match unreleased.len() {
+            0 => "no lock left behind",
+            _ => "a lock left behind (above)",
+        };
+        // As an error: it ends the live display, and is the command's last word.
+        report::error(
+            &anyhow::anyhow!(
+                "interrupted ({signal}): stopped, {lock}; the state records everything created so far: run the command again to go on"
+            ),
+            false,
+        );
+    };
+    if let Err(e) = interrupt::install(stop) {
+        report::warning(&format!(
+            "cannot handle SIGINT and SIGTERM ({e}): an interrupted command would leave its lock"
+        ));
+    }
     match runtime.block_on(commands::run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

@@ -176,6 +176,7 @@ impl Bastion {
         }
         ssh.arg(if tty { "-t" } else { "-T" });
         ssh.arg(format!("{}@{}", self.target.user, self.target.host));
+        end_with_us(&mut ssh);
         ssh
     }
 
@@ -338,6 +339,25 @@ impl Bastion {
         }
     }
 }
+
+/// The child gets SIGTERM when cfcr-aws ends: an interrupted command (a SIGTERM reaches it
+/// alone, unlike a Ctrl-C) does not leave a step running on the bastion, unlocked.
+#[cfg(target_os = "linux")]
+fn end_with_us(command: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: prctl(2) is async-signal-safe, as code between fork and exec must be.
+    unsafe {
+        command.pre_exec(
+            || match libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) {
+                -1 => Err(std::io::Error::last_os_error()),
+                _ => Ok(()),
+            },
+        );
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn end_with_us(_command: &mut Command) {}
 
 /// Whether OpenSSH refused the host's key.
 fn host_key_refused(stderr: &str) -> bool {

@@ -186,6 +186,8 @@ async fn backend_at(global: &GlobalArgs, location: Option<&str>) -> anyhow::Resu
             dir: global.state_dir.clone(),
         });
     };
+    // The state directory may never be made: the last error is kept there all the same.
+    crate::last_error::state_elsewhere();
     let location = parse_location(url)?;
     let region = match crate::aws::chain_region().await {
         Some(region) => region,
@@ -197,11 +199,11 @@ async fn backend_at(global: &GlobalArgs, location: Option<&str>) -> anyhow::Resu
         client: crate::aws::s3_client(&region, global.endpoint_url.as_deref()).await?,
         location: location.clone(),
     };
-    let Err(err) = store
-        .check_bucket(global.create_state_bucket, &region)
-        .await
-    else {
-        return Ok(Backend::S3(store));
+    let err = match store.bucket_exists(&region).await {
+        Ok(exists) => {
+            return Backend::remote(store, exists, global.create_state_bucket, &region);
+        }
+        Err(err) => err,
     };
     // A bucket in another region: its requests go there (the environment's region is unchanged).
     let Some(elsewhere) = err.downcast_ref::<BucketElsewhere>() else {
@@ -213,8 +215,8 @@ async fn backend_at(global: &GlobalArgs, location: Option<&str>) -> anyhow::Resu
         client: crate::aws::s3_client(&bucket_region, global.endpoint_url.as_deref()).await?,
         location,
     };
-    store.check_bucket(false, &bucket_region).await?;
-    Ok(Backend::S3(store))
+    let exists = store.bucket_exists(&bucket_region).await?;
+    Backend::remote(store, exists, false, &bucket_region)
 }
 
 /// The state of an environment that must exist.
@@ -225,8 +227,9 @@ async fn existing_state(backend: &Backend, env: &str) -> anyhow::Result<Loaded> 
             Ok(loaded)
         }
         None => bail!(
-            "no state for environment {env:?} in {}; pave it first, or pass --state-dir or --state",
-            backend.describe()
+            "no state for environment {env:?} in {}; pave it first, or {}",
+            backend.describe(),
+            backend.elsewhere_hint()
         ),
     }
 }

@@ -40,6 +40,7 @@ pub async fn run(global: &GlobalArgs, args: PlanArgs) -> anyhow::Result<()> {
         }
     };
     if let Some(paved) = &existing {
+        super::refuse_recovered(paved)?;
         super::refuse_changes(paved, &settings)?;
     }
     super::warn_open_ssh(&settings);

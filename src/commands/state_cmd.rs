@@ -8,7 +8,9 @@ use crate::report;
 pub async fn force_unlock(global: &GlobalArgs, args: ForceUnlockArgs) -> anyhow::Result<()> {
     let env = super::environment(global, &args.env)?;
     let backend = super::backend(global).await?;
-    let holder = backend.force_unlock(&env, &args.id).await?;
+    let holder = backend
+        .force_unlock(&env, &args.id, args.even_if_running)
+        .await?;
     report::note(&format!(
         "removed the lock of {env:?} held by {holder}; if that command is in fact still running, stop it before starting another"
     ));

@@ -5,23 +5,33 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
+use tokio::sync::OnceCell;
 
-use super::lock::{EnvLock, hostname};
-use super::s3::{Holder, Locked, RemoteLock, S3Store, precondition_failed};
-use super::{State, StateStore};
+use super::lock::{EnvLock, hostname, running_here};
+use super::s3::{Holder, Locked, RemoteLock, S3Store, force_unlock_command, precondition_failed};
+use super::{State, StateStore, Stored, secrets};
 use crate::aws::{self, Policy};
 
 /// A state as read, with what a conditional write needs to replace exactly it.
 #[derive(Debug)]
 pub struct Loaded {
     pub state: State,
-    /// The S3 ETag; `None` locally.
-    version: Option<String>,
+    stored: Stored,
 }
 
 pub enum Backend {
-    Local { dir: PathBuf },
+    Local {
+        dir: PathBuf,
+    },
     S3(S3Store),
+    /// A bucket that does not exist yet, which `--create-state-bucket` allows to create: the
+    /// first lock creates it (a command that writes), or a listing; a command that only reads a
+    /// state finds none there, and creates nothing.
+    NewBucket {
+        store: S3Store,
+        region: String,
+        made: OnceCell<()>,
+    },
 }
 
 /// A command's hold on an environment.
@@ -44,68 +54,155 @@ impl Lock {
     }
 }
 
+/// `force-unlock` refused: the lock is not one to force, or not yet. A usage error.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UnlockRefused(String);
+
 /// 16 hex digits: enough to name a lock, short enough to type.
 fn lock_id() -> String {
     format!("{:016x}", fastrand::u64(..))
 }
 
 impl Backend {
+    /// The backend at an S3 location, given whether its bucket exists and whether it may be
+    /// created (`--create-state-bucket`) in `region`.
+    pub fn remote(
+        store: S3Store,
+        exists: bool,
+        may_create: bool,
+        region: &str,
+    ) -> anyhow::Result<Backend> {
+        match (exists, may_create) {
+            (true, _) => Ok(Backend::S3(store)),
+            (false, true) => Ok(Backend::NewBucket {
+                store,
+                region: region.to_string(),
+                made: OnceCell::new(),
+            }),
+            (false, false) => bail!(
+                "the state bucket {} does not exist: create it (with versioning), or pass --create-state-bucket",
+                store.location.bucket
+            ),
+        }
+    }
+
     pub fn describe(&self) -> String {
         match self {
             Backend::Local { dir } => dir.display().to_string(),
-            Backend::S3(store) => store.location.to_string(),
+            Backend::S3(store) | Backend::NewBucket { store, .. } => store.location.to_string(),
         }
+    }
+
+    /// Where else to look for a state not found here.
+    pub fn elsewhere_hint(&self) -> String {
+        match self {
+            Backend::Local { .. } => {
+                "pass --state-dir DIR, or --state s3://BUCKET/PREFIX if it is kept in S3".into()
+            }
+            Backend::S3(store) => format!(
+                "check the environment's name (`cfcr-aws --state {} list` lists the states there)",
+                store.location
+            ),
+            Backend::NewBucket { store, .. } => format!(
+                "create the bucket: the state bucket {} does not exist, and this command only reads a state, so it created nothing (--create-state-bucket creates the bucket for pave, unpave, state migrate or list)",
+                store.location.bucket
+            ),
+        }
+    }
+
+    /// The bucket, if it exists (a new one once made).
+    fn bucket(&self) -> Option<&S3Store> {
+        match self {
+            Backend::Local { .. } => None,
+            Backend::S3(store) => Some(store),
+            Backend::NewBucket { store, made, .. } => made.initialized().then_some(store),
+        }
+    }
+
+    /// The bucket, made now if it is new: for a command that writes, or lists.
+    async fn made_bucket(&self) -> anyhow::Result<Option<&S3Store>> {
+        if let Backend::NewBucket {
+            store,
+            region,
+            made,
+        } = self
+        {
+            made.get_or_try_init(|| store.create_bucket(region)).await?;
+        }
+        Ok(self.bucket())
     }
 
     /// Reads an environment's state; `None` when there is none.
     pub async fn load(&self, env: &str) -> anyhow::Result<Option<Loaded>> {
-        match self {
+        let store = match self {
             Backend::Local { dir } => {
-                Ok(
-                    super::load(&super::path_for(dir, env))?.map(|state| Loaded {
-                        state,
-                        version: None,
-                    }),
-                )
-            }
-            Backend::S3(store) => {
-                let key = store.location.state_key(env);
-                let Some((bytes, etag)) = store.get(&key).await? else {
-                    return Ok(None);
-                };
-                let origin = format!("s3://{}/{key}", store.location.bucket);
-                let state = super::parse(&bytes, &origin)?;
-                Ok(Some(Loaded {
+                let path = super::path_for(dir, env);
+                return Ok(super::load(&path)?.map(|state| Loaded {
                     state,
-                    version: etag,
-                }))
+                    stored: Stored::default(),
+                }));
             }
+            _ => match self.bucket() {
+                Some(store) => store,
+                None => return Ok(None),
+            },
+        };
+        let key = store.location.state_key(env);
+        let Some((bytes, version)) = store.get(&key).await? else {
+            return Ok(None);
+        };
+        let origin = store.address(&key);
+        let mut value = super::json(&bytes, &origin)?;
+        // Read even for a state with its keys in it: a keys object left there is replaced.
+        let secrets_key = store.location.secrets_key(env);
+        let keys = match store.get(&secrets_key).await? {
+            Some((bytes, etag)) => Some((super::json(&bytes, &store.address(&secrets_key))?, etag)),
+            None => None,
+        };
+        if let Some(object) = value.as_object_mut()
+            && object.remove(secrets::SECRETS).is_some()
+        {
+            let Some((secrets, _)) = &keys else {
+                return Err(super::StateFileError {
+                    origin,
+                    problem: format!(
+                        "its keys are missing: {} does not exist. Restore it from the bucket's versions",
+                        store.address(&secrets_key)
+                    ),
+                }
+                .into());
+            };
+            secrets::merge(&mut value, secrets.clone());
         }
+        let state = super::check(value, &origin)?;
+        let stored = Stored::read(&state, version, keys)?;
+        Ok(Some(Loaded { state, stored }))
     }
 
     /// The store for a state that was read.
     pub fn open(&self, env: &str, loaded: Loaded) -> StateStore {
-        match self {
-            Backend::Local { dir } => StateStore::open(super::path_for(dir, env), loaded.state),
-            Backend::S3(store) => StateStore::remote(
-                store.clone(),
-                store.location.state_key(env),
-                loaded.state,
-                loaded.version,
-            ),
+        match (self, self.bucket()) {
+            (_, Some(store)) => StateStore::remote(store.clone(), env, loaded.state, loaded.stored),
+            (Backend::Local { dir }, None) => {
+                StateStore::open(super::path_for(dir, env), loaded.state)
+            }
+            (_, None) => unreachable!("a state was read, so the bucket exists"),
         }
     }
 
     /// A new state, written before this returns; refused if one exists.
     pub fn create(&self, env: &str, state: State) -> anyhow::Result<StateStore> {
-        match self {
-            Backend::Local { dir } => StateStore::create(super::path_for(dir, env), state),
-            Backend::S3(store) => {
-                let store =
-                    StateStore::remote(store.clone(), store.location.state_key(env), state, None);
+        match (self, self.bucket()) {
+            (Backend::Local { dir }, _) => StateStore::create(super::path_for(dir, env), state),
+            (_, Some(store)) => {
+                // Keys left by a run that stopped between writing them and the state.
+                let left = store.version_of(&store.location.secrets_key(env))?;
+                let store = StateStore::remote(store.clone(), env, state, Stored::new_in_s3(left));
                 store.save_now()?;
                 Ok(store)
             }
+            (_, None) => bail!("a state is created only under a lock, which makes the bucket"),
         }
     }
 
@@ -113,9 +210,8 @@ impl Backend {
     pub async fn lock(&self, env: &str, command: &str) -> anyhow::Result<Lock> {
         let store = match self {
             Backend::Local { dir } => return Ok(Lock::Local(EnvLock::acquire(dir, env, command)?)),
-            Backend::S3(store) => store,
+            _ => self.made_bucket().await?.expect("a remote backend"),
         };
-        let key = store.location.lock_key(env);
         let holder = Holder {
             id: lock_id(),
             command: command.to_string(),
@@ -123,31 +219,29 @@ impl Backend {
             pid: std::process::id(),
             started: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
         };
-        let body = serde_json::to_vec_pretty(&holder)?;
-        match store.put_if(&key, body, None, false).await {
-            Ok(_) => Ok(Lock::Remote {
-                _held: RemoteLock {
-                    store: store.clone(),
-                    key,
-                },
-            }),
+        match RemoteLock::acquire(store, env, &holder) {
+            Ok(held) => Ok(Lock::Remote { _held: held }),
             Err(e) if precondition_failed(&e) => {
                 let holder = self.holder(env).await?.ok_or_else(|| {
                     anyhow::anyhow!("environment {env:?} was locked a moment ago; try again")
                 })?;
                 Err(Locked {
                     env: env.to_string(),
+                    running_here: running_here(&holder.host, holder.pid),
                     holder,
+                    location: store.location.clone(),
                 }
                 .into())
             }
-            Err(e) => Err(e).with_context(|| format!("locking {}", store.address(&key))),
+            Err(e) => Err(e).with_context(|| {
+                format!("locking {}", store.address(&store.location.lock_key(env)))
+            }),
         }
     }
 
     /// Who holds the environment's remote lock, if anyone.
     pub async fn holder(&self, env: &str) -> anyhow::Result<Option<Holder>> {
-        let Backend::S3(store) = self else {
+        let Some(store) = self.bucket() else {
             return Ok(None);
         };
         let Some((bytes, _)) = store.get(&store.location.lock_key(env)).await? else {
@@ -158,15 +252,33 @@ impl Backend {
         ))
     }
 
-    /// Removes a remote lock whose holder is gone, if its ID is `id`.
-    pub async fn force_unlock(&self, env: &str, id: &str) -> anyhow::Result<Holder> {
-        let Backend::S3(store) = self else {
-            bail!(
-                "local locks are OS file locks, released by the kernel when their holder dies: there is nothing to force. A command still running holds it"
-            );
+    /// Removes a remote lock whose holder is gone, if its ID is `id`. A holder still running on
+    /// this host is refused unless `even_if_running` (its pid may have been reused).
+    pub async fn force_unlock(
+        &self,
+        env: &str,
+        id: &str,
+        even_if_running: bool,
+    ) -> anyhow::Result<Holder> {
+        let store = match (self, self.bucket()) {
+            (Backend::Local { dir }, _) => {
+                let held = match super::lock::holder(dir, env)? {
+                    Some(holder) => format!(
+                        "; {env:?} is held now by {holder}: wait for it to finish, or stop it"
+                    ),
+                    None => String::new(),
+                };
+                return Err(UnlockRefused(format!(
+                    "no S3 state is named (neither --state nor the config file's `state`), so this looked in the local state directory {}, whose locks are OS file locks: the kernel releases one when its holder ends, and there is nothing to force{held}. A lock ID comes from a state in S3: name it, `cfcr-aws --state s3://BUCKET/PREFIX force-unlock {id} --env {env}`",
+                    dir.display()
+                ))
+                .into());
+            }
+            (_, Some(store)) => store,
+            (_, None) => bail!("{}: there is no lock to remove", self.elsewhere_hint()),
         };
         let Some(holder) = self.holder(env).await? else {
-            bail!("environment {env:?} is not locked");
+            bail!("environment {env:?} is not locked in {}", store.location);
         };
         if holder.id != id {
             bail!(
@@ -174,75 +286,85 @@ impl Backend {
                 holder.id
             );
         }
+        if running_here(&holder.host, holder.pid) && !even_if_running {
+            let (command, pid, host) = (&holder.command, holder.pid, &holder.host);
+            let unlock = force_unlock_command(&store.location, id, env);
+            return Err(UnlockRefused(format!(
+                "the lock of {env:?} is held by {command}, pid {pid} on this host ({host}), which is still running: stop it first (`kill {pid}` releases the lock). If pid {pid} is not that command (its pid was reused), remove the lock with `{unlock} --even-if-running`"
+            ))
+            .into());
+        }
         store.delete(&store.location.lock_key(env))?;
         Ok(holder)
     }
 
     /// Every environment with a state here, by name.
     pub async fn list(&self) -> anyhow::Result<Vec<(String, anyhow::Result<State>)>> {
-        match self {
-            Backend::Local { dir } => {
-                let entries = match std::fs::read_dir(dir) {
-                    Ok(entries) => entries.collect::<Result<Vec<_>, _>>()?,
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-                    Err(e) => return Err(e).with_context(|| format!("reading {}", dir.display())),
-                };
-                let mut paths: Vec<_> = entries
-                    .into_iter()
-                    .map(|e| e.path())
-                    .filter(|p| p.extension().is_some_and(|x| x == "json"))
-                    .filter(|p| p.file_name().is_some_and(|n| n != crate::last_error::FILE))
-                    .collect();
-                paths.sort();
-                Ok(paths
-                    .into_iter()
-                    .filter_map(|path| {
-                        let name = path.file_stem()?.to_string_lossy().into_owned();
-                        match super::load(&path) {
-                            Ok(Some(state)) => Some((name, Ok(state))),
-                            Ok(None) => None,
-                            Err(e) => Some((name, Err(e))),
-                        }
-                    })
-                    .collect())
-            }
-            Backend::S3(store) => {
-                let prefix = store.location.key("");
-                let client = &store.client;
-                let pages = aws::all_pages(
-                    "ListObjectsV2",
-                    &Policy::standard(),
-                    |token| {
-                        client
-                            .list_objects_v2()
-                            .bucket(&store.location.bucket)
-                            .prefix(&prefix)
-                            .set_continuation_token(token)
-                            .send()
-                    },
-                    |page| page.next_continuation_token(),
-                )
-                .await
-                .with_context(|| format!("listing {}", store.location))?;
-                let mut rows = Vec::new();
-                for object in pages.iter().flat_map(|p| p.contents()) {
-                    let Some(name) = object
-                        .key()
-                        .and_then(|k| k.strip_prefix(&prefix))
-                        .and_then(|k| k.strip_suffix(".json"))
-                        .filter(|k| !k.contains('/'))
-                    else {
-                        continue;
-                    };
-                    let loaded = self.load(name).await;
-                    match loaded {
-                        Ok(Some(loaded)) => rows.push((name.to_string(), Ok(loaded.state))),
-                        Ok(None) => {}
-                        Err(e) => rows.push((name.to_string(), Err(e))),
-                    }
-                }
-                Ok(rows)
+        let store = match self {
+            Backend::Local { dir } => return list_local(dir),
+            _ => self.made_bucket().await?.expect("a remote backend"),
+        };
+        let prefix = store.location.key("");
+        let client = &store.client;
+        let pages = aws::all_pages(
+            "ListObjectsV2",
+            &Policy::standard(),
+            |token| {
+                client
+                    .list_objects_v2()
+                    .bucket(&store.location.bucket)
+                    .prefix(&prefix)
+                    .set_continuation_token(token)
+                    .send()
+            },
+            |page| page.next_continuation_token(),
+        )
+        .await
+        .with_context(|| format!("listing {}", store.location))?;
+        let mut rows = Vec::new();
+        for object in pages.iter().flat_map(|p| p.contents()) {
+            // Environment names have no dots: `E.secrets.json` holds a state's keys.
+            let Some(name) = object
+                .key()
+                .and_then(|k| k.strip_prefix(&prefix))
+                .and_then(|k| k.strip_suffix(".json"))
+                .filter(|k| !k.contains(['/', '.']))
+            else {
+                continue;
+            };
+            match self.load(name).await {
+                Ok(Some(loaded)) => rows.push((name.to_string(), Ok(loaded.state))),
+                Ok(None) => {}
+                Err(e) => rows.push((name.to_string(), Err(e))),
             }
         }
+        Ok(rows)
     }
+}
+
+/// Every state file in a local state directory, by name.
+fn list_local(dir: &std::path::Path) -> anyhow::Result<Vec<(String, anyhow::Result<State>)>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries.collect::<Result<Vec<_>, _>>()?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", dir.display())),
+    };
+    let mut paths: Vec<_> = entries
+        .into_iter()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .filter(|p| p.file_name().is_some_and(|n| n != crate::last_error::FILE))
+        .collect();
+    paths.sort();
+    Ok(paths
+        .into_iter()
+        .filter_map(|path| {
+            let name = path.file_stem()?.to_string_lossy().into_owned();
+            match super::load(&path) {
+                Ok(Some(state)) => Some((name, Ok(state))),
+                Ok(None) => None,
+                Err(e) => Some((name, Err(e))),
+            }
+        })
+        .collect())
 }

@@ -32,6 +32,50 @@ pub fn hostname() -> String {
         .unwrap_or_else(|_| "unknown host".into())
 }
 
+/// Whether `pid` on `host` is a live process here: the holder of a lock may still be running.
+pub fn running_here(host: &str, pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    if host != hostname() || pid <= 0 {
+        return false;
+    }
+    // Signal 0 checks the process exists; EPERM: it does, as another user's.
+    // SAFETY: kill(2) with signal 0 sends nothing.
+    let alive = unsafe { libc::kill(pid, 0) } == 0;
+    alive || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+/// Who holds an environment's local lock now, if anyone: its lock file's text. Looked at without
+/// taking the lock or writing the file.
+pub fn holder(state_dir: &Path, env: &str) -> anyhow::Result<Option<String>> {
+    let path = state_dir.join(format!("{env}.lock"));
+    let mut file = match OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&path)
+    {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+            return Err(crate::files::SymlinkRefused(path).into());
+        }
+        Err(e) => return Err(e).with_context(|| format!("opening {}", path.display())),
+    };
+    match file.try_lock_shared() {
+        Ok(()) => Ok(None),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            file.read_to_string(&mut holder)
+                .with_context(|| format!("reading {}", path.display()))?;
+            Ok(Some(holder.trim().to_string()))
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("locking {}", path.display()))
+        }
+    }
+}
+
 impl EnvLock {
     pub fn acquire(state_dir: &Path, env: &str, command: &str) -> anyhow::Result<EnvLock> {
         crate::files::private_dir(state_dir)?;

@@ -4,7 +4,7 @@
 //! atomically (temp file, fsync, rename, fsync of the directory) and the file is created with mode
 //! 0600 from the start, because it holds private keys. The format is documented in docs/state.md.
 //! Where states live is [`backend`]'s concern: a local directory (locked by [`lock`]) or S3
-//! ([`s3`]).
+//! ([`s3`], the keys apart: [`secrets`]). What an interrupt settles is [`held`]'s.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -16,10 +16,13 @@ use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
 
 mod backend;
+mod held;
 mod lock;
 mod s3;
+mod secrets;
 
-pub use backend::{Backend, Loaded};
+pub use backend::{Backend, Loaded, UnlockRefused};
+pub use held::settle;
 pub use s3::{BucketElsewhere, S3Location, S3Store};
 
 use crate::config::{DirectorNetwork, Settings};
@@ -28,7 +31,12 @@ use crate::resources::{Key, PrivateEgress};
 
 /// Bumped whenever the format changes incompatibly; an older tool refuses a newer state.
 /// 2: records say where they came from (`origin`): an older tool would delete an adopted VPC.
+/// This is the version of a state with its keys in it: a local file, and every state in memory.
 pub const SCHEMA_VERSION: u32 = 2;
+
+/// 3: a state in S3 keeps its keys in an object of their own, named by `secrets`: an older tool
+/// would find none.
+pub const KEYS_APART_VERSION: u32 = 3;
 
 /// Where a recorded resource came from, and so what unpave does with it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -270,55 +278,116 @@ pub fn load(path: &Path) -> anyhow::Result<Option<State>> {
 
 /// Checks and reads a state's bytes; `origin` names where they came from, for messages.
 pub fn parse(text: &[u8], origin: &str) -> anyhow::Result<State> {
+    check(json(text, origin)?, origin)
+}
+
+/// The JSON in a state's bytes (or its keys').
+fn json(text: &[u8], origin: &str) -> Result<serde_json::Value, StateFileError> {
+    serde_json::from_slice(text).map_err(|e| StateFileError {
+        origin: origin.to_string(),
+        problem: format!("not valid JSON ({e}); it may be truncated or damaged"),
+    })
+}
+
+/// Checks and reads a state, its keys in it.
+fn check(value: serde_json::Value, origin: &str) -> anyhow::Result<State> {
     let damaged = |problem: String| StateFileError {
         origin: origin.to_string(),
         problem,
     };
-    let value: serde_json::Value = serde_json::from_slice(text).map_err(|e| {
-        damaged(format!(
-            "not valid JSON ({e}); it may be truncated or damaged"
-        ))
-    })?;
     let version = value.get("schema_version").and_then(|v| v.as_u64());
     match version {
-        Some(v) if v > u64::from(SCHEMA_VERSION) => {
+        Some(v) if v > u64::from(KEYS_APART_VERSION) => {
             return Err(damaged(format!(
-                "written by a newer cfcr-aws (schema version {v}; this one understands up to {SCHEMA_VERSION}); use a newer cfcr-aws"
+                "written by a newer cfcr-aws (schema version {v}; this one understands up to {KEYS_APART_VERSION}); use a newer cfcr-aws"
             ))
             .into());
         }
         Some(_) => {}
         None => return Err(damaged("no schema_version: not a cfcr-aws state".into()).into()),
     }
+    if let Some(apart) = value.get(secrets::SECRETS) {
+        return Err(damaged(format!(
+            "its keys are kept apart, in {apart} beside it in S3: read it there (--state s3://BUCKET/PREFIX)"
+        ))
+        .into());
+    }
     let mut state: State = serde_json::from_value(value)
         .map_err(|e| damaged(format!("not a valid cfcr-aws state ({e})")))?;
     // Version 1 had no origins: everything was created, but for the image it looked up.
-    if version < Some(2) {
-        if let Some(image) = state.resources.get_mut(&Key::BastionImage) {
-            image.origin = Origin::LookedUp;
-        }
-        state.schema_version = SCHEMA_VERSION;
+    if version < Some(2)
+        && let Some(image) = state.resources.get_mut(&Key::BastionImage)
+    {
+        image.origin = Origin::LookedUp;
     }
+    state.schema_version = SCHEMA_VERSION;
     Ok(state)
 }
 
-/// Where a store writes: a local file, or an S3 object written conditionally on its last ETag.
+/// Where a store writes: a local file, or S3 objects written conditionally on their last ETags.
 #[derive(Debug)]
 enum Sink {
     File(PathBuf),
-    Object {
-        store: S3Store,
-        key: String,
-        version: Mutex<Option<String>>,
-    },
+    Objects { store: S3Store, env: String },
+}
+
+/// What the sink holds, as this command last read or wrote it.
+#[derive(Debug, Default)]
+pub(super) struct Stored {
+    /// The state, serialised; `None` before a new state's first write.
+    state: Option<serde_json::Value>,
+    /// In S3: the state object's ETag.
+    version: Option<String>,
+    /// In S3: the keys object's ETag (`None`: there is none) and the keys it holds.
+    secrets_version: Option<String>,
+    secrets: Option<serde_json::Value>,
+    /// The state was removed: nothing more is stored.
+    removed: bool,
+}
+
+impl Stored {
+    /// A state just read from S3 at `version`, with the keys object beside it as read (its keys
+    /// and ETag), if there is one.
+    pub(super) fn read(
+        state: &State,
+        version: Option<String>,
+        keys: Option<(serde_json::Value, Option<String>)>,
+    ) -> anyhow::Result<Stored> {
+        let (secrets, secrets_version) = keys.unzip();
+        Ok(Stored {
+            state: Some(serde_json::to_value(state).context("serialising the state")?),
+            version,
+            secrets_version: secrets_version.flatten(),
+            secrets,
+            removed: false,
+        })
+    }
+
+    /// A new state in S3, whose keys object may be left from a run that stopped before writing
+    /// the state (it is replaced).
+    pub(super) fn new_in_s3(secrets_version: Option<String>) -> Stored {
+        Stored {
+            secrets_version,
+            ..Stored::default()
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Inner {
+    state: State,
+    stored: Stored,
 }
 
 /// The state of one environment, shared by the concurrent steps of a command. Every change is
-/// stored (on disk, or in S3) before the call that made it returns.
+/// stored (on disk, or in S3) before the call that made it returns, but for resources turning
+/// ready: that is stored with the next change, or when the command ends. A run stopped before then
+/// repeats those resources' follow-up steps, which are idempotent; a pave writes a third fewer
+/// versions of the state.
 #[derive(Debug)]
 pub struct StateStore {
     sink: Sink,
-    state: Mutex<State>,
+    inner: Mutex<Inner>,
 }
 
 impl StateStore {
@@ -327,81 +396,68 @@ impl StateStore {
         if path.exists() {
             bail!("{} already exists", path.display());
         }
-        let store = StateStore {
-            sink: Sink::File(path),
-            state: Mutex::new(state),
-        };
-        store.save(&store.lock())?;
+        let store = StateStore::with(Sink::File(path), state, Stored::default());
+        store.save_now()?;
         Ok(store)
     }
 
     /// Wraps a state read from `path`.
     pub fn open(path: PathBuf, state: State) -> StateStore {
-        StateStore {
-            sink: Sink::File(path),
-            state: Mutex::new(state),
-        }
+        let stored = Stored {
+            state: serde_json::to_value(&state).ok(),
+            ..Stored::default()
+        };
+        StateStore::with(Sink::File(path), state, stored)
     }
 
-    /// Wraps a state in S3 at `version` (its ETag; `None` for one not written yet).
-    pub fn remote(
-        store: S3Store,
-        key: String,
-        state: State,
-        version: Option<String>,
-    ) -> StateStore {
+    /// Wraps a state in S3, as `stored` there.
+    pub(super) fn remote(store: S3Store, env: &str, state: State, stored: Stored) -> StateStore {
+        let sink = Sink::Objects {
+            store,
+            env: env.to_string(),
+        };
+        StateStore::with(sink, state, stored)
+    }
+
+    fn with(sink: Sink, state: State, stored: Stored) -> StateStore {
         StateStore {
-            sink: Sink::Object {
-                store,
-                key,
-                version: Mutex::new(version),
-            },
-            state: Mutex::new(state),
+            sink,
+            inner: Mutex::new(Inner { state, stored }),
         }
     }
 
     /// Stores the state as it is.
     pub fn save_now(&self) -> anyhow::Result<()> {
-        self.save(&self.lock())
+        let mut inner = self.lock();
+        let Inner { state, stored } = &mut *inner;
+        write(&self.sink, stored, state)
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn save(&self, state: &State) -> anyhow::Result<()> {
-        let mut json = serde_json::to_vec_pretty(state).context("serialising the state")?;
-        json.push(b'\n');
-        match &self.sink {
-            Sink::File(path) => crate::files::write_private(path, &json),
-            Sink::Object {
-                store,
-                key,
-                version,
-            } => {
-                let mut version = version.lock().unwrap_or_else(|p| p.into_inner());
-                *version = store.put_state(key, json, version.as_deref())?;
-                Ok(())
-            }
-        }
-    }
-
     /// A copy of the current state.
     pub fn snapshot(&self) -> State {
-        self.lock().clone()
+        self.lock().state.clone()
     }
 
     pub fn get(&self, key: Key) -> Option<Record> {
-        self.lock().resources.get(&key).cloned()
+        self.lock().state.resources.get(&key).cloned()
     }
 
-    /// Changes the state and saves it before returning.
+    /// Changes the state and stores it before returning (resources turning ready: see above).
     pub fn update(&self, change: impl FnOnce(&mut State)) -> anyhow::Result<()> {
-        let mut state = self.lock();
-        change(&mut state);
-        self.save(&state)
+        let mut inner = self.lock();
+        let Inner { state, stored } = &mut *inner;
+        change(state);
+        let now = serde_json::to_value(&*state).context("serialising the state")?;
+        match &stored.state {
+            Some(before) if *before == now || only_readied(before, &now) => Ok(()),
+            _ => write(&self.sink, stored, state),
+        }
     }
 
     /// Notes that `key` is about to be created, before the create call is sent.
@@ -413,7 +469,7 @@ impl StateStore {
 
     /// Whether a create of `key` may have reached AWS without its answer being recorded.
     pub fn intended(&self, key: Key) -> bool {
-        self.lock().creating.contains(&key)
+        self.lock().state.creating.contains(&key)
     }
 
     pub fn record(&self, key: Key, record: Record) -> anyhow::Result<()> {
@@ -430,15 +486,104 @@ impl StateStore {
         })
     }
 
-    /// Removes the state file: the environment no longer exists.
+    /// Removes the state (and, in S3, its keys): the environment no longer exists.
     pub fn remove(&self) -> anyhow::Result<()> {
-        match &self.sink {
+        let mut inner = self.lock();
+        held::write(|| match &self.sink {
             Sink::File(path) => {
                 fs::remove_file(path).with_context(|| format!("removing {}", path.display()))
             }
-            Sink::Object { store, key, .. } => store.delete(key),
+            Sink::Objects { store, env } => {
+                store.delete(&store.location.state_key(env))?;
+                store.delete(&store.location.secrets_key(env))
+            }
+        })?;
+        inner.stored.removed = true;
+        Ok(())
+    }
+}
+
+impl Drop for StateStore {
+    /// Stores the resources that turned ready since the last write.
+    fn drop(&mut self) {
+        let Inner { state, stored } = self
+            .inner
+            .get_mut()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let Ok(now) = serde_json::to_value(&*state) else {
+            return;
+        };
+        let kept_back = stored
+            .state
+            .as_ref()
+            .is_some_and(|before| *before != now && only_readied(before, &now));
+        if !stored.removed
+            && kept_back
+            && let Err(e) = write(&self.sink, stored, state)
+        {
+            crate::report::warning(&format!(
+                "could not store which resources are ready ({e:#}); the next run completes them again"
+            ));
         }
     }
+}
+
+/// Whether `now` differs from `before` only in resources that turned ready.
+fn only_readied(before: &serde_json::Value, now: &serde_json::Value) -> bool {
+    let mut readied = before.clone();
+    let Some(records) = readied
+        .get_mut("resources")
+        .and_then(serde_json::Value::as_object_mut)
+    else {
+        return false;
+    };
+    for (key, record) in records.iter_mut() {
+        if now["resources"][key]["ready"] == true {
+            record["ready"] = true.into();
+        }
+    }
+    readied == *now
+}
+
+/// Writes the state (in S3: its keys first, when they changed, so that the state never names
+/// keys that are not there), unless an interrupt has stopped writing.
+fn write(sink: &Sink, stored: &mut Stored, state: &State) -> anyhow::Result<()> {
+    let now = serde_json::to_value(state).context("serialising the state")?;
+    held::write(|| match sink {
+        Sink::File(path) => {
+            let mut json = serde_json::to_vec_pretty(state).context("serialising the state")?;
+            json.push(b'\n');
+            crate::files::write_private(path, &json)
+        }
+        Sink::Objects { store, env } => {
+            let mut public = now.clone();
+            let keys = secrets::split(&mut public);
+            if stored.secrets.as_ref() != Some(&keys) {
+                stored.secrets_version = store.put_state(
+                    &store.location.secrets_key(env),
+                    pretty(&keys)?,
+                    stored.secrets_version.as_deref(),
+                )?;
+                stored.secrets = Some(keys);
+            }
+            public["schema_version"] = KEYS_APART_VERSION.into();
+            public[secrets::SECRETS] = s3::secrets_name(env).into();
+            stored.version = store.put_state(
+                &store.location.state_key(env),
+                pretty(&public)?,
+                stored.version.as_deref(),
+            )?;
+            Ok(())
+        }
+    })?;
+    stored.state = Some(now);
+    Ok(())
+}
+
+fn pretty(value: &serde_json::Value) -> anyhow::Result<Vec<u8>> {
+    let mut json = serde_json::to_vec_pretty(value).context("serialising the state")?;
+    json.push(b'\n');
+    Ok(json)
 }
 
 #[cfg(test)]
@@ -460,16 +605,16 @@ mod tests {
         fs::remove_dir_all(dir).unwrap();
     }
 
-    #[test]
-    fn a_version_1_state_reads_as_created_with_the_image_looked_up() {
+    /// A state of environment `env` holding `resources`.
+    fn sample(env: &str, resources: BTreeMap<Key, Record>) -> State {
         let values = crate::config::ConfigValues {
-            prefix: Some("old".into()),
+            prefix: Some(env.into()),
             region: Some("us-east-1".into()),
             ..Default::default()
         };
-        let state = State {
+        State {
             schema_version: SCHEMA_VERSION,
-            env: "old".into(),
+            env: env.into(),
             region: "us-east-1".into(),
             created_at: "2026-01-01T00:00:00Z".into(),
             settings: Settings::validate(values, None).unwrap(),
@@ -477,16 +622,24 @@ mod tests {
             deployer_key: Default::default(),
             bastion_host_key: Default::default(),
             director_access_key: None,
-            resources: [
-                (Key::Vpc, Record::new("vpc-1")),
-                (Key::BastionImage, Record::new("ami-1")),
-            ]
-            .into(),
+            resources,
             creating: Default::default(),
             private_egress: PrivateEgress::OwnNatGateway,
             bootstrap: Default::default(),
             recovered: false,
-        };
+        }
+    }
+
+    #[test]
+    fn a_version_1_state_reads_as_created_with_the_image_looked_up() {
+        let state = sample(
+            "old",
+            [
+                (Key::Vpc, Record::new("vpc-1")),
+                (Key::BastionImage, Record::new("ami-1")),
+            ]
+            .into(),
+        );
         let mut old = serde_json::to_value(&state).unwrap();
         old["schema_version"] = 1.into();
         old.as_object_mut().unwrap().remove("private_egress");
@@ -521,5 +674,48 @@ mod tests {
             assert_eq!(fs::read_to_string(&path).unwrap(), text);
         }
         fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn readiness_rides_with_the_next_write_or_is_stored_at_the_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("e.json");
+        let stored = |key: &str| -> serde_json::Value {
+            let state: serde_json::Value =
+                serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+            state["resources"][key].clone()
+        };
+        let store = StateStore::create(path.clone(), sample("e", BTreeMap::new())).unwrap();
+        store.record(Key::Vpc, Record::new("vpc-1")).unwrap();
+        // Every write replaces the file: a new inode.
+        let inode = || std::os::unix::fs::MetadataExt::ino(&fs::metadata(&path).unwrap());
+        let written = inode();
+        // Ready alone: kept back; the same state again: not written.
+        let ready = Record {
+            ready: true,
+            ..Record::new("vpc-1")
+        };
+        store.record(Key::Vpc, ready.clone()).unwrap();
+        store.update(|_| {}).unwrap();
+        assert_eq!(stored("vpc")["ready"], false);
+        assert_eq!(inode(), written);
+        // An intent is written at once, with it.
+        store.intend(Key::InternetGateway).unwrap();
+        assert_eq!(stored("vpc")["ready"], true);
+        store
+            .record(Key::InternetGateway, Record::new("igw-1"))
+            .unwrap();
+        store
+            .record(
+                Key::InternetGateway,
+                Record {
+                    ready: true,
+                    ..Record::new("igw-1")
+                },
+            )
+            .unwrap();
+        assert_eq!(stored("internet_gateway")["ready"], false);
+        drop(store);
+        assert_eq!(stored("internet_gateway")["ready"], true);
     }
 }

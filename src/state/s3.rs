@@ -1,9 +1,11 @@
 //! The state in S3, for teams: environment E's state is `<prefix>/E.json`, written with conditional
 //! PUTs (`If-Match` on the ETag read or written last, `If-None-Match: *` for a new one), so two
-//! writers can never overwrite each other silently, and with server-side encryption requested. A
-//! command holds `<prefix>/E.lock`, created with `If-None-Match: *` and naming its holder; it is
-//! deleted at the end. A lock whose holder died stays until `cfcr-aws force-unlock ID` removes it:
-//! never automatically, since only the operator can know the holder is dead.
+//! writers can never overwrite each other silently, and with server-side encryption requested. Its
+//! keys are kept apart, in `<prefix>/E.secrets.json`, written only when they change, so that the
+//! bucket's many versions of the state hold none. A command holds `<prefix>/E.lock`, created with
+//! `If-None-Match: *` and naming its holder; it is deleted at the end, or on SIGINT and SIGTERM. A
+//! lock whose holder died stays until `cfcr-aws force-unlock ID` removes it: never automatically,
+//! since only the operator can know the holder is dead.
 
 use anyhow::{Context, bail};
 use aws_sdk_s3::primitives::ByteStream;
@@ -24,19 +26,15 @@ pub struct S3Location {
 }
 
 impl S3Location {
+    /// Checked here as S3 checks bucket names, so that a name S3 would refuse is bad input, said
+    /// before any request.
     pub fn parse(url: &str) -> anyhow::Result<S3Location> {
         let Some(rest) = url.strip_prefix("s3://") else {
-            bail!("state: {url:?} is not an s3://BUCKET/PREFIX address");
+            bail!("{url:?} is not an s3://BUCKET/PREFIX address");
         };
         let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-        let valid_bucket = (3..=63).contains(&bucket.len())
-            && bucket
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
-        if !valid_bucket {
-            bail!(
-                "state: {bucket:?} is not a valid S3 bucket name (3-63 lowercase letters, digits, dots, hyphens)"
-            );
+        if let Some(problem) = bucket_name_problem(bucket) {
+            bail!("{bucket:?} is not a valid S3 bucket name: {problem}");
         }
         Ok(S3Location {
             bucket: bucket.to_string(),
@@ -59,12 +57,54 @@ impl S3Location {
     pub(super) fn lock_key(&self, env: &str) -> String {
         self.key(&format!("{env}.lock"))
     }
+
+    /// The object holding the keys of environment `env`'s state.
+    pub(super) fn secrets_key(&self, env: &str) -> String {
+        self.key(&secrets_name(env))
+    }
+}
+
+/// What S3's naming rules for general purpose buckets say against `name`, if anything.
+fn bucket_name_problem(name: &str) -> Option<&'static str> {
+    let alphanumeric =
+        |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    if !(3..=63).contains(&name.len()) {
+        Some("it must be 3 to 63 characters long")
+    } else if !name
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
+    {
+        Some("it may hold only lowercase letters, digits, dots and hyphens")
+    } else if !alphanumeric(name.chars().next()) || !alphanumeric(name.chars().last()) {
+        Some("it must begin and end with a letter or digit")
+    } else if name.contains("..") {
+        Some("it must not hold two dots in a row")
+    } else if name.parse::<std::net::Ipv4Addr>().is_ok() {
+        Some("it must not look like an IP address")
+    } else if ["xn--", "sthree-", "amzn-s3-demo-"]
+        .iter()
+        .any(|p| name.starts_with(p))
+    {
+        Some("it must not begin with xn--, sthree- or amzn-s3-demo- (reserved by S3)")
+    } else if ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"]
+        .iter()
+        .any(|s| name.ends_with(s))
+    {
+        Some("it must not end with -s3alias, --ol-s3, .mrap, --x-s3 or --table-s3 (reserved by S3)")
+    } else {
+        None
+    }
 }
 
 impl std::fmt::Display for S3Location {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "s3://{}/{}", self.bucket, self.prefix)
     }
+}
+
+/// The name, beside the state, of the object holding its keys.
+pub(super) fn secrets_name(env: &str) -> String {
+    format!("{env}.secrets.json")
 }
 
 /// An S3 client and the location it serves.
@@ -94,15 +134,41 @@ impl std::fmt::Display for Holder {
     }
 }
 
+/// The command that removes a remote lock, for messages.
+pub(super) fn force_unlock_command(location: &S3Location, id: &str, env: &str) -> String {
+    format!("cfcr-aws --state {location} force-unlock {id} --env {env}")
+}
+
 /// Another command holds the environment's remote lock.
-#[derive(Debug, thiserror::Error)]
-#[error(
-    "environment {env:?} is locked ({holder}). Wait for that command to finish; if it died, remove the lock with `cfcr-aws force-unlock {} --env {env}`", holder.id
-)]
+#[derive(Debug)]
 pub struct Locked {
     pub env: String,
     pub holder: Holder,
+    pub location: S3Location,
+    /// The holder's pid is alive on this host.
+    pub running_here: bool,
 }
+
+impl std::fmt::Display for Locked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (env, holder) = (&self.env, &self.holder);
+        let unlock = force_unlock_command(&self.location, &holder.id, env);
+        if self.running_here {
+            write!(
+                f,
+                "environment {env:?} is locked ({holder}), and that command is still running on this host: wait for it to finish, or stop it (`kill {pid}` releases the lock). Only if pid {pid} is not that command, remove the lock with `{unlock} --even-if-running`",
+                pid = holder.pid
+            )
+        } else {
+            write!(
+                f,
+                "environment {env:?} is locked ({holder}). Wait for that command to finish; if it died, remove the lock with `{unlock}`"
+            )
+        }
+    }
+}
+
+impl std::error::Error for Locked {}
 
 /// A conditional write refused: someone else wrote the state since this command read it.
 #[derive(Debug, thiserror::Error)]
@@ -113,17 +179,48 @@ pub struct StateConflict {
     pub location: String,
 }
 
-/// Deleted when dropped (at the end of the command, error or not).
+/// Deleted when dropped (at the end of the command, error or not), or by an interrupt.
 pub struct RemoteLock {
     pub(super) store: S3Store,
     pub(super) key: String,
+    pub(super) env: String,
+    pub(super) id: String,
+}
+
+impl RemoteLock {
+    /// Creates the lock object, unless another holds it (then `PreconditionFailed`). Registered
+    /// for an interrupt to release in the same step, so that no lock is created behind its back.
+    pub(super) fn acquire(
+        store: &S3Store,
+        env: &str,
+        holder: &Holder,
+    ) -> Result<RemoteLock, AwsError> {
+        let key = store.location.lock_key(env);
+        let body = serde_json::to_vec_pretty(holder).expect("a holder serialises");
+        let unlock = force_unlock_command(&store.location, &holder.id, env);
+        super::held::write(|| {
+            blocking(store.put_if(&key, body, None, false))?;
+            super::held::holding(store, &key, unlock);
+            Ok(RemoteLock {
+                store: store.clone(),
+                key,
+                env: env.to_string(),
+                id: holder.id.clone(),
+            })
+        })
+    }
 }
 
 impl Drop for RemoteLock {
     fn drop(&mut self) {
-        if let Err(e) = self.store.delete(&self.key) {
+        let released = super::held::write(|| {
+            super::held::released(&self.store, &self.key);
+            self.store.delete(&self.key)
+        });
+        if let Err(e) = released {
             crate::report::warning(&format!(
-                "could not release the lock: {e:#}; remove it with force-unlock"
+                "could not release the lock: {e:#}; remove it with `{}`",
+                force_unlock_command(&self.store.location, &self.id, &self.env)
             ));
         }
     }
@@ -153,9 +250,9 @@ impl S3Store {
         format!("s3://{}/{key}", self.location.bucket)
     }
 
-    /// Checks the bucket exists and keeps versions (every state ever written can be recovered);
-    /// with `create`, makes a missing bucket versioned.
-    pub async fn check_bucket(&self, create: bool, region: &str) -> anyhow::Result<()> {
+    /// Whether the bucket exists; one that does must keep versions (so that every state ever
+    /// written can be recovered).
+    pub async fn bucket_exists(&self, region: &str) -> anyhow::Result<bool> {
         let (client, bucket) = (&self.client, &self.location.bucket);
         let policy = Policy::standard();
         let head = aws::call("HeadBucket", &policy, || {
@@ -163,38 +260,7 @@ impl S3Store {
         });
         match head.await {
             Ok(_) => {}
-            Err(e) if e.is(ErrorClass::NotFound) && create => {
-                let location = (region != "us-east-1").then(|| {
-                    CreateBucketConfiguration::builder()
-                        .location_constraint(BucketLocationConstraint::from(region))
-                        .build()
-                });
-                aws::call("CreateBucket", &Policy::create(), || {
-                    client
-                        .create_bucket()
-                        .bucket(bucket)
-                        .set_create_bucket_configuration(location.clone())
-                        .send()
-                })
-                .await
-                .with_context(|| format!("creating the state bucket {bucket}"))?;
-                let enabled = VersioningConfiguration::builder()
-                    .status(BucketVersioningStatus::Enabled)
-                    .build();
-                aws::call("PutBucketVersioning", &policy, || {
-                    client
-                        .put_bucket_versioning()
-                        .bucket(bucket)
-                        .versioning_configuration(enabled.clone())
-                        .send()
-                })
-                .await
-                .with_context(|| format!("enabling versioning on {bucket}"))?;
-                crate::report::note(&format!("created the state bucket {bucket} (versioned)"));
-            }
-            Err(e) if e.is(ErrorClass::NotFound) => bail!(
-                "the state bucket {bucket} does not exist: create it (with versioning), or pass --create-state-bucket"
-            ),
+            Err(e) if e.is(ErrorClass::NotFound) => return Ok(false),
             // S3 answers a request sent to the wrong region with a redirect naming the right one.
             Err(AwsError {
                 bucket_region: Some(elsewhere),
@@ -220,6 +286,39 @@ impl S3Store {
                 "the state bucket {bucket} does not keep versions: a state overwritten by mistake could not be recovered. Enable versioning (aws s3api put-bucket-versioning --bucket {bucket} --versioning-configuration Status=Enabled)"
             );
         }
+        Ok(true)
+    }
+
+    /// Creates the bucket, versioned, in `region`.
+    pub async fn create_bucket(&self, region: &str) -> anyhow::Result<()> {
+        let (client, bucket) = (&self.client, &self.location.bucket);
+        let location = (region != "us-east-1").then(|| {
+            CreateBucketConfiguration::builder()
+                .location_constraint(BucketLocationConstraint::from(region))
+                .build()
+        });
+        aws::call("CreateBucket", &Policy::create(), || {
+            client
+                .create_bucket()
+                .bucket(bucket)
+                .set_create_bucket_configuration(location.clone())
+                .send()
+        })
+        .await
+        .with_context(|| format!("creating the state bucket {bucket}"))?;
+        let enabled = VersioningConfiguration::builder()
+            .status(BucketVersioningStatus::Enabled)
+            .build();
+        aws::call("PutBucketVersioning", &Policy::standard(), || {
+            client
+                .put_bucket_versioning()
+                .bucket(bucket)
+                .versioning_configuration(enabled.clone())
+                .send()
+        })
+        .await
+        .with_context(|| format!("enabling versioning on {bucket}"))?;
+        crate::report::note(&format!("created the state bucket {bucket} (versioned)"));
         Ok(())
     }
 
@@ -285,8 +384,9 @@ impl S3Store {
         }
     }
 
-    /// Writes a state (encrypted: it holds private keys) only over `version`; returns the new one.
-    pub fn put_state(
+    /// Writes a state or its keys (encrypted: the state names every resource, the keys are
+    /// private) only over `version`; returns the new one.
+    pub(super) fn put_state(
         &self,
         key: &str,
         bytes: Vec<u8>,
@@ -300,6 +400,11 @@ impl S3Store {
             .into()),
             Err(e) => Err(e).with_context(|| format!("writing {}", self.address(key))),
         }
+    }
+
+    /// The object's ETag, if it exists, from synchronous code.
+    pub(super) fn version_of(&self, key: &str) -> anyhow::Result<Option<String>> {
+        Ok(blocking(self.get(key))?.and_then(|(_, etag)| etag))
     }
 
     pub fn delete(&self, key: &str) -> anyhow::Result<()> {
@@ -326,11 +431,28 @@ mod tests {
         assert_eq!(at.bucket, "team-states");
         assert_eq!(at.state_key("dev"), "cfcr/prod/dev.json");
         assert_eq!(at.lock_key("dev"), "cfcr/prod/dev.lock");
+        assert_eq!(at.secrets_key("dev"), "cfcr/prod/dev.secrets.json");
         assert_eq!(
             S3Location::parse("s3://b-1").unwrap().state_key("e"),
             "e.json"
         );
         assert!(S3Location::parse("https://x/y").is_err());
-        assert!(S3Location::parse("s3://Upper/x").is_err());
+        for refused in [
+            "Upper",
+            "ab",
+            "a_b",
+            "-ab",
+            "ab.",
+            "a..b",
+            "10.0.0.1",
+            "xn--ab",
+            "ab--ol-s3",
+        ] {
+            assert!(
+                S3Location::parse(&format!("s3://{refused}/x")).is_err(),
+                "{refused}"
+            );
+        }
+        assert!(S3Location::parse("s3://my.team-states.2/x").is_ok());
     }
 }

@@ -3,16 +3,18 @@
 //! stemcell, the cloud config, the CFCR deploy, the add-ons errand — recording each step in the state
 //! so a re-run resumes at the step that failed. The teardown undoes it before `unpave`.
 
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
 
 use crate::config::{DirectorCredentials, DirectorNetwork};
+use crate::custody::Resolve;
 use crate::outputs;
 use crate::report;
 use crate::ssh::Bastion;
-use crate::state::{State, StateStore, Step, StepStatus};
+use crate::state::{Backend, State, StateStore, Step, StepStatus};
 use crate::templates::{RenderedFile, Templates};
 
 /// The bundle's directory in the bastion user's home.
@@ -116,8 +118,13 @@ fn archive(state: &State, files: &[RenderedFile]) -> anyhow::Result<Vec<u8>> {
     Ok(tar.into_inner()?)
 }
 
-/// Uploads the current bundle (cheap, and it may have changed since the last run).
-fn upload(state: &State, templates: &Templates, bastion: &Bastion) -> anyhow::Result<()> {
+/// Uploads the current bundle (cheap, and it may have changed since the last run); the files it
+/// uploaded.
+fn upload(
+    state: &State,
+    templates: &Templates,
+    bastion: &Bastion,
+) -> anyhow::Result<Vec<RenderedFile>> {
     let timeout = if state.bootstrap.steps.is_empty() {
         REACHABLE_TIMEOUT
     } else {
@@ -130,7 +137,65 @@ fn upload(state: &State, templates: &Templates, bastion: &Bastion) -> anyhow::Re
         "uploaded the bundle ({} files) to ~/{BUNDLE_DIR} on the bastion",
         files.len()
     ));
-    Ok(())
+    Ok(files)
+}
+
+/// The files of the bundle a step's result depends on, for the steps that run again when those
+/// change: `install-tools` (which tools, which refs), `deploy-bosh` (the director's arguments and
+/// the project's ops-files it names; the bosh-deployment ref is in install-tools.sh).
+fn inputs_of(step: Step) -> &'static [&'static str] {
+    match step {
+        Step::InstallTools => &["install-tools.sh"],
+        Step::DeployBosh => &[
+            "install-tools.sh",
+            "director-args.sh",
+            "ops-files/director-size-aws.yml",
+            "ops-files/imdsv2.yml",
+            "ops-files/director-tags.yml",
+        ],
+        _ => &[],
+    }
+}
+
+/// The digest of `step`'s inputs in `files`; `None` for a step that does not run again.
+fn inputs_digest(step: Step, files: &[RenderedFile]) -> Option<String> {
+    let names = inputs_of(step);
+    if names.is_empty() {
+        return None;
+    }
+    let mut all = Vec::new();
+    for file in files
+        .iter()
+        .filter(|f| names.iter().any(|n| f.path == Path::new(n)))
+    {
+        all.extend_from_slice(file.path.to_string_lossy().as_bytes());
+        all.push(0);
+        all.extend_from_slice(file.contents.as_bytes());
+        all.push(0);
+    }
+    Some(crate::custody::sha256(&all))
+}
+
+/// Why a step recorded as done must run again, if it must: its inputs changed (new tools or refs,
+/// another director stack: `create-env` updates the director custody's state describes), or the
+/// machine it ran on is another bastion than this one (what it installed is not there).
+fn run_again(state: &State, step: Step, files: &[RenderedFile]) -> Option<String> {
+    let progress = &state.bootstrap;
+    if let (Some(now), Some(then)) = (inputs_digest(step, files), progress.inputs.get(&step))
+        && &now != then
+    {
+        return Some("what it runs with changed".into());
+    }
+    let here = crate::custody::bastion_record(state);
+    match progress.ran_on.get(&step) {
+        Some(there) if step == Step::InstallTools && there.instance_id != here.instance_id => {
+            Some(format!(
+                "it ran on bastion {}, and this is {}",
+                there.instance_id, here.instance_id
+            ))
+        }
+        _ => None,
+    }
 }
 
 fn run_step(bastion: &Bastion, step: &'static str, args: &str) -> anyhow::Result<()> {
@@ -147,8 +212,15 @@ fn run_step(bastion: &Bastion, step: &'static str, args: &str) -> anyhow::Result
     }
 }
 
+/// Where the director's files are kept, and which copy wins when the bastion's differ.
+pub struct Custody<'a> {
+    pub backend: &'a Backend,
+    pub resolve: Resolve,
+}
+
 /// Runs every step not yet done, in order; each is recorded as started before it runs and done
-/// after it succeeds.
+/// after it succeeds. Before any step, the bastion's copies of the director's files are checked
+/// against custody's (restored to a new bastion), and after `create-env` they go into custody.
 /// With `director_only`, the cluster's steps are left out. The compatibility check comes first:
 /// nothing runs on the bastion when the hand-off cannot work.
 pub fn run(
@@ -156,6 +228,7 @@ pub fn run(
     templates: &Templates,
     bastion: &Bastion,
     director_only: bool,
+    custody: &Custody,
 ) -> anyhow::Result<()> {
     let state = store.snapshot();
     let bootstrap = &state.settings.bootstrap;
@@ -169,25 +242,49 @@ pub fn run(
             "hand-off: the cluster's VMs keep IMDSv1 (http_tokens optional) because {why}; cluster_http_tokens = \"required\" makes them IMDSv2 only (docs/compatibility.md)"
         ));
     }
-    upload(&state, templates, bastion)?;
+    let files = upload(&state, templates, bastion)?;
+    crate::custody::reconcile(store, custody.backend, bastion, custody.resolve)?;
     for step in Step::ALL {
         if director_only && step.deploys_the_cluster() {
             continue;
         }
-        if store.snapshot().bootstrap.done(step) {
-            report::note(&format!("bastion: {} already done", step.name()));
-            continue;
+        let now = store.snapshot();
+        if now.bootstrap.done(step) {
+            match run_again(&now, step, &files) {
+                Some(why) => report::note(&format!("bastion: {} again: {why}", step.name())),
+                None => {
+                    report::note(&format!("bastion: {} already done", step.name()));
+                    continue;
+                }
+            }
         }
         if step == Step::UploadStemcell {
-            upload_local_stemcell(&store.snapshot(), bastion)?;
+            upload_local_stemcell(&now, bastion)?;
         }
+        let on = crate::custody::bastion_record(&now);
         store.update(|s| {
             s.bootstrap.steps.insert(step, StepStatus::Started);
+            s.bootstrap.ran_on.insert(step, on);
             s.bootstrap.torn_down = false;
         })?;
-        run_step(bastion, step.name(), "")?;
+        let ran = run_step(bastion, step.name(), "");
+        // A failed create-env writes its state too: custody takes both files whatever happened.
+        if step == Step::DeployBosh {
+            crate::custody::collect(
+                store,
+                custody.backend,
+                bastion,
+                step.name(),
+                &crate::custody::FILES,
+            )?;
+        }
+        ran?;
+        let digest = inputs_digest(step, &files);
         store.update(|s| {
             s.bootstrap.steps.insert(step, StepStatus::Done);
+            if let Some(digest) = digest {
+                s.bootstrap.inputs.insert(step, digest);
+            }
         })?;
     }
     report::note(if director_only {
@@ -229,9 +326,11 @@ pub fn teardown(
     store: &StateStore,
     templates: &Templates,
     bastion: &Bastion,
+    custody: &Custody,
 ) -> anyhow::Result<()> {
     let state = store.snapshot();
     upload(&state, templates, bastion)?;
+    crate::custody::reconcile(store, custody.backend, bastion, custody.resolve)?;
     let progress = &state.bootstrap;
     let mut args = Vec::new();
     if progress.reached(Step::DeployKubernetes) {
@@ -240,7 +339,16 @@ pub fn teardown(
     if progress.done(Step::DeployBosh) {
         args.push("--clean-up");
     }
-    run_step(bastion, "teardown", &args.join(" "))?;
+    let ran = run_step(bastion, "teardown", &args.join(" "));
+    // delete-env writes the state it leaves (no VM, no disk) whether or not it succeeded.
+    crate::custody::collect(
+        store,
+        custody.backend,
+        bastion,
+        "teardown",
+        &crate::custody::FILES,
+    )?;
+    ran?;
     store.update(|s| s.bootstrap.torn_down = true)
 }
 

@@ -285,6 +285,32 @@ pub struct BootstrapArgs {
     /// stemcell for the cluster's line is at hand; see docs/compatibility.md).
     #[arg(long)]
     pub director_only: bool,
+    #[command(flatten)]
+    pub custody: CustodyArgs,
+}
+
+/// Which copy of the director's files wins when the bastion's differ from custody's
+/// (docs/bootstrap.md, "Custody").
+#[derive(Clone, Copy, Debug, Default, Args)]
+pub struct CustodyArgs {
+    /// The bastion's copies of the director's state and vars store are right (someone ran bosh
+    /// there by hand): take them into custody.
+    #[arg(long, conflicts_with = "restore_custody_copy")]
+    pub take_bastion_copy: bool,
+    /// Custody's copies of the director's state and vars store are right: put them back on the
+    /// bastion.
+    #[arg(long)]
+    pub restore_custody_copy: bool,
+}
+
+impl CustodyArgs {
+    pub fn resolve(self) -> crate::custody::Resolve {
+        match (self.take_bastion_copy, self.restore_custody_copy) {
+            (true, _) => crate::custody::Resolve::TakeBastions,
+            (_, true) => crate::custody::Resolve::RestoreCustodys,
+            _ => crate::custody::Resolve::Ask,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -298,6 +324,8 @@ pub struct PaveArgs {
     /// Do not ask before creating a new environment.
     #[arg(long, short = 'y')]
     pub yes: bool,
+    #[command(flatten)]
+    pub custody: CustodyArgs,
     // Last: the command's own flags come first in its help.
     #[command(flatten)]
     pub values: ConfigValues,
@@ -317,12 +345,15 @@ pub struct UnpaveArgs {
     /// Do not ask before deleting.
     #[arg(long, short = 'y')]
     pub yes: bool,
-    /// Skip deleting the deployment and director from the bastion (e.g. it is unreachable).
+    /// Do not try the teardown on the bastion: delete the director by the ids in custody's copy of
+    /// its state (as when the bastion cannot be reached).
     #[arg(long)]
     pub skip_teardown: bool,
     /// Terminate every instance left in the environment's VPC (BOSH VMs) instead of stopping.
     #[arg(long)]
     pub force: bool,
+    #[command(flatten)]
+    pub custody: CustodyArgs,
 }
 
 #[derive(Debug, Args)]

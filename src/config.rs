@@ -187,6 +187,10 @@ pub struct ConfigValues {
     /// command reads it; the global `--state` flag wins.
     #[arg(skip)]
     pub state: Option<String>,
+    /// The KMS key (id, alias or ARN) the objects of a state in S3 are encrypted with — the state,
+    /// its keys and the director's files in custody; S3's own keys (SSE-S3) without one.
+    #[arg(skip)]
+    pub state_kms_key: Option<String>,
 }
 
 impl ConfigValues {
@@ -277,6 +281,7 @@ impl ConfigValues {
             cfcr_stemcell_version: self.cfcr_stemcell_version.or(base.cfcr_stemcell_version),
             downloads_mirror: self.downloads_mirror.or(base.downloads_mirror),
             state: self.state.or(base.state),
+            state_kms_key: self.state_kms_key.or(base.state_kms_key),
         }
     }
 }

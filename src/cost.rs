@@ -13,6 +13,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::config::Settings;
+use crate::hand_off::HandOffMode;
 
 /// When the table's prices were taken, and from where.
 pub const PRICES_AS_OF: &str = "2026-11";
@@ -185,11 +186,12 @@ fn instance_types(settings: &Settings) -> BTreeSet<String> {
 /// The monthly cost of the environment as configured, everything running all month, priced by the
 /// Price List API when it answers within its budget, else by the table (a warning says why);
 /// `nat_gateway` says whether it has its own (not when an adopted private subnet gets out through
-/// the operator's).
+/// the operator's); `hand_off`, which of the director and the cluster run.
 pub async fn estimate(
     pricing: &aws_sdk_pricing::Client,
     settings: &Settings,
     nat_gateway: bool,
+    hand_off: HandOffMode,
 ) -> Estimate {
     let region = &settings.region;
     let read = tokio::time::timeout(
@@ -199,7 +201,7 @@ pub async fn estimate(
     .await;
     let why = match read {
         Ok(Ok(found)) if !found.prices.is_empty() => {
-            return priced(settings, nat_gateway, from_price_list(found));
+            return priced(settings, nat_gateway, hand_off, from_price_list(found));
         }
         Ok(Ok(_)) => format!("the AWS Price List API has no prices for {region}"),
         Ok(Err(e)) => format!(
@@ -216,7 +218,7 @@ pub async fn estimate(
         None => "the built-in price table has none either: the cost is unknown".to_string(),
     };
     crate::report::warning(&format!("cost: {why}; {instead}"));
-    priced(settings, nat_gateway, quote)
+    priced(settings, nat_gateway, hand_off, quote)
 }
 
 /// The Price List API's prices.
@@ -263,7 +265,7 @@ fn from_table(region: &str, why_not_api: &str) -> Quote {
 }
 
 /// The estimate of `settings`' environment with `quote`'s prices.
-fn priced(settings: &Settings, nat_gateway: bool, quote: Quote) -> Estimate {
+fn priced(settings: &Settings, nat_gateway: bool, hand_off: HandOffMode, quote: Quote) -> Estimate {
     let prices = &quote.prices;
     let hourly = |usd_an_hour: Option<f64>| usd_an_hour.map(|usd| round(usd * HOURS_A_MONTH));
     let instance = |kind: &str| prices.instances.get(kind).map(|usd| usd * HOURS_A_MONTH);
@@ -304,6 +306,8 @@ fn priced(settings: &Settings, nat_gateway: bool, quote: Quote) -> Estimate {
                 1.0,
                 BASTION_ROOT_GB,
             ),
+        ])
+        .chain((hand_off != HandOffMode::NoBootstrap).then(|| {
             vm(
                 format!(
                     "BOSH director ({}, {DIRECTOR_DISKS_GB} GB gp3)",
@@ -312,26 +316,35 @@ fn priced(settings: &Settings, nat_gateway: bool, quote: Quote) -> Estimate {
                 &boot.director_instance_type,
                 1.0,
                 DIRECTOR_DISKS_GB,
-            ),
-            vm(
-                format!(
-                    "1 Kubernetes master ({}, {MASTER_DISKS_GB} GB gp3)",
-                    boot.small_instance_type
-                ),
-                &boot.small_instance_type,
-                1.0,
-                MASTER_DISKS_GB,
-            ),
-            vm(
-                format!(
-                    "{} Kubernetes worker(s) ({}, {WORKER_DISKS_GB} GB gp3 each)",
-                    boot.worker_count, boot.small_highmem_instance_type
-                ),
-                &boot.small_highmem_instance_type,
-                workers,
-                WORKER_DISKS_GB,
-            ),
-        ])
+            )
+        }))
+        .chain(
+            (hand_off == HandOffMode::Full)
+                .then(|| {
+                    [
+                        vm(
+                            format!(
+                                "1 Kubernetes master ({}, {MASTER_DISKS_GB} GB gp3)",
+                                boot.small_instance_type
+                            ),
+                            &boot.small_instance_type,
+                            1.0,
+                            MASTER_DISKS_GB,
+                        ),
+                        vm(
+                            format!(
+                                "{} Kubernetes worker(s) ({}, {WORKER_DISKS_GB} GB gp3 each)",
+                                boot.worker_count, boot.small_highmem_instance_type
+                            ),
+                            &boot.small_highmem_instance_type,
+                            workers,
+                            WORKER_DISKS_GB,
+                        ),
+                    ]
+                })
+                .into_iter()
+                .flatten(),
+        )
         .collect();
     let total = lines
         .iter()
@@ -416,6 +429,7 @@ mod tests {
             priced(
                 &settings("us-east-1"),
                 nat,
+                HandOffMode::Full,
                 from_table("us-east-1", "offline"),
             )
         };
@@ -437,6 +451,18 @@ mod tests {
         let usd: Vec<f64> = e.lines.iter().map(|l| l.monthly_usd.unwrap()).collect();
         assert_eq!(usd, [18.25, 7.3, 8.23, 67.86, 9.99, 78.34]);
         assert!(e.per_gb.iter().all(|g| !g.contains("NAT")));
+        // What the mode runs: the director alone, or no hand-off at all.
+        let mode = |hand_off| {
+            let e = priced(
+                &settings("us-east-1"),
+                true,
+                hand_off,
+                from_table("us-east-1", "offline"),
+            );
+            e.lines.len()
+        };
+        assert_eq!(mode(HandOffMode::DirectorOnly), 5);
+        assert_eq!(mode(HandOffMode::NoBootstrap), 4);
     }
 
     #[test]
@@ -444,6 +470,7 @@ mod tests {
         let e = priced(
             &settings("eu-west-1"),
             true,
+            HandOffMode::Full,
             from_table("eu-west-1", "the AWS Price List API did not answer"),
         );
         assert!(e.lines.iter().all(|l| l.monthly_usd.is_none()));
@@ -460,7 +487,7 @@ mod tests {
     fn an_unpriced_line_leaves_the_total_unknown() {
         let mut quote = from_table("us-east-1", "offline");
         quote.prices.instances.remove("t3.medium");
-        let e = priced(&settings("us-east-1"), true, quote);
+        let e = priced(&settings("us-east-1"), true, HandOffMode::Full, quote);
         assert_eq!(e.lines[6].monthly_usd, None);
         assert_eq!(e.total_monthly_usd, None);
         let text = e.text();

@@ -63,6 +63,14 @@ fn ed25519(comment: &str) -> anyhow::Result<KeyMaterial> {
     )
 }
 
+/// A public key's SHA-256 fingerprint as OpenSSH prints it (`SHA256:...`); empty for a key that
+/// does not parse (a recovered state has none).
+pub fn fingerprint(public_key: &str) -> String {
+    ssh_key::PublicKey::from_openssh(public_key)
+        .map(|key| key.fingerprint(ssh_key::HashAlg::Sha256).to_string())
+        .unwrap_or_default()
+}
+
 /// 16 random bytes, URL-safe base64 without padding: 22 characters.
 pub fn cluster_tag() -> String {
     let mut bytes = [0u8; 16];

@@ -32,6 +32,43 @@ fn tagged_for(cluster_tag: &str, key: &str, value: Option<&str>) -> bool {
         || key == format!("kubernetes.io/cluster/{cluster_tag}")
 }
 
+/// The cluster's VMs left in the VPC — carrying its cluster tag, which kubo's AWS ops-file gives the
+/// deployment — when the director that made them was deleted without its deployment (the bastion
+/// could not run the teardown): terminated, and waited for, before their disks are deleted.
+async fn terminate_cluster_vms(ctx: &Ctx, vpc_id: &str, cluster_tag: &str) -> anyhow::Result<()> {
+    let scope = Filter::builder().name("vpc-id").values(vpc_id).build();
+    let found = instances_matching(
+        ctx,
+        vec![
+            scope,
+            cluster_tag_filters(cluster_tag)[0].clone(),
+            not_terminated(),
+        ],
+    )
+    .await?;
+    let ids: Vec<String> = found
+        .iter()
+        // Matched here too: the emulator used in tests does not filter by VPC or tag.
+        .filter(|i| i.vpc_id() == Some(vpc_id))
+        .filter(|i| {
+            i.tags()
+                .iter()
+                .any(|t| t.key() == Some(CLUSTER_TAG) && t.value() == Some(cluster_tag))
+        })
+        .filter(|i| {
+            !matches!(
+                i.state().and_then(|s| s.name()),
+                Some(InstanceStateName::Terminated | InstanceStateName::ShuttingDown)
+            )
+        })
+        .filter_map(|i| i.instance_id().map(str::to_string))
+        .collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    terminate(ctx, &ids).await
+}
+
 /// Deletes the load balancers, volumes and security groups Kubernetes created for the cluster.
 pub async fn delete_kubernetes_resources(ctx: &Ctx) -> anyhow::Result<()> {
     let cluster_tag = ctx.state.snapshot().cluster_tag;
@@ -79,6 +116,7 @@ pub async fn delete_kubernetes_resources(ctx: &Ctx) -> anyhow::Result<()> {
         }
     }
 
+    terminate_cluster_vms(ctx, &vpc_id, &cluster_tag).await?;
     let ec2 = &ctx.aws.ec2;
     // Volumes stay attached, and groups referenced, until the instances using them are gone.
     let releasing = Policy::releasing();

@@ -12,7 +12,7 @@ use aws_sdk_ec2::types::{Filter, InstanceType};
 use crate::aws::retry::AwsError;
 use crate::aws::{self, Policy};
 use crate::config::BootstrapSettings;
-use crate::preflight::HandOffMode;
+use crate::hand_off::HandOffMode;
 use crate::resources::{Ctx, Key};
 use crate::state::{BootstrapProgress, Step};
 

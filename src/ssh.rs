@@ -113,6 +113,11 @@ impl Target {
     }
 }
 
+/// The bastion did not accept a connection in time (not a wrong host key: that is refused at once).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Unreachable(String);
+
 /// A verified way to run commands on the bastion.
 pub struct Bastion {
     target: Target,
@@ -198,13 +203,14 @@ impl Bastion {
                 return Ok(());
             };
             if started.elapsed() >= timeout {
-                bail!(
+                return Err(Unreachable(format!(
                     "cannot reach the bastion at {} as {} after {} ({}). A new bastion may still be booting: run `cfcr-aws bootstrap` later. Otherwise check that ssh_allowed_cidrs admits this machine's public address, pass --bastion-address if you reach it another way, or pave with --no-bootstrap and hand off later",
                     self.address(),
                     self.target.user,
                     report::human(started.elapsed()),
                     stderr.trim()
-                );
+                ))
+                .into());
             }
             // Plain and JSON output have no spinner: a line at the start and every half minute.
             if Instant::now() >= next_note {
@@ -266,15 +272,27 @@ impl Bastion {
         Ok(())
     }
 
+    /// Writes `bytes` to `path` (relative to the login's home) on the bastion, mode 0600.
+    pub fn upload_bytes(&self, bytes: &[u8], path: &str) -> anyhow::Result<()> {
+        self.upload_from(bytes, path)
+    }
+
     /// Streams a file to `path` (relative to the login's home) on the bastion, mode 0600.
-    pub fn upload_file(&self, mut file: std::fs::File, path: &str) -> anyhow::Result<()> {
+    pub fn upload_file(&self, file: std::fs::File, path: &str) -> anyhow::Result<()> {
+        self.upload_from(file, path)
+    }
+
+    fn upload_from(&self, mut source: impl std::io::Read, path: &str) -> anyhow::Result<()> {
         let mut child = self
             .command(false)
-            .arg(format!("umask 077 && cat > \"$HOME/{path}\""))
+            // Written beside, then renamed: a cut connection leaves no half file.
+            .arg(format!(
+                "umask 077 && cat > \"$HOME/{path}.part\" && mv -f \"$HOME/{path}.part\" \"$HOME/{path}\""
+            ))
             .stdin(Stdio::piped())
             .spawn()
             .context("running ssh")?;
-        std::io::copy(&mut file, &mut child.stdin.take().expect("piped"))
+        std::io::copy(&mut source, &mut child.stdin.take().expect("piped"))
             .with_context(|| format!("sending {path}"))?;
         let status = child.wait()?;
         if !status.success() {

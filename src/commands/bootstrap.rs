@@ -5,9 +5,11 @@ use minijinja::context;
 
 use crate::bootstrap;
 use crate::cli::{BootstrapArgs, GlobalArgs, KubeconfigArgs, RenderArgs, SshArgs};
+use crate::director::Director;
 use crate::files::{parent_of, private_dir, refuse_symlink, write_private};
 use crate::report;
-use crate::ssh::{Bastion, Target};
+use crate::resources::Ctx;
+use crate::ssh::{Bastion, Target, Unreachable};
 use crate::state::{self, State, StateStore};
 use crate::templates::Templates;
 
@@ -35,6 +37,7 @@ pub fn hand_off(
     global: &GlobalArgs,
     store: &StateStore,
     director_only: bool,
+    custody: &bootstrap::Custody,
 ) -> anyhow::Result<()> {
     let state = store.snapshot();
     let unfinished: Vec<String> = state
@@ -58,17 +61,51 @@ pub fn hand_off(
         &templates(global)?,
         &bastion(global, &state)?,
         director_only,
+        custody,
     )
 }
 
-/// The bastion part of `unpave`.
-pub fn teardown(global: &GlobalArgs, store: &StateStore) -> anyhow::Result<()> {
-    let state = store.snapshot();
+/// The bastion part of `unpave`: the teardown there. When the bastion cannot run it (it is gone or
+/// unreachable, or `skip` says not to try), the director is deleted by the ids in custody's copy of
+/// its state instead, so that nothing it made is left.
+pub async fn teardown(
+    global: &GlobalArgs,
+    ctx: &Ctx,
+    custody: &bootstrap::Custody<'_>,
+    skip: bool,
+) -> anyhow::Result<()> {
+    let state = ctx.state.snapshot();
     if !bootstrap::needs_teardown(&state) {
         return Ok(());
     }
-    bootstrap::teardown(store, &templates(global)?, &bastion(global, &state)?)
-        .context("tearing down on the bastion (pass --skip-teardown to go on without it)")
+    if skip {
+        report::note("not trying the teardown on the bastion (--skip-teardown)");
+    } else {
+        let torn = bootstrap::teardown(
+            &ctx.state,
+            &templates(global)?,
+            &bastion(global, &state)?,
+            custody,
+        );
+        match torn {
+            Ok(()) => return Ok(()),
+            Err(e) if e.is::<Unreachable>() => report::warning(&format!(
+                "{e:#}; deleting the director by the ids in custody's copy of its state instead"
+            )),
+            Err(e) => return Err(e).context("tearing down on the bastion"),
+        }
+    }
+    let Some(bytes) =
+        crate::custody::read(custody.backend, &state, crate::custody::DIRECTOR_STATE)?
+    else {
+        bail!(
+            "the director's state is not in custody ({}), so the director cannot be deleted without the bastion: make the bastion reachable and run unpave again, or delete the director's VM and disk yourself and pass --force",
+            custody.backend.custody_place(&state.env)
+        );
+    };
+    let director = Director::parse(&bytes)?;
+    crate::director::delete(&ctx.aws, &director).await?;
+    ctx.state.update(|s| s.bootstrap.torn_down = true)
 }
 
 pub async fn run(global: &GlobalArgs, args: BootstrapArgs) -> anyhow::Result<()> {
@@ -77,7 +114,11 @@ pub async fn run(global: &GlobalArgs, args: BootstrapArgs) -> anyhow::Result<()>
     let _lock = backend.lock(&env, "bootstrap").await?;
     let loaded = super::existing_state(&backend, &env).await?;
     let store = backend.open(&env, loaded);
-    hand_off(global, &store, args.director_only)
+    let custody = bootstrap::Custody {
+        backend: &backend,
+        resolve: args.custody.resolve(),
+    };
+    hand_off(global, &store, args.director_only, &custody)
 }
 
 pub async fn render(global: &GlobalArgs, args: RenderArgs) -> anyhow::Result<()> {

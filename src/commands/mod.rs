@@ -195,9 +195,11 @@ async fn backend_at(global: &GlobalArgs, location: Option<&str>) -> anyhow::Resu
             .region
             .unwrap_or_else(|| "us-east-1".to_string()),
     };
+    let kms_key = config_file(global)?.state_kms_key;
     let store = S3Store {
         client: crate::aws::s3_client(&region, global.endpoint_url.as_deref()).await?,
         location: location.clone(),
+        kms_key: kms_key.clone(),
     };
     let err = match store.bucket_exists(&region).await {
         Ok(exists) => {
@@ -214,6 +216,7 @@ async fn backend_at(global: &GlobalArgs, location: Option<&str>) -> anyhow::Resu
     let store = S3Store {
         client: crate::aws::s3_client(&bucket_region, global.endpoint_url.as_deref()).await?,
         location,
+        kms_key,
     };
     let exists = store.bucket_exists(&bucket_region).await?;
     Backend::remote(store, exists, false, &bucket_region)

@@ -4,7 +4,8 @@ use std::collections::BTreeSet;
 
 use crate::cli::{GlobalArgs, PaveArgs};
 use crate::config::Settings;
-use crate::preflight::{self, HandOffMode, PreflightFailed};
+use crate::hand_off::HandOffMode;
+use crate::preflight::{self, PreflightFailed};
 use crate::resources::{Ctx, Key, PrivateEgress, inventory};
 use crate::state::{Origin, SCHEMA_VERSION, State};
 use crate::{graph, keys, network, refresh, report};
@@ -171,8 +172,17 @@ pub async fn run(global: &GlobalArgs, args: PaveArgs) -> anyhow::Result<()> {
         outputs["bosh_bastion_ip"].as_str().unwrap_or("?"),
         outputs["master_lb_ip_address"].as_str().unwrap_or("?"),
     ));
+    let custody = crate::bootstrap::Custody {
+        backend: &backend,
+        resolve: args.custody.resolve(),
+    };
     match hand_off {
         HandOffMode::NoBootstrap => Ok(()),
-        mode => super::bootstrap::hand_off(global, &ctx.state, mode == HandOffMode::DirectorOnly),
+        mode => super::bootstrap::hand_off(
+            global,
+            &ctx.state,
+            mode == HandOffMode::DirectorOnly,
+            &custody,
+        ),
     }
 }

@@ -5,7 +5,8 @@ use anyhow::bail;
 use serde_json::{Value, json};
 
 use crate::cli::{GlobalArgs, PlanArgs};
-use crate::preflight::{self, HandOffMode, PreflightFailed};
+use crate::hand_off::HandOffMode;
+use crate::preflight::{self, PreflightFailed};
 use crate::refresh;
 use crate::resources::{Ctx, Health, Key, PrivateEgress, inventory};
 use crate::state::Origin;
@@ -96,7 +97,7 @@ pub async fn run(global: &GlobalArgs, args: PlanArgs) -> anyhow::Result<()> {
             return anyhow::Ok(None);
         }
         Ok(Some(
-            crate::cost::estimate(&ctx.aws.pricing, &ctx.settings, own_nat).await,
+            crate::cost::estimate(&ctx.aws.pricing, &ctx.settings, own_nat, hand_off).await,
         ))
     };
     let steps = async {

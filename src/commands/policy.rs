@@ -76,6 +76,7 @@ async fn read_state(
         let store = S3Store {
             client: crate::aws::s3_client(&region, global.endpoint_url.as_deref()).await?,
             location: location.clone(),
+            kms_key: None,
         };
         Backend::S3(store).load(env).await
     };

@@ -1,9 +1,10 @@
 //! `cfcr-aws status`: every resource in the state and how AWS has it now.
 
 use crate::cli::{EnvArgs, GlobalArgs};
+use crate::director::Director;
 use crate::refresh;
 use crate::resources::{Ctx, Health, inventory};
-use crate::state::Origin;
+use crate::state::{Origin, Step};
 
 pub async fn run(global: &GlobalArgs, args: EnvArgs) -> anyhow::Result<()> {
     let env = super::environment(global, &args)?;
@@ -17,6 +18,7 @@ pub async fn run(global: &GlobalArgs, args: EnvArgs) -> anyhow::Result<()> {
         state: backend.open(&env, loaded),
         templates: crate::templates::Templates::new(global.templates.as_deref())?,
     };
+    let director = director(&ctx, &backend).await?;
     let resources = inventory(&ctx.settings, ctx.state.snapshot().private_egress);
     let seen = refresh::observe(&ctx, &resources).await?;
     let health = refresh::health(&ctx, &resources, &seen).await?;
@@ -62,10 +64,66 @@ pub async fn run(global: &GlobalArgs, args: EnvArgs) -> anyhow::Result<()> {
             w2 = widths[2]
         )?;
     }
+    for line in &director.lines {
+        super::outln!("{line}")?;
+    }
     // Documented: 2 when anything is missing, changed or incomplete (pave would act), like plan's
-    // --detailed-exitcode.
-    if drift {
+    // --detailed-exitcode; or when the director and custody disagree.
+    if drift || director.disagrees {
         return Err(super::ChangesPending.into());
     }
     Ok(())
+}
+
+/// What `status` says of the BOSH director: what custody holds (when, by which step), and whether
+/// AWS still has the VM and disks custody's copy of its state names.
+struct DirectorStatus {
+    lines: Vec<String>,
+    /// The director and custody disagree: the operator has something to do.
+    disagrees: bool,
+}
+
+async fn director(ctx: &Ctx, backend: &crate::state::Backend) -> anyhow::Result<DirectorStatus> {
+    let state = ctx.state.snapshot();
+    let held = &state.bootstrap.custody;
+    let place = backend.custody_place(&state.env);
+    let mut lines = Vec::new();
+    if held.is_empty() {
+        if state.bootstrap.reached(Step::DeployBosh) {
+            lines.push(format!(
+                "director: custody holds none of its files ({place}); the next `cfcr-aws bootstrap` takes them from the bastion"
+            ));
+        }
+        return Ok(DirectorStatus {
+            lines,
+            disagrees: false,
+        });
+    }
+    for (name, record) in held {
+        lines.push(format!(
+            "director: {name} in custody ({place}): {} bytes, SHA-256 {}, written {} by {} on {}",
+            record.size, record.sha256, record.written_at, record.step, record.bastion
+        ));
+    }
+    let Some(bytes) = crate::custody::read(backend, &state, crate::custody::DIRECTOR_STATE)? else {
+        return Ok(DirectorStatus {
+            lines,
+            disagrees: false,
+        });
+    };
+    let ids = Director::parse(&bytes)?;
+    let mut disagrees = false;
+    if ids.is_empty() {
+        lines.push("director: custody's state names no VM or disk (deleted)".into());
+    }
+    for (what, id, present) in crate::director::observe(&ctx.aws, &ids).await? {
+        let verdict = if present {
+            "present"
+        } else {
+            disagrees = true;
+            "missing: custody's state names it but AWS has none; if the director was deleted by hand, `cfcr-aws bootstrap` creates it again from custody's state (create-env notices the VM is gone)"
+        };
+        lines.push(format!("director: {what} {id}: {verdict}"));
+    }
+    Ok(DirectorStatus { lines, disagrees })
 }

@@ -46,11 +46,11 @@ pub async fn run(global: &GlobalArgs, args: UnpaveArgs) -> anyhow::Result<()> {
         state: store,
         templates: crate::templates::Templates::new(global.templates.as_deref())?,
     };
-    if args.skip_teardown {
-        report::note("skipping the teardown on the bastion (--skip-teardown)");
-    } else {
-        super::bootstrap::teardown(global, &ctx.state)?;
-    }
+    let custody = crate::bootstrap::Custody {
+        backend: &backend,
+        resolve: args.custody.resolve(),
+    };
+    super::bootstrap::teardown(global, &ctx, &custody, args.skip_teardown).await?;
     if ctx
         .state
         .snapshot()
@@ -70,6 +70,7 @@ pub async fn run(global: &GlobalArgs, args: UnpaveArgs) -> anyhow::Result<()> {
         );
     }
     sweep(&ctx).await?;
+    backend.custody_remove(&env, &crate::custody::FILES).await?;
     ctx.state.remove()?;
     lock.remove_file()?;
     report::note(&format!("environment {env:?} is gone"));

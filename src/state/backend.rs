@@ -59,6 +59,11 @@ impl Lock {
 #[error("{0}")]
 pub struct UnlockRefused(String);
 
+/// The local directory of an environment's director files in custody.
+fn custody_dir(dir: &std::path::Path, env: &str) -> PathBuf {
+    dir.join(format!("{env}.director"))
+}
+
 /// 16 hex digits: enough to name a lock, short enough to type.
 fn lock_id() -> String {
     format!("{:016x}", fastrand::u64(..))
@@ -203,6 +208,89 @@ impl Backend {
                 Ok(store)
             }
             (_, None) => bail!("a state is created only under a lock, which makes the bucket"),
+        }
+    }
+
+    /// A file of the director's `bosh create-env` (its state, its vars store) in custody: locally
+    /// `<dir>/<env>.director/NAME`, in S3 `<prefix>/<env>.director/NAME`. `None` when there is
+    /// none.
+    pub async fn custody_read(&self, env: &str, name: &str) -> anyhow::Result<Option<Vec<u8>>> {
+        match (self, self.bucket()) {
+            (Backend::Local { dir }, _) => {
+                let path = custody_dir(dir, env).join(name);
+                crate::files::refuse_symlink(&path)?;
+                match std::fs::read(&path) {
+                    Ok(bytes) => Ok(Some(bytes)),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                    Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+                }
+            }
+            (_, Some(store)) => Ok(store
+                .get(&store.location.custody_key(env, name))
+                .await?
+                .map(|(bytes, _)| bytes)),
+            (_, None) => Ok(None),
+        }
+    }
+
+    /// Writes a file into custody: atomically and privately (a 0600 file in a 0700 directory; an
+    /// encrypted object, versioned by the bucket).
+    pub async fn custody_write(&self, env: &str, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
+        match (self, self.made_bucket().await?) {
+            (Backend::Local { dir }, _) => {
+                let custody = custody_dir(dir, env);
+                crate::files::private_dir(&custody)?;
+                crate::files::write_private(&custody.join(name), bytes)
+            }
+            (_, Some(store)) => {
+                store
+                    .put_private(&store.location.custody_key(env, name), bytes.to_vec())
+                    .await
+            }
+            (_, None) => bail!("custody is written only under a lock, which makes the bucket"),
+        }
+    }
+
+    /// Removes the files custody holds for `names` (the environment is gone; a bucket keeps their
+    /// versions).
+    pub async fn custody_remove(&self, env: &str, names: &[&str]) -> anyhow::Result<()> {
+        match (self, self.bucket()) {
+            (Backend::Local { dir }, _) => {
+                let custody = custody_dir(dir, env);
+                for name in names {
+                    match std::fs::remove_file(custody.join(name)) {
+                        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                            return Err(e).with_context(|| format!("removing {name} from custody"));
+                        }
+                        _ => {}
+                    }
+                }
+                match std::fs::remove_dir(&custody) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                        Err(e).with_context(|| format!("removing {}", custody.display()))
+                    }
+                    _ => Ok(()),
+                }
+            }
+            (_, Some(store)) => {
+                for name in names {
+                    store
+                        .delete_now(&store.location.custody_key(env, name))
+                        .await?;
+                }
+                Ok(())
+            }
+            (_, None) => Ok(()),
+        }
+    }
+
+    /// Where custody keeps an environment's director files, for messages.
+    pub fn custody_place(&self, env: &str) -> String {
+        match self {
+            Backend::Local { dir } => custody_dir(dir, env).display().to_string(),
+            Backend::S3(store) | Backend::NewBucket { store, .. } => {
+                store.address(&store.location.custody_key(env, ""))
+            }
         }
     }
 

@@ -236,9 +236,42 @@ pub enum StepStatus {
 pub struct BootstrapProgress {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub steps: BTreeMap<Step, StepStatus>,
+    /// The bastion each step ran on: a step of the machine's own (its tools) is run again on
+    /// another one.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub ran_on: BTreeMap<Step, BastionRecord>,
+    /// What custody holds of the director's files, as it was last written, by file name: a copy
+    /// that went missing or changed is noticed.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub custody: BTreeMap<String, Held>,
+    /// The digest of what a step last ran with, for the steps whose inputs can change after they
+    /// ran (`install-tools`: the tools and refs; `deploy-bosh`: the director's arguments and
+    /// ops-files): other inputs run it again (for the director, an update of the same one).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub inputs: BTreeMap<Step, String>,
     /// The bastion's teardown (deployment, director) has completed during an unpave.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub torn_down: bool,
+}
+
+/// A bastion: its instance, and the host key it answered with.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BastionRecord {
+    pub instance_id: String,
+    /// The SSH host key's SHA-256 fingerprint, as OpenSSH prints it.
+    pub host_key: String,
+}
+
+/// One file in custody: its SHA-256, size, when it was written, by which step and on which
+/// bastion.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Held {
+    pub sha256: String,
+    pub size: u64,
+    /// RFC 3339, UTC.
+    pub written_at: String,
+    pub step: String,
+    pub bastion: String,
 }
 
 impl BootstrapProgress {

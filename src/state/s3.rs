@@ -62,6 +62,11 @@ impl S3Location {
     pub(super) fn secrets_key(&self, env: &str) -> String {
         self.key(&secrets_name(env))
     }
+
+    /// A file of the director's in custody, beside the state.
+    pub(super) fn custody_key(&self, env: &str, name: &str) -> String {
+        self.key(&format!("{env}.director/{name}"))
+    }
 }
 
 /// What S3's naming rules for general purpose buckets say against `name`, if anything.
@@ -112,6 +117,8 @@ pub(super) fn secrets_name(env: &str) -> String {
 pub struct S3Store {
     pub client: aws_sdk_s3::Client,
     pub location: S3Location,
+    /// The KMS key every object is encrypted with (`state_kms_key`); S3's own keys without one.
+    pub kms_key: Option<String>,
 }
 
 /// The holder of a remote lock, as stored in the lock object.
@@ -360,12 +367,11 @@ impl S3Store {
     ) -> Result<Option<String>, AwsError> {
         let client = &self.client;
         let written = aws::call("PutObject", &Policy::standard(), || {
-            let request = client
-                .put_object()
+            let request = self
+                .encrypted(client.put_object(), encrypt)
                 .bucket(&self.location.bucket)
                 .key(key)
                 .content_type("application/json")
-                .set_server_side_encryption(encrypt.then_some(ServerSideEncryption::Aes256))
                 .body(ByteStream::from(bytes.clone()));
             match version {
                 Some(etag) => request.if_match(etag),
@@ -382,6 +388,52 @@ impl S3Store {
             },
             Err(e) => Err(e),
         }
+    }
+
+    /// A PUT encrypted at rest, with the configured KMS key or S3's own (SSE-S3).
+    fn encrypted(
+        &self,
+        put: aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder,
+        encrypt: bool,
+    ) -> aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder {
+        match (encrypt, &self.kms_key) {
+            (false, _) => put,
+            (true, None) => put.server_side_encryption(ServerSideEncryption::Aes256),
+            (true, Some(key)) => put
+                .server_side_encryption(ServerSideEncryption::AwsKms)
+                .ssekms_key_id(key),
+        }
+    }
+
+    /// Writes a file of the director's custody: encrypted at rest, not conditional (the
+    /// environment's lock is held), each write a version the bucket keeps.
+    pub(super) async fn put_private(&self, key: &str, bytes: Vec<u8>) -> anyhow::Result<()> {
+        let client = &self.client;
+        aws::call("PutObject", &Policy::standard(), || {
+            self.encrypted(client.put_object(), true)
+                .bucket(&self.location.bucket)
+                .key(key)
+                .body(ByteStream::from(bytes.clone()))
+                .send()
+        })
+        .await
+        .with_context(|| format!("writing {}", self.address(key)))?;
+        Ok(())
+    }
+
+    /// Deletes an object, from async code.
+    pub(super) async fn delete_now(&self, key: &str) -> anyhow::Result<()> {
+        let client = &self.client;
+        aws::call("DeleteObject", &Policy::standard(), || {
+            client
+                .delete_object()
+                .bucket(&self.location.bucket)
+                .key(key)
+                .send()
+        })
+        .await
+        .with_context(|| format!("deleting {}", self.address(key)))?;
+        Ok(())
     }
 
     /// Writes a state or its keys (encrypted: the state names every resource, the keys are

@@ -234,8 +234,43 @@ impl FakeBastion {
         )
     }
 
+    /// For an environment whose state is in S3 at `url` (`s3://BUCKET/PREFIX`): its keys are read
+    /// from the keys object beside the state.
+    pub async fn start_for_state(env: &Env, url: &str) -> FakeBastion {
+        let (bucket, prefix) = url
+            .strip_prefix("s3://")
+            .and_then(|rest| rest.split_once('/'))
+            .expect("an s3://BUCKET/PREFIX address");
+        let out = aws()
+            .await
+            .s3
+            .get_object()
+            .bucket(bucket)
+            .key(format!("{prefix}/{}.secrets.json", env.prefix))
+            .send()
+            .await
+            .unwrap();
+        let keys: Value =
+            serde_json::from_slice(&out.body.collect().await.unwrap().to_vec()).unwrap();
+        FakeBastion::start_keys(
+            keys["bastion_host_key"]["private_key"].as_str().unwrap(),
+            keys["deployer_key"]["public_key"].as_str().unwrap(),
+            &["bosh", "credhub", "kubectl", "git", "sudo"],
+        )
+    }
+
     /// With stand-ins for `tools` only: what is left out, the bundle must install.
     pub fn start_with(env: &Env, host_key: &str, tools: &[&str]) -> FakeBastion {
+        let state = env.state();
+        FakeBastion::start_keys(
+            host_key,
+            state["deployer_key"]["public_key"].as_str().unwrap(),
+            tools,
+        )
+    }
+
+    /// The server with `host_key`, letting in `deployer_public_key`, with stand-ins for `tools`.
+    pub fn start_keys(host_key: &str, deployer_public_key: &str, tools: &[&str]) -> FakeBastion {
         let sshd = Path::new("/usr/sbin/sshd");
         assert!(
             sshd.exists(),
@@ -259,11 +294,7 @@ impl FakeBastion {
             std::os::unix::fs::symlink(&stand_in, dir.join(tool)).unwrap();
         }
         write_0600(&root.join("host_key"), host_key);
-        let state = env.state();
-        write_0600(
-            &root.join("authorized_keys"),
-            state["deployer_key"]["public_key"].as_str().unwrap(),
-        );
+        write_0600(&root.join("authorized_keys"), deployer_public_key);
         let port = free_port();
         let user = current_user();
         let config = format!(

@@ -212,8 +212,14 @@ pub struct Paved {
     pub cluster_tag: Option<String>,
 }
 
-/// The policy document for the environment `settings` describes, with its state at `state`.
-pub fn document(settings: &Settings, state: Option<&S3Location>, paved: &Paved) -> Value {
+/// The policy document for the environment `settings` describes, with its state at `state`
+/// (encrypted with `state_kms_key`, when the config names one).
+pub fn document(
+    settings: &Settings,
+    state: Option<&S3Location>,
+    state_kms_key: Option<&str>,
+    paved: &Paved,
+) -> Value {
     let (region, env) = (&settings.region, &settings.prefix);
     let ec2 = |kind: &str| format!("arn:aws:ec2:{region}:*:{kind}/*");
     let ec2_kinds = |kinds: &[&str]| json!(kinds.iter().map(|k| ec2(k)).collect::<Vec<_>>());
@@ -355,6 +361,20 @@ pub fn document(settings: &Settings, state: Option<&S3Location>, paved: &Paved) 
         };
         statements.push(statement("StateBucket", S3_BUCKET, json!(bucket), None));
         statements.push(statement("StateAndLock", S3_OBJECTS, json!(objects), None));
+        if let Some(key) = state_kms_key {
+            // A key ARN is named exactly; an id or alias can only be matched within the region.
+            let key_arn = if key.starts_with("arn:") {
+                key.to_string()
+            } else {
+                format!("arn:aws:kms:{region}:*:key/*")
+            };
+            statements.push(statement(
+                "StateEncryptionKey",
+                &["kms:Decrypt", "kms:GenerateDataKey"],
+                json!(key_arn),
+                None,
+            ));
+        }
     }
     json!({"Version": "2012-10-17", "Statement": statements})
 }
@@ -401,7 +421,7 @@ mod tests {
     #[test]
     fn no_wildcard_actions_and_everything_scoped_to_the_environment() {
         let state = S3Location::parse("s3://team/cfcr").unwrap();
-        let doc = document(&settings(), Some(&state), &Paved::default());
+        let doc = document(&settings(), Some(&state), None, &Paved::default());
         for action in actions(&doc) {
             assert!(!action.contains('*'), "{action}");
         }
@@ -420,7 +440,7 @@ mod tests {
 
     #[test]
     fn unpaves_untagged_deletes_wait_for_the_values_the_state_names() {
-        let before = document(&settings(), None, &Paved::default());
+        let before = document(&settings(), None, None, &Paved::default());
         for sid in [
             "RemoveKubernetesLeftovers",
             "RemoveKubernetesLoadBalancers",
@@ -433,7 +453,7 @@ mod tests {
             vpc_id: Some("vpc-0123456789abcdef0".into()),
             cluster_tag: Some("XPScaU_vGt8FNLBEhqdoiw".into()),
         };
-        let text = document(&settings(), None, &paved).to_string();
+        let text = document(&settings(), None, None, &paved).to_string();
         assert!(
             text.contains(
                 r#"{"StringEquals":{"aws:ResourceTag/KubernetesCluster":"XPScaU_vGt8FNLBEhqdoiw"}}"#

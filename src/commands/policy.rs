@@ -27,7 +27,9 @@ pub async fn run(global: &GlobalArgs, args: PolicyArgs) -> anyhow::Result<()> {
         // Empty in a state recovered without one.
         cluster_tag: state.map(|s| s.cluster_tag).filter(|tag| !tag.is_empty()),
     };
-    let document = crate::policy::document(&settings, location.as_ref(), &paved);
+    let kms_key = super::config_file(global)?.state_kms_key;
+    let document =
+        crate::policy::document(&settings, location.as_ref(), kms_key.as_deref(), &paved);
     let mut left_out = Vec::new();
     if paved.cluster_tag.is_none() {
         left_out.push("of what Kubernetes made (scoped to the cluster tag's value)");

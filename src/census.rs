@@ -500,10 +500,12 @@ async fn load_balancer_tags(
         )
     };
     match ask(names.to_vec()).await {
-        Err(e) if e.is(aws::ErrorClass::NotFound) && names.len() > 1 => {
+        Err(e) if e.is(aws::ErrorClass::NotFound) => {
             let mut all = Vec::new();
-            for name in names {
-                all.extend(aws::absent_ok(ask(vec![name.clone()]).await)?.unwrap_or_default());
+            if names.len() > 1 {
+                for name in names {
+                    all.extend(aws::absent_ok(ask(vec![name.clone()]).await)?.unwrap_or_default());
+                }
             }
             Ok(all)
         }

@@ -8,7 +8,7 @@
 pub enum Shell {
     /// `export NAME='value'`.
     Bash,
-    /// As bash.
+    /// `export NAME='value'`, as bash.
     Zsh,
     /// `set -gx NAME 'value'`.
     Fish,

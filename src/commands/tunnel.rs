@@ -225,10 +225,16 @@ fn background(env: &str, bastion: &Bastion, dir: &Path, port: u16) -> anyhow::Re
         bastion: bastion.address(),
         started_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
     };
-    write_private(
+    let recorded = write_private(
         &dir.join(RECORD),
         &serde_json::to_vec_pretty(&record).expect("a record serialises"),
-    )?;
+    );
+    if let Err(e) = recorded {
+        // Unrecorded, nothing could find it to stop it.
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(e);
+    }
     let started = Instant::now();
     let _shown = report::activity(format!(
         "opening the tunnel through the bastion at {}",

@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::config::ConfigValues;
 use crate::outputs::Format;
 use crate::report::LogFormat;
+use crate::shells::Shell;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -124,6 +125,18 @@ pub enum Command {
     /// Write a kubeconfig for the cluster (credentials read from CredHub through the bastion).
     #[command(after_help = "Example:\n  cfcr-aws kubeconfig --env my-env --out ~/.kube/cfcr")]
     Kubeconfig(KubeconfigArgs),
+    /// The variables that point the bosh and credhub CLIs at the director from this machine,
+    /// through the tunnel (read from custody: no SSH).
+    #[command(
+        after_help = "Examples:\n  eval \"$(cfcr-aws print-env --env my-env)\"\n  cfcr-aws print-env --env my-env --shell fish | source\n  cfcr-aws print-env --env my-env --shell powershell | Invoke-Expression"
+    )]
+    PrintEnv(PrintEnvArgs),
+    /// A SOCKS5 proxy on a loopback port into the private network, through the bastion with its
+    /// pinned host key (OpenSSH -D): what print-env's BOSH_ALL_PROXY and CREDHUB_PROXY name.
+    #[command(
+        after_help = "Examples:\n  cfcr-aws tunnel --env my-env                # in the foreground, until Ctrl-C\n  cfcr-aws tunnel --env my-env --background\n  cfcr-aws tunnel --env my-env --stop"
+    )]
+    Tunnel(TunnelArgs),
     /// The deployer key: its public half, or the private key written to a 0600 file with --out.
     #[command(
         after_help = "Examples:\n  cfcr-aws ssh-key --env my-env\n  cfcr-aws ssh-key --env my-env --out ~/.ssh/my-env-deployer"
@@ -196,6 +209,39 @@ pub struct SshKeyArgs {
     /// Write the private key here, mode 0600 (refuses to overwrite a different file).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct PrintEnvArgs {
+    #[command(flatten)]
+    pub env: EnvArgs,
+    /// The syntax: bash and zsh (`export`), fish (`set -gx`) or powershell (`$env:`).
+    #[arg(long, value_enum, default_value_t = Shell::Bash)]
+    pub shell: Shell,
+    /// One JSON object of the variables instead of shell lines.
+    #[arg(long, conflicts_with = "shell")]
+    pub json: bool,
+    /// The tunnel's port [default: the running background tunnel's, else the environment's own
+    /// port, 20000-29999]
+    #[arg(long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
+    pub port: Option<u16>,
+}
+
+#[derive(Debug, Args)]
+pub struct TunnelArgs {
+    #[command(flatten)]
+    pub env: EnvArgs,
+    /// The loopback port to listen on [default: the environment's own port, 20000-29999, as
+    /// print-env assumes]
+    #[arg(long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
+    pub port: Option<u16>,
+    /// Return once the tunnel is up, leaving it running; its pid and port are recorded under
+    /// the state directory, for print-env and --stop.
+    #[arg(long)]
+    pub background: bool,
+    /// Stop the environment's background tunnel (only a process that is that tunnel).
+    #[arg(long, conflicts_with_all = ["background", "port"])]
+    pub stop: bool,
 }
 
 #[derive(Debug, Args)]

@@ -27,6 +27,7 @@ mod recovery;
 mod refresh;
 mod report;
 mod resources;
+mod shells;
 mod ssh;
 mod state;
 mod templates;

@@ -4,7 +4,7 @@
 //! connection is already verified: a private known-hosts file holds exactly that key (under a host
 //! key alias, so it holds whatever address the bastion is reached at), and strict checking is always
 //! on. The deployer key is written to a 0600 file in a private temporary directory for the life of
-//! the connection.
+//! the connection, or, for the tunnel, which outlives the command, in a private directory it keeps.
 
 use std::io::Write;
 use std::os::fd::AsFd;
@@ -118,11 +118,24 @@ impl Target {
 #[error("{0}")]
 pub struct Unreachable(String);
 
+/// The deployer key's file, among the files OpenSSH is given.
+pub const DEPLOYER_KEY: &str = "deployer-key";
+/// The known-hosts file holding only the bastion's pinned host key.
+pub const KNOWN_HOSTS: &str = "known_hosts";
+
+/// Where the files OpenSSH is given live.
+enum Files {
+    /// For one command: removed on drop.
+    Temporary(tempfile::TempDir),
+    /// A private directory the caller keeps (the tunnel's OpenSSH outlives the command).
+    Kept(PathBuf),
+}
+
 /// A verified way to run commands on the bastion.
 pub struct Bastion {
     target: Target,
-    /// Holds the deployer key and the known-hosts file; removed on drop.
-    dir: tempfile::TempDir,
+    /// Holds the deployer key and the known-hosts file.
+    files: Files,
     alias: String,
 }
 
@@ -134,38 +147,80 @@ impl Bastion {
             .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
             .tempdir()
             .context("creating a private temporary directory")?;
+        Bastion::with_files(state, target, Files::Temporary(dir))
+    }
+
+    /// With its files in `dir`, a private (0700) directory the caller made and keeps.
+    pub fn kept_in(state: &State, target: Target, dir: &Path) -> anyhow::Result<Bastion> {
+        Bastion::with_files(state, target, Files::Kept(dir.to_path_buf()))
+    }
+
+    fn with_files(state: &State, target: Target, files: Files) -> anyhow::Result<Bastion> {
+        let alias = format!("cfcr-aws-{}-bastion", state.env);
+        let bastion = Bastion {
+            target,
+            files,
+            alias,
+        };
         write_private(
-            &dir.path().join("deployer"),
+            &bastion.path(DEPLOYER_KEY),
             state.deployer_key.private_key.as_bytes(),
         )?;
-        let alias = format!("cfcr-aws-{}-bastion", state.env);
-        let known = format!("{alias} {}\n", state.bastion_host_key.public_key);
-        write_private(&dir.path().join("known_hosts"), known.as_bytes())?;
-        Ok(Bastion { target, dir, alias })
+        let known = format!("{} {}\n", bastion.alias, state.bastion_host_key.public_key);
+        write_private(&bastion.path(KNOWN_HOSTS), known.as_bytes())?;
+        Ok(bastion)
     }
 
     fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
+        match &self.files {
+            Files::Temporary(dir) => dir.path().join(name),
+            Files::Kept(dir) => dir.join(name),
+        }
     }
 
-    fn address(&self) -> String {
+    /// Where the bastion is reached, as `HOST:PORT`.
+    pub fn address(&self) -> String {
         format!("{}:{}", self.target.host, self.target.port)
     }
 
-    /// `ssh` with every option that makes the connection verified and non-interactive.
+    /// `ssh` running a remote command, with every option that makes the connection verified and
+    /// non-interactive.
     fn command(&self, tty: bool) -> Command {
+        let mut ssh = self.verified();
+        ssh.arg(if tty { "-t" } else { "-T" });
+        ssh.arg(self.destination());
+        end_with_us(&mut ssh);
+        ssh
+    }
+
+    /// `ssh -D`: a SOCKS5 proxy on `127.0.0.1:port` whose connections leave from the bastion, and
+    /// no remote command. OpenSSH opens the port only once the bastion has shown its pinned host
+    /// key and let the deployer key in, and exits when it cannot open it. Not ended with us: the
+    /// tunnel may outlive the command that starts it.
+    pub fn socks_proxy(&self, port: u16) -> Command {
+        let mut ssh = self.verified();
+        ssh.arg("-N").arg("-D").arg(socks_listen_address(port));
+        ssh.arg("-o").arg("ExitOnForwardFailure=yes");
+        ssh.arg(self.destination());
+        ssh
+    }
+
+    fn destination(&self) -> String {
+        format!("{}@{}", self.target.user, self.target.host)
+    }
+
+    /// `ssh` with every option that makes the connection verified and non-interactive, before
+    /// its destination.
+    fn verified(&self) -> Command {
         let mut ssh = Command::new("ssh");
         let option = |ssh: &mut Command, text: String| {
             ssh.arg("-o").arg(text);
         };
-        ssh.arg("-i").arg(self.path("deployer"));
+        ssh.arg("-i").arg(self.path(DEPLOYER_KEY));
         ssh.arg("-p").arg(self.target.port.to_string());
         for text in [
             "IdentitiesOnly=yes".to_string(),
-            format!(
-                "UserKnownHostsFile={}",
-                path_text(&self.path("known_hosts"))
-            ),
+            known_hosts_option(&self.path(KNOWN_HOSTS)),
             "GlobalKnownHostsFile=/dev/null".to_string(),
             "StrictHostKeyChecking=yes".to_string(),
             format!("HostKeyAlias={}", self.alias),
@@ -179,9 +234,6 @@ impl Bastion {
         ] {
             option(&mut ssh, text);
         }
-        ssh.arg(if tty { "-t" } else { "-T" });
-        ssh.arg(format!("{}@{}", self.target.user, self.target.host));
-        end_with_us(&mut ssh);
         ssh
     }
 
@@ -338,16 +390,25 @@ impl Bastion {
     }
 
     /// Ok when the bastion answers with its pinned key; otherwise what stopped it.
-    fn probe(&self) -> anyhow::Result<()> {
-        let Some(stderr) = self.attempt()? else {
-            return Ok(());
-        };
-        bail!(
-            "ssh to the bastion at {} as {} failed: {}",
-            self.address(),
-            self.target.user,
-            stderr.trim()
-        )
+    pub fn probe(&self) -> anyhow::Result<()> {
+        match self.attempt()? {
+            None => Ok(()),
+            Some(stderr) => Err(self.failure(&stderr)),
+        }
+    }
+
+    /// What OpenSSH's standard error says stopped it: the refused host key as its own error.
+    pub fn failure(&self, stderr: &str) -> anyhow::Error {
+        if host_key_refused(stderr) {
+            self.mismatch().into()
+        } else {
+            anyhow::anyhow!(
+                "ssh to the bastion at {} as {} failed: {}",
+                self.address(),
+                self.target.user,
+                stderr.trim()
+            )
+        }
     }
 
     fn mismatch(&self) -> HostKeyMismatch {
@@ -376,6 +437,29 @@ fn end_with_us(command: &mut Command) {
 
 #[cfg(not(target_os = "linux"))]
 fn end_with_us(_command: &mut Command) {}
+
+/// The child runs in a session of its own: neither a Ctrl-C in the terminal that started it nor
+/// that terminal closing reaches it.
+pub fn detach(command: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: setsid(2) is async-signal-safe, as code between fork and exec must be.
+    unsafe {
+        command.pre_exec(|| match libc::setsid() {
+            -1 => Err(std::io::Error::last_os_error()),
+            _ => Ok(()),
+        });
+    }
+}
+
+/// The loopback address `socks_proxy` listens on.
+pub fn socks_listen_address(port: u16) -> String {
+    format!("127.0.0.1:{port}")
+}
+
+/// The option naming the known-hosts file: how the tunnel's OpenSSH is told from any other.
+pub fn known_hosts_option(path: &Path) -> String {
+    format!("UserKnownHostsFile={}", path_text(path))
+}
 
 /// Whether OpenSSH refused the host's key.
 fn host_key_refused(stderr: &str) -> bool {

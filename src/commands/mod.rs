@@ -27,9 +27,11 @@ mod outputs;
 mod pave;
 mod plan;
 mod policy;
+mod print_env;
 mod ssh_key;
 mod state_cmd;
 mod status;
+mod tunnel;
 mod unpave;
 
 use std::io::{BufRead, IsTerminal, Write};
@@ -59,6 +61,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Render(args) => bootstrap::render(global, args).await,
         Command::Ssh(args) => bootstrap::ssh(global, args).await,
         Command::Kubeconfig(args) => bootstrap::kubeconfig(global, args).await,
+        Command::PrintEnv(args) => print_env::run(global, args).await,
+        Command::Tunnel(args) => tunnel::run(global, args).await,
         Command::SshKey(args) => ssh_key::run(global, args).await,
         Command::List(args) => list::run(global, args).await,
         Command::ForceUnlock(args) => state_cmd::force_unlock(global, args).await,

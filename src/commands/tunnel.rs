@@ -275,6 +275,22 @@ fn background(env: &str, bastion: &Bastion, dir: &Path, port: u16) -> anyhow::Re
     Ok(())
 }
 
+/// For `unpave`: the environment is gone, so is what this machine kept to reach its bastion (a
+/// running tunnel, the deployer key print-env wrote).
+pub(super) fn forget(global: &GlobalArgs, env: &str) -> anyhow::Result<()> {
+    let dir = global.state_dir.join(format!("{env}.bastion"));
+    if !dir.exists() {
+        return Ok(());
+    }
+    stop(global, env)?;
+    match fs::remove_dir_all(&dir) {
+        Err(e) if e.kind() != ErrorKind::NotFound => {
+            Err(e).with_context(|| format!("removing {}", dir.display()))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Stops the background tunnel its record names, and only when that process is still the tunnel.
 fn stop(global: &GlobalArgs, env: &str) -> anyhow::Result<()> {
     let dir = global.state_dir.join(format!("{env}.bastion"));

@@ -72,6 +72,7 @@ pub async fn run(global: &GlobalArgs, args: UnpaveArgs) -> anyhow::Result<()> {
     sweep(&ctx).await?;
     backend.custody_remove(&env, &crate::custody::FILES).await?;
     ctx.state.remove()?;
+    super::tunnel::forget(global, &env)?;
     lock.remove_file()?;
     report::note(&format!("environment {env:?} is gone"));
     Ok(())

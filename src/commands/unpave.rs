@@ -180,7 +180,7 @@ async fn recover(
     };
     let listed: Vec<String> = found.census.iter().map(|f| format!("  {f}")).collect();
     report::note(&format!(
-        "found in {} by its tag and IAM path, and to be deleted:\n{}",
+        "in {}, by its tag and IAM path, AWS holds (unpave deletes it all):\n{}",
         found.state.region,
         listed.join("\n")
     ));

@@ -15,10 +15,8 @@ use crate::outputs;
 use crate::report;
 use crate::ssh::Bastion;
 use crate::state::{Backend, State, StateStore, Step, StepStatus};
-use crate::templates::{RenderedFile, Templates};
+use crate::templates::{BUNDLE_DIR, RenderedFile, Templates};
 
-/// The bundle's directory in the bastion user's home.
-pub const BUNDLE_DIR: &str = "cfcr-manifests";
 /// How long a freshly booted bastion may take to accept SSH.
 const REACHABLE_TIMEOUT: Duration = Duration::from_secs(300);
 /// How long to wait for a bastion that has answered before (a step has run on it): it is not

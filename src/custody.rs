@@ -12,10 +12,10 @@ use std::collections::BTreeMap;
 use anyhow::{Context, bail};
 use sha2::{Digest, Sha256};
 
-use crate::bootstrap::BUNDLE_DIR;
 use crate::report;
 use crate::ssh::Bastion;
 use crate::state::{Backend, BastionRecord, Held, State, StateStore};
+use crate::templates::BUNDLE_DIR;
 
 /// The director's state: the ids of its VM, disk and stemcell.
 pub const DIRECTOR_STATE: &str = "bosh-aws-state.json";
@@ -57,7 +57,7 @@ pub fn bastion_record(state: &State) -> BastionRecord {
     BastionRecord {
         instance_id: state
             .resources
-            .get(&crate::resources::Key::Bastion)
+            .get(&crate::key::Key::Bastion)
             .map(|r| r.id.clone())
             .unwrap_or_default(),
         host_key: crate::keys::fingerprint(&state.bastion_host_key.public_key),

@@ -12,7 +12,8 @@ use std::fmt::{self, Write};
 use futures::future::BoxFuture;
 use futures::stream::{FuturesUnordered, StreamExt};
 
-use crate::resources::{Ctx, Health, Key, NameTaken, Need, NotInState, Resource};
+use crate::key::Key;
+use crate::resources::{Ctx, Health, NameTaken, Need, NotInState, Resource};
 use crate::state::{Origin, Record};
 use crate::{aws, report};
 
@@ -468,7 +469,8 @@ async fn remove(ctx: &Ctx, resource: &dyn Resource) -> anyhow::Result<()> {
 mod tests {
     use super::*;
     use crate::config::{ConfigValues, Settings};
-    use crate::resources::{PrivateEgress, inventory};
+    use crate::key::PrivateEgress;
+    use crate::resources::inventory;
 
     fn settings(mode: &str) -> Settings {
         let values = ConfigValues {

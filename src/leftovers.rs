@@ -7,8 +7,9 @@ use std::time::Duration;
 use aws_sdk_ec2::types::{Filter, InstanceStateName, IpPermission};
 
 use crate::aws::{self, Policy, wait};
+use crate::key::Key;
 use crate::resources::{
-    CLUSTER_TAG, Ctx, Key, delete_load_balancer_interfaces, groups_referencing, instances_matching,
+    CLUSTER_TAG, Ctx, delete_load_balancer_interfaces, groups_referencing, instances_matching,
     not_terminated,
 };
 use crate::state::Origin;

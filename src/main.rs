@@ -1,7 +1,6 @@
 //! `cfcr-aws`: paves AWS for CFCR. See docs/architecture.md for how the pieces fit.
 
 mod aws;
-mod blockers;
 mod bootstrap;
 mod census;
 mod cli;
@@ -15,6 +14,7 @@ mod files;
 mod graph;
 mod hand_off;
 mod interrupt;
+mod key;
 mod keys;
 mod last_error;
 mod leftovers;

@@ -11,9 +11,8 @@ use ipnet::Ipv4Net;
 
 use crate::aws::{self, Clients, Policy};
 use crate::config::{DIRECTOR_HOST, DirectorNetwork, Settings};
-use crate::resources::{
-    CLUSTER_TAG, PrivateEgress, describe_subnet, describe_vpc, internet_gateway_of, owned_by,
-};
+use crate::key::PrivateEgress;
+use crate::resources::{CLUSTER_TAG, describe_subnet, describe_vpc, internet_gateway_of, owned_by};
 
 /// What the survey found.
 #[derive(Debug, Default)]

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use crate::resources::Key;
+use crate::key::Key;
 use crate::state::State;
 
 pub type Outputs = BTreeMap<&'static str, Value>;

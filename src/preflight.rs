@@ -11,7 +11,8 @@ use futures::future::join_all;
 use crate::aws::{self, Policy};
 use crate::config::AmiSource;
 use crate::hand_off::HandOffMode;
-use crate::resources::{Ctx, Key, NameTaken, OWNER_TAG, Resource, groups_of_env, owned_by};
+use crate::key::Key;
+use crate::resources::{Ctx, NameTaken, OWNER_TAG, Resource, groups_of_env, owned_by};
 use crate::state::Record;
 
 /// The resources whose names are unique in the account or region, so someone else may hold them.

@@ -13,7 +13,8 @@ use crate::aws::retry::AwsError;
 use crate::aws::{self, Policy};
 use crate::config::BootstrapSettings;
 use crate::hand_off::HandOffMode;
-use crate::resources::{Ctx, Key};
+use crate::key::Key;
+use crate::resources::Ctx;
 use crate::state::{BootstrapProgress, Step};
 
 /// One quota the environment draws on.

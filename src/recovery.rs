@@ -10,10 +10,11 @@ use aws_sdk_ec2::types::Filter;
 use crate::aws::{self, Clients, Policy};
 use crate::census::{self, Found};
 use crate::config::{DirectorCredentials, Settings};
+use crate::key::PrivateEgress;
 use crate::keys::KeyMaterial;
 use crate::resources::{
-    CLUSTER_TAG, CLUSTER_VALUE_TAG, Ctx, OWNER_TAG, PrivateEgress, describe_vpc, groups_of_env,
-    inventory, owned_by,
+    CLUSTER_TAG, CLUSTER_VALUE_TAG, Ctx, OWNER_TAG, describe_vpc, groups_of_env, inventory,
+    owned_by,
 };
 use crate::state::{SCHEMA_VERSION, State, StateStore};
 use crate::templates::Templates;

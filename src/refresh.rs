@@ -14,7 +14,8 @@ use aws_sdk_iam::types::InstanceProfile;
 use futures::future::{join_all, try_join4};
 
 use crate::aws::{self, Policy, wait};
-use crate::resources::{Ctx, Health, Key, Observed, Resource, iam_path};
+use crate::key::Key;
+use crate::resources::{Ctx, Health, Observed, Resource, iam_path};
 use crate::state::Record;
 
 /// Ids of the recorded resources of `keys`.

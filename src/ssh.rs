@@ -98,7 +98,7 @@ impl Target {
             None => {
                 let ip = state
                     .resources
-                    .get(&crate::resources::Key::BastionEip)
+                    .get(&crate::key::Key::BastionEip)
                     .and_then(|r| r.attribute("public_ip"))
                     .filter(|ip| !ip.is_empty())
                     .context("the state has no bastion address yet: pave first")?;

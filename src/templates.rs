@@ -16,6 +16,9 @@ static BUILTIN: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/templates");
 const USER_DATA: &str = "bastion/cloud-init.yaml";
 const KUBECONFIG: &str = "kubeconfig.yaml";
 const BUNDLE: &str = "bundle";
+/// The bundle's directory in the bastion user's home, where the hand-off's steps run and the
+/// director's files are written.
+pub const BUNDLE_DIR: &str = "cfcr-manifests";
 
 /// Where templates come from.
 #[derive(Clone, Debug)]

@@ -52,7 +52,7 @@ fn short(age: Duration) -> String {
 }
 
 pub async fn run(global: &GlobalArgs, args: ListArgs) -> anyhow::Result<()> {
-    let backend = super::backend(global).await?;
+    let backend = super::environment::backend(global).await?;
     let rows: Vec<Value> = backend
         .list()
         .await?
@@ -69,7 +69,7 @@ pub async fn run(global: &GlobalArgs, args: ListArgs) -> anyhow::Result<()> {
         })
         .collect();
     if args.json {
-        super::outln!("{}", serde_json::to_string_pretty(&rows)?)?;
+        super::terminal::outln!("{}", serde_json::to_string_pretty(&rows)?)?;
         return Ok(());
     }
     if rows.is_empty() {
@@ -77,9 +77,9 @@ pub async fn run(global: &GlobalArgs, args: ListArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let text = |row: &Value, field: &str| row[field].as_str().unwrap_or("-").to_string();
-    super::outln!("{:<24} {:<16} {:<6} STATUS", "ENVIRONMENT", "REGION", "AGE")?;
+    super::terminal::outln!("{:<24} {:<16} {:<6} STATUS", "ENVIRONMENT", "REGION", "AGE")?;
     for row in &rows {
-        super::outln!(
+        super::terminal::outln!(
             "{:<24} {:<16} {:<6} {}",
             text(row, "env"),
             text(row, "region"),

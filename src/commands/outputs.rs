@@ -5,10 +5,11 @@ use crate::config::ValidationError;
 use crate::outputs::{self, Format};
 
 pub async fn run(global: &GlobalArgs, args: OutputsArgs) -> anyhow::Result<()> {
-    let env = super::environment(global, &args.env)?;
-    let state = super::existing_state(&super::backend(global).await?, &env)
-        .await?
-        .state;
+    let env = super::environment::environment(global, &args.env)?;
+    let state =
+        super::environment::existing_state(&super::environment::backend(global).await?, &env)
+            .await?
+            .state;
     let all = outputs::of(&state);
     if let Some(name) = &args.name {
         let value = all.get(name.as_str()).ok_or_else(|| ValidationError {
@@ -18,10 +19,10 @@ pub async fn run(global: &GlobalArgs, args: OutputsArgs) -> anyhow::Result<()> {
                 all.keys().copied().collect::<Vec<_>>().join(", ")
             ),
         })?;
-        super::outln!("{}", outputs::raw(value))?;
+        super::terminal::outln!("{}", outputs::raw(value))?;
         return Ok(());
     }
     let format = if args.json { Format::Json } else { args.format };
-    super::out!("{}", outputs::render(&all, format))?;
+    super::terminal::out!("{}", outputs::render(&all, format))?;
     Ok(())
 }

@@ -6,9 +6,10 @@ use serde_json::{Value, json};
 
 use crate::cli::{GlobalArgs, PlanArgs};
 use crate::hand_off::HandOffMode;
+use crate::key::{Key, PrivateEgress};
 use crate::preflight::{self, PreflightFailed};
 use crate::refresh;
-use crate::resources::{Ctx, Health, Key, PrivateEgress, inventory};
+use crate::resources::{Ctx, Health, inventory};
 use crate::state::Origin;
 use crate::state::{self, StateStore};
 use crate::{graph, network, report};
@@ -28,23 +29,25 @@ struct Step {
 }
 
 pub async fn run(global: &GlobalArgs, args: PlanArgs) -> anyhow::Result<()> {
-    let backend = super::backend(global).await?;
+    let backend = super::environment::backend(global).await?;
     let (settings, existing) = match &args.env {
         Some(env) => {
-            let paved = super::existing_state(&backend, env).await?.state;
+            let paved = super::environment::existing_state(&backend, env)
+                .await?
+                .state;
             (paved.settings.clone(), Some(paved))
         }
         None => {
-            let settings = super::settings(global, args.values).await?;
+            let settings = super::environment::settings(global, args.values).await?;
             let existing = backend.load(&settings.prefix).await?.map(|l| l.state);
             (settings, existing)
         }
     };
     if let Some(paved) = &existing {
-        super::refuse_recovered(paved)?;
-        super::refuse_changes(paved, &settings)?;
+        super::environment::refuse_recovered(paved)?;
+        super::environment::refuse_changes(paved, &settings)?;
     }
-    super::warn_open_ssh(&settings);
+    super::environment::warn_open_ssh(&settings);
     if args.destroy && existing.is_none() {
         bail!(
             "no state for environment {:?} in {}: nothing to destroy",
@@ -113,14 +116,14 @@ pub async fn run(global: &GlobalArgs, args: PlanArgs) -> anyhow::Result<()> {
         let mut plan = as_json(&ctx, &steps, &problems, args.destroy);
         plan["notes"] = json!(survey.notes);
         plan["cost"] = serde_json::to_value(&cost)?;
-        super::outln!("{}", serde_json::to_string_pretty(&plan)?)?;
+        super::terminal::outln!("{}", serde_json::to_string_pretty(&plan)?)?;
     } else {
-        super::out!(
+        super::terminal::out!(
             "{}",
             listing(&ctx, &steps, &survey.notes, &problems, args.destroy)
         )?;
         if let Some(cost) = &cost {
-            super::out!("{}", cost.text())?;
+            super::terminal::out!("{}", cost.text())?;
         }
     }
     if !problems.is_empty() {

@@ -78,9 +78,11 @@ fn variables(
 }
 
 pub async fn run(global: &GlobalArgs, args: PrintEnvArgs) -> anyhow::Result<()> {
-    let env = super::environment(global, &args.env)?;
-    let backend = super::backend(global).await?;
-    let state = super::existing_state(&backend, &env).await?.state;
+    let env = super::environment::environment(global, &args.env)?;
+    let backend = super::environment::backend(global).await?;
+    let state = super::environment::existing_state(&backend, &env)
+        .await?
+        .state;
     let Some(bytes) = custody::read(&backend, &state, custody::VARS_STORE)? else {
         bail!(
             "custody holds no vars store of the director of {env:?} ({}): deploy the director first, `cfcr-aws bootstrap --env {env} --director-only`",
@@ -109,13 +111,13 @@ pub async fn run(global: &GlobalArgs, args: PrintEnvArgs) -> anyhow::Result<()> 
             .map(|(name, value)| (name.to_string(), value.into()))
             .collect();
         let text = serde_json::to_string_pretty(&object).expect("strings serialise");
-        super::outln!("{text}")?;
+        super::terminal::outln!("{text}")?;
     } else {
         let lines: String = variables
             .iter()
             .map(|(name, value)| shells::assignment(args.shell, name, value))
             .collect();
-        super::out!("{lines}")?;
+        super::terminal::out!("{lines}")?;
     }
     Ok(())
 }

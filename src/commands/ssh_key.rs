@@ -10,16 +10,17 @@ use crate::files::write_private;
 use crate::report;
 
 pub async fn run(global: &GlobalArgs, args: SshKeyArgs) -> anyhow::Result<()> {
-    let env = super::environment(global, &args.env)?;
-    let state = super::existing_state(&super::backend(global).await?, &env)
-        .await?
-        .state;
+    let env = super::environment::environment(global, &args.env)?;
+    let state =
+        super::environment::existing_state(&super::environment::backend(global).await?, &env)
+            .await?
+            .state;
     let key = &state.deployer_key;
     if key.private_key.is_empty() {
         bail!("the state of {env:?} has no deployer key (it was recovered without its state file)");
     }
     let Some(out) = args.out else {
-        super::outln!("{}", key.public_key)?;
+        super::terminal::outln!("{}", key.public_key)?;
         report::note("the private key is written only on request: cfcr-aws ssh-key --out FILE");
         return Ok(());
     };

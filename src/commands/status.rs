@@ -7,9 +7,9 @@ use crate::resources::{Ctx, Health, inventory};
 use crate::state::{Origin, Step};
 
 pub async fn run(global: &GlobalArgs, args: EnvArgs) -> anyhow::Result<()> {
-    let env = super::environment(global, &args)?;
-    let backend = super::backend(global).await?;
-    let loaded = super::existing_state(&backend, &env).await?;
+    let env = super::environment::environment(global, &args)?;
+    let backend = super::environment::backend(global).await?;
+    let loaded = super::environment::existing_state(&backend, &env).await?;
     let settings = loaded.state.settings.clone();
     let aws = crate::aws::connect(&loaded.state.region, global.endpoint_url.as_deref()).await?;
     let ctx = Ctx {
@@ -57,7 +57,7 @@ pub async fn run(global: &GlobalArgs, args: EnvArgs) -> anyhow::Result<()> {
     let width = |column: usize| rows.iter().map(|r| r[column].len()).max().unwrap_or(0);
     let widths = [width(0), width(1), width(2)];
     for [key, name, id, status] in &rows {
-        super::outln!(
+        super::terminal::outln!(
             "{key:<w0$}  {name:<w1$}  {id:<w2$}  {status}",
             w0 = widths[0],
             w1 = widths[1],
@@ -65,12 +65,12 @@ pub async fn run(global: &GlobalArgs, args: EnvArgs) -> anyhow::Result<()> {
         )?;
     }
     for line in &director.lines {
-        super::outln!("{line}")?;
+        super::terminal::outln!("{line}")?;
     }
     // Documented: 2 when anything is missing, changed or incomplete (pave would act), like plan's
     // --detailed-exitcode; or when the director and custody disagree.
     if drift || director.disagrees {
-        return Err(super::ChangesPending.into());
+        return Err(super::plan::ChangesPending.into());
     }
     Ok(())
 }

@@ -136,13 +136,14 @@ fn command_line(pid: u32) -> Option<Vec<String>> {
 }
 
 pub async fn run(global: &GlobalArgs, args: TunnelArgs) -> anyhow::Result<()> {
-    let env = super::environment(global, &args.env)?;
+    let env = super::environment::environment(global, &args.env)?;
     if args.stop {
         return stop(global, &env);
     }
-    let state = super::existing_state(&super::backend(global).await?, &env)
-        .await?
-        .state;
+    let state =
+        super::environment::existing_state(&super::environment::backend(global).await?, &env)
+            .await?
+            .state;
     let dir = local_dir(global, &env)?;
     let port = args.port.unwrap_or_else(|| default_port(&env));
     if let Some(tunnel) = running(&dir)? {

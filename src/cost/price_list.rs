@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use aws_sdk_pricing::types::{Filter, FilterType};
 use serde_json::Value;
 
-use super::Prices;
+use super::prices::Prices;
 use crate::aws::retry::AwsError;
 use crate::aws::{self, Policy};
 

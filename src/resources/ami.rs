@@ -5,10 +5,11 @@ use anyhow::bail;
 use async_trait::async_trait;
 use aws_sdk_ec2::types::Filter;
 
-use super::{Ctx, Key, Needs, Resource};
-use super::{Health, Observed};
+use super::resource::{Ctx, Needs, Resource};
+use super::snapshot::{Health, Observed};
 use crate::aws::{self, Policy};
 use crate::config::{AmiSource, CANONICAL_OWNER_ID, Settings};
+use crate::key::Key;
 use crate::state::{Origin, Record};
 
 pub struct BastionImage;

@@ -3,10 +3,12 @@
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{DomainType, ResourceType};
 
-use super::{Ctx, Key, Need, Needs, Resource};
-use super::{Health, Observed};
+use super::resource::{Ctx, Need, Needs, Resource, fresh};
+use super::snapshot::{Health, Observed};
+use super::tags::tagged;
 use crate::aws::{self, Policy};
 use crate::config::Settings;
+use crate::key::Key;
 use crate::state::Record;
 
 pub const PUBLIC_IP: &str = "public_ip";
@@ -68,7 +70,7 @@ impl Resource for ElasticIp {
         Ok(out
             .addresses()
             .iter()
-            .filter(|a| super::tagged(a.tags(), ctx.env(), &self.name(&ctx.settings)))
+            .filter(|a| tagged(a.tags(), ctx.env(), &self.name(&ctx.settings)))
             .find_map(|a| Some(Record::new(a.allocation_id()?).with(PUBLIC_IP, a.public_ip()?))))
     }
 
@@ -93,7 +95,7 @@ impl Resource for ElasticIp {
         };
         let ec2 = &ctx.aws.ec2;
         let instance_id = ctx.id(instance)?;
-        aws::call("AssociateAddress", &super::fresh(), || {
+        aws::call("AssociateAddress", &fresh(), || {
             ec2.associate_address()
                 .allocation_id(&record.id)
                 .instance_id(&instance_id)

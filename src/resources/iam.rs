@@ -5,10 +5,12 @@ use async_trait::async_trait;
 use aws_sdk_iam::types::Tag;
 use serde_json::{Value, json};
 
-use super::{Ctx, Key, NameTaken, Need, Needs, OWNER_TAG, Resource};
-use super::{Health, Observed};
+use super::resource::{Ctx, NameTaken, Need, Needs, Resource, fresh, fresh_create};
+use super::snapshot::{Health, Observed};
+use super::tags::OWNER_TAG;
 use crate::aws::{self, ErrorClass, Policy};
 use crate::config::Settings;
+use crate::key::Key;
 use crate::report;
 use crate::state::{AccessKey, Record};
 
@@ -317,7 +319,7 @@ impl Resource for Role {
     async fn complete(&self, ctx: &Ctx, record: Record) -> anyhow::Result<Record> {
         if let Some(policy) = self.inline_policy {
             let iam = &ctx.aws.iam;
-            aws::call("PutRolePolicy", &super::fresh(), || {
+            aws::call("PutRolePolicy", &fresh(), || {
                 iam.put_role_policy()
                     .role_name(&record.id)
                     .policy_name(&record.id)
@@ -470,7 +472,7 @@ impl Resource for InstanceProfile {
     async fn complete(&self, ctx: &Ctx, record: Record) -> anyhow::Result<Record> {
         let iam = &ctx.aws.iam;
         let role = ctx.id(self.role)?;
-        let added = aws::call("AddRoleToInstanceProfile", &super::fresh(), || {
+        let added = aws::call("AddRoleToInstanceProfile", &fresh(), || {
             iam.add_role_to_instance_profile()
                 .instance_profile_name(&record.id)
                 .role_name(&role)
@@ -639,7 +641,7 @@ impl Resource for DirectorPolicy {
             .map(|k| ctx.attribute(k, ARN))
             .collect::<anyhow::Result<Vec<_>>>()?;
         let tags = tags(ctx, &name)?;
-        let out = aws::call("CreatePolicy", &super::fresh_create(), || {
+        let out = aws::call("CreatePolicy", &fresh_create(), || {
             iam.create_policy()
                 .policy_name(&name)
                 .path(iam_path(ctx.env()))
@@ -659,7 +661,7 @@ impl Resource for DirectorPolicy {
     async fn complete(&self, ctx: &Ctx, record: Record) -> anyhow::Result<Record> {
         let iam = &ctx.aws.iam;
         let role = ctx.id(Key::DirectorRole)?;
-        aws::call("AttachRolePolicy", &super::fresh(), || {
+        aws::call("AttachRolePolicy", &fresh(), || {
             iam.attach_role_policy()
                 .role_name(&role)
                 .policy_arn(&record.id)
@@ -796,7 +798,7 @@ impl Resource for DirectorUser {
     async fn complete(&self, ctx: &Ctx, record: Record) -> anyhow::Result<Record> {
         let iam = &ctx.aws.iam;
         let policy_arn = ctx.id(Key::DirectorPolicy)?;
-        aws::call("AttachUserPolicy", &super::fresh(), || {
+        aws::call("AttachUserPolicy", &fresh(), || {
             iam.attach_user_policy()
                 .user_name(&record.id)
                 .policy_arn(&policy_arn)
@@ -808,7 +810,7 @@ impl Resource for DirectorUser {
         }
         // A key made by a run that crashed before saving its secret is useless: replace it.
         Self::delete_access_keys(ctx, &record.id).await?;
-        let out = aws::call("CreateAccessKey", &super::fresh(), || {
+        let out = aws::call("CreateAccessKey", &fresh(), || {
             iam.create_access_key().user_name(&record.id).send()
         })
         .await?;

@@ -12,10 +12,12 @@ use aws_sdk_ec2::types::{
 };
 use base64::Engine;
 
-use super::{Ctx, Key, Need, Needs, Resource};
-use super::{Health, Observed};
+use super::resource::{Ctx, FRESH, Need, Needs, Resource, fresh};
+use super::snapshot::{Health, Observed};
+use super::tags::tagged;
 use crate::aws::{self, ErrorClass, Policy, Tolerate, wait};
 use crate::config::Settings;
+use crate::key::Key;
 use crate::state::Record;
 
 pub struct Bastion;
@@ -130,7 +132,7 @@ impl Resource for Bastion {
         Ok(instances_matching(ctx, filters)
             .await?
             .iter()
-            .filter(|i| super::tagged(i.tags(), ctx.env(), &ctx.name(NAME)))
+            .filter(|i| tagged(i.tags(), ctx.env(), &ctx.name(NAME)))
             .find_map(|i| {
                 Some(
                     Record::new(i.instance_id()?)
@@ -170,7 +172,7 @@ impl Resource for Bastion {
                 "has no associated IAM Roles",
                 PROFILE_PROPAGATION,
             ))
-            .tolerate(Tolerate::Class(ErrorClass::NotFound, super::FRESH));
+            .tolerate(Tolerate::Class(ErrorClass::NotFound, FRESH));
         // IMDSv2 only; a hop limit of 2 lets what runs in containers on it reach the service.
         let imdsv2 = InstanceMetadataOptionsRequest::builder()
             .http_tokens(HttpTokensState::Required)
@@ -210,7 +212,7 @@ impl Resource for Bastion {
     async fn complete(&self, ctx: &Ctx, record: Record) -> anyhow::Result<Record> {
         let what = format!("bastion {} to be running", record.id);
         wait::until(&what, BOOT_TIMEOUT, || async {
-            let Some(instance) = describe(ctx, &record.id, &super::fresh()).await? else {
+            let Some(instance) = describe(ctx, &record.id, &fresh()).await? else {
                 return Ok(None);
             };
             match state_of(&instance) {

@@ -4,10 +4,12 @@
 use async_trait::async_trait;
 use aws_sdk_ec2::types::ResourceType;
 
-use super::{Ctx, Key, Need, Needs, Resource};
-use super::{Health, Observed};
+use super::resource::{Ctx, Need, Needs, Resource, fresh};
+use super::snapshot::{Health, Observed};
+use super::tags::tagged;
 use crate::aws::{self, Policy};
 use crate::config::Settings;
+use crate::key::Key;
 use crate::state::{Origin, Record};
 
 pub struct InternetGateway;
@@ -42,7 +44,7 @@ impl Resource for InternetGateway {
         Ok(out
             .internet_gateways()
             .iter()
-            .filter(|g| super::tagged(g.tags(), ctx.env(), &ctx.name(NAME)))
+            .filter(|g| tagged(g.tags(), ctx.env(), &ctx.name(NAME)))
             .find_map(|g| g.internet_gateway_id())
             .map(Record::new))
     }
@@ -67,7 +69,7 @@ impl Resource for InternetGateway {
         let vpc_id = ctx.id(Key::Vpc)?;
         // Attaching twice answers Resource.AlreadyAssociated: a re-run after a crash is harmless.
         aws::exists_ok(
-            aws::call("AttachInternetGateway", &super::fresh(), || {
+            aws::call("AttachInternetGateway", &fresh(), || {
                 ec2.attach_internet_gateway()
                     .internet_gateway_id(&record.id)
                     .vpc_id(&vpc_id)

@@ -5,10 +5,12 @@ use async_trait::async_trait;
 use aws_sdk_ec2::primitives::Blob;
 use aws_sdk_ec2::types::ResourceType;
 
-use super::{Ctx, Key, NameTaken, Needs, OWNER_TAG, Resource};
-use super::{Health, Observed};
+use super::resource::{Ctx, NameTaken, Needs, Resource};
+use super::snapshot::{Health, Observed};
+use super::tags::OWNER_TAG;
 use crate::aws::{self, Policy};
 use crate::config::Settings;
+use crate::key::Key;
 use crate::state::Record;
 
 const KEY_PAIR_ID: &str = "key_pair_id";

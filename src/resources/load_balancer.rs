@@ -5,15 +5,19 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{AttachmentStatus, Filter};
 use aws_sdk_elasticloadbalancing::types::{HealthCheck, Listener, Tag};
 
-use super::security_group::API_SERVER_PORT;
-use super::{Ctx, Key, NameTaken, Need, Needs, OWNER_TAG, Resource};
-use super::{Health, Observed};
+use super::resource::{Ctx, NameTaken, Need, Needs, Resource, fresh, fresh_create};
+use super::snapshot::{Health, Observed};
+use super::tags::OWNER_TAG;
 use crate::aws::{self, Policy};
 use crate::config::Settings;
+use crate::key::Key;
 use crate::report;
 use crate::state::Record;
 
 pub struct MasterLoadBalancer;
+
+/// The port the Kubernetes API server listens on, behind the ELB.
+pub const API_SERVER_PORT: u16 = 8443;
 
 /// The owner AWS gives a classic load balancer's network interfaces.
 const ELB_OWNER: &str = "amazon-elb";
@@ -100,7 +104,7 @@ impl Resource for MasterLoadBalancer {
             .instance_port(i32::from(API_SERVER_PORT))
             .build()?;
         let tags = [tag("Name", &name)?, tag(OWNER_TAG, ctx.env())?];
-        let out = aws::call("CreateLoadBalancer", &super::fresh_create(), || {
+        let out = aws::call("CreateLoadBalancer", &fresh_create(), || {
             elb.create_load_balancer()
                 .load_balancer_name(&name)
                 .listeners(listener.clone())
@@ -122,7 +126,7 @@ impl Resource for MasterLoadBalancer {
             .timeout(2)
             .interval(5)
             .build()?;
-        aws::call("ConfigureHealthCheck", &super::fresh(), || {
+        aws::call("ConfigureHealthCheck", &fresh(), || {
             elb.configure_health_check()
                 .load_balancer_name(&record.id)
                 .health_check(check.clone())

@@ -7,10 +7,12 @@ use anyhow::bail;
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{Filter, NatGatewayState, ResourceType};
 
-use super::{Ctx, Key, Need, Needs, Resource};
-use super::{Health, Observed};
+use super::resource::{Ctx, Need, Needs, Resource, fresh, fresh_create};
+use super::snapshot::{Health, Observed};
+use super::tags::tagged;
 use crate::aws::{self, Policy, wait};
 use crate::config::Settings;
+use crate::key::Key;
 use crate::state::Record;
 
 pub struct NatGateway;
@@ -101,7 +103,7 @@ impl Resource for NatGateway {
         Ok(pages
             .iter()
             .flat_map(|p| p.nat_gateways())
-            .filter(|g| super::tagged(g.tags(), ctx.env(), &name))
+            .filter(|g| tagged(g.tags(), ctx.env(), &name))
             .filter(|g| {
                 matches!(
                     g.state(),
@@ -118,7 +120,7 @@ impl Resource for NatGateway {
         let allocation_id = ctx.id(Key::NatEip)?;
         // Same token on a retry after a crash: AWS returns the gateway it already made.
         let token = format!("{}-nat-{}", ctx.env(), ctx.cluster_tag());
-        let out = aws::call("CreateNatGateway", &super::fresh_create(), || {
+        let out = aws::call("CreateNatGateway", &fresh_create(), || {
             ec2.create_nat_gateway()
                 .subnet_id(&subnet_id)
                 .allocation_id(&allocation_id)
@@ -137,7 +139,7 @@ impl Resource for NatGateway {
     async fn complete(&self, ctx: &Ctx, record: Record) -> anyhow::Result<Record> {
         let what = format!("NAT gateway {} to become available", record.id);
         wait::until(&what, TIMEOUT, || async {
-            let gateway = describe(ctx, &record.id, &super::fresh()).await?;
+            let gateway = describe(ctx, &record.id, &fresh()).await?;
             match gateway.as_ref().and_then(|g| g.state()) {
                 Some(NatGatewayState::Available) => Ok(Some(())),
                 Some(NatGatewayState::Pending) | None => Ok(None),

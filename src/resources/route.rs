@@ -4,10 +4,11 @@
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{Route, RouteState};
 
-use super::{Ctx, Key, Need, Needs, Resource};
-use super::{Health, Observed};
+use super::resource::{Ctx, Need, Needs, Resource, fresh_create};
+use super::snapshot::{Health, Observed};
 use crate::aws::{self, Policy};
 use crate::config::Settings;
+use crate::key::Key;
 use crate::state::Record;
 
 const DESTINATION: &str = "0.0.0.0/0";
@@ -97,7 +98,7 @@ impl Resource for DefaultRoute {
         let ec2 = &ctx.aws.ec2;
         let table_id = ctx.id(self.table)?;
         let (nat_gateway, gateway) = self.target(ctx)?;
-        aws::call("CreateRoute", &super::fresh_create(), || {
+        aws::call("CreateRoute", &fresh_create(), || {
             ec2.create_route()
                 .route_table_id(&table_id)
                 .destination_cidr_block(DESTINATION)

@@ -5,10 +5,12 @@
 use async_trait::async_trait;
 use aws_sdk_ec2::types::ResourceType;
 
-use super::{Ctx, Key, Need, Needs, Resource};
-use super::{Health, Observed, changed_if};
+use super::resource::{Ctx, Need, Needs, Resource, fresh, fresh_create};
+use super::snapshot::{Health, Observed, changed_if};
+use super::tags::tagged;
 use crate::aws::{self, Policy};
 use crate::config::Settings;
+use crate::key::Key;
 use crate::state::Record;
 
 pub struct RouteTable {
@@ -64,7 +66,7 @@ impl Resource for RouteTable {
         Ok(out
             .route_tables()
             .iter()
-            .filter(|t| super::tagged(t.tags(), ctx.env(), &self.name(&ctx.settings)))
+            .filter(|t| tagged(t.tags(), ctx.env(), &self.name(&ctx.settings)))
             .find_map(|t| t.route_table_id())
             .map(Record::new))
     }
@@ -72,7 +74,7 @@ impl Resource for RouteTable {
     async fn create(&self, ctx: &Ctx) -> anyhow::Result<Record> {
         let ec2 = &ctx.aws.ec2;
         let vpc_id = ctx.id(Key::Vpc)?;
-        let out = aws::call("CreateRouteTable", &super::fresh_create(), || {
+        let out = aws::call("CreateRouteTable", &fresh_create(), || {
             ec2.create_route_table()
                 .vpc_id(&vpc_id)
                 .tag_specifications(
@@ -92,7 +94,7 @@ impl Resource for RouteTable {
         let ec2 = &ctx.aws.ec2;
         let subnet_id = ctx.id(self.subnet)?;
         aws::exists_ok(
-            aws::call("AssociateRouteTable", &super::fresh(), || {
+            aws::call("AssociateRouteTable", &fresh(), || {
                 ec2.associate_route_table()
                     .route_table_id(&record.id)
                     .subnet_id(&subnet_id)

@@ -8,15 +8,15 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType, UserIdGroupPair};
 use ipnet::Ipv4Net;
 
-use super::{Ctx, Key, Need, Needs, OWNER_TAG, Resource};
-use super::{Health, Observed, changed_if};
+use super::blockers::{self, Scope};
+use super::load_balancer::API_SERVER_PORT;
+use super::resource::{Ctx, Need, Needs, Resource, fresh, fresh_create};
+use super::snapshot::{Health, Observed, changed_if};
+use super::tags::{CLUSTER_VALUE_TAG, OWNER_TAG, owned_by, tagged};
 use crate::aws::{self, Policy};
-use crate::blockers::{self, Scope};
 use crate::config::Settings;
+use crate::key::Key;
 use crate::state::Record;
-
-/// The port the Kubernetes API server listens on, behind the ELB.
-pub const API_SERVER_PORT: u16 = 8443;
 
 pub struct SecurityGroup {
     key: Key,
@@ -130,47 +130,8 @@ pub async fn owned_by_env(
     Ok(out
         .security_groups()
         .iter()
-        .filter(|g| super::owned_by(g.tags(), env))
+        .filter(|g| owned_by(g.tags(), env))
         .filter(|g| vpc_id.is_none_or(|vpc| g.vpc_id() == Some(vpc)))
-        .cloned()
-        .collect())
-}
-
-/// The groups in `vpc_id`, other than `group` itself, whose ingress rules name `group` as their
-/// source: AWS deletes no group another group's rule references.
-pub async fn referencing(
-    ctx: &Ctx,
-    vpc_id: &str,
-    group: &str,
-) -> anyhow::Result<Vec<aws_sdk_ec2::types::SecurityGroup>> {
-    let ec2 = &ctx.aws.ec2;
-    let pages = aws::all_pages(
-        "DescribeSecurityGroups",
-        &Policy::standard(),
-        |token| {
-            ec2.describe_security_groups()
-                .filters(
-                    aws_sdk_ec2::types::Filter::builder()
-                        .name("vpc-id")
-                        .values(vpc_id)
-                        .build(),
-                )
-                .set_next_token(token)
-                .send()
-        },
-        |page| page.next_token(),
-    )
-    .await?;
-    Ok(pages
-        .iter()
-        .flat_map(|p| p.security_groups())
-        .filter(|g| g.group_id() != Some(group))
-        .filter(|g| {
-            g.ip_permissions()
-                .iter()
-                .flat_map(|p| p.user_id_group_pairs())
-                .any(|pair| pair.group_id() == Some(group))
-        })
         .cloned()
         .collect())
 }
@@ -213,7 +174,7 @@ impl Resource for SecurityGroup {
         Ok(out
             .security_groups()
             .iter()
-            .filter(|g| super::tagged(g.tags(), ctx.env(), &self.name(&ctx.settings)))
+            .filter(|g| tagged(g.tags(), ctx.env(), &self.name(&ctx.settings)))
             .find_map(|g| g.group_id())
             .map(Record::new))
     }
@@ -227,9 +188,9 @@ impl Resource for SecurityGroup {
         let tags = ctx.ec2_tags_with(
             ResourceType::SecurityGroup,
             &name,
-            &[(super::CLUSTER_VALUE_TAG, ctx.cluster_tag())],
+            &[(CLUSTER_VALUE_TAG, ctx.cluster_tag())],
         );
-        let out = aws::call("CreateSecurityGroup", &super::fresh_create(), || {
+        let out = aws::call("CreateSecurityGroup", &fresh_create(), || {
             ec2.create_security_group()
                 .group_name(&name)
                 .description(self.description)
@@ -246,7 +207,7 @@ impl Resource for SecurityGroup {
         let rules = self.ingress(&ctx.settings, &record.id, &api_group(ctx)?);
         // One call for all rules: AWS applies all or none, so a repeat finds them all duplicate.
         aws::exists_ok(
-            aws::call("AuthorizeSecurityGroupIngress", &super::fresh(), || {
+            aws::call("AuthorizeSecurityGroupIngress", &fresh(), || {
                 ec2.authorize_security_group_ingress()
                     .group_id(&record.id)
                     .set_ip_permissions(Some(rules.clone()))

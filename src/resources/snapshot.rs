@@ -3,11 +3,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::tags::OWNER_TAG;
 use aws_sdk_ec2::types::{Instance, NatGateway, RouteTable, SecurityGroup};
 use aws_sdk_elasticloadbalancing::types::LoadBalancerDescription;
 use aws_sdk_iam::types::InstanceProfile;
-
-use super::OWNER_TAG;
 
 /// A recorded resource as AWS has it now.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -4,11 +4,13 @@
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{ResourceType, Tag};
 
-use super::{CLUSTER_TAG, Ctx, Key, Need, Needs, Resource};
-use super::{Health, Observed};
+use super::blockers::{self, Scope};
+use super::resource::{Ctx, Need, Needs, Resource, fresh_create};
+use super::snapshot::{Health, Observed};
+use super::tags::{CLUSTER_TAG, tagged};
 use crate::aws::{self, Policy};
-use crate::blockers::{self, Scope};
 use crate::config::Settings;
+use crate::key::Key;
 use crate::state::{CIDR_BLOCK, Origin, Record};
 
 pub struct Subnet {
@@ -74,7 +76,7 @@ impl Resource for Subnet {
         Ok(out
             .subnets()
             .iter()
-            .filter(|s| super::tagged(s.tags(), ctx.env(), &self.name(&ctx.settings)))
+            .filter(|s| tagged(s.tags(), ctx.env(), &self.name(&ctx.settings)))
             .find_map(|s| s.subnet_id())
             .map(Record::new))
     }
@@ -88,7 +90,7 @@ impl Resource for Subnet {
             &self.name(&ctx.settings),
             &[(CLUSTER_TAG, ctx.cluster_tag())],
         );
-        let out = aws::call("CreateSubnet", &super::fresh_create(), || {
+        let out = aws::call("CreateSubnet", &fresh_create(), || {
             ec2.create_subnet()
                 .vpc_id(&vpc_id)
                 .cidr_block(&cidr)

@@ -4,11 +4,13 @@
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
 
-use super::{Ctx, Key, Needs, Resource};
-use super::{Health, Observed};
+use super::blockers::{self, Scope};
+use super::resource::{Ctx, Needs, Resource, fresh};
+use super::snapshot::{Health, Observed};
+use super::tags::tagged;
 use crate::aws::{self, Policy};
-use crate::blockers::{self, Scope};
 use crate::config::Settings;
+use crate::key::Key;
 use crate::state::{CIDR_BLOCK, Origin, Record};
 
 pub struct Vpc;
@@ -40,7 +42,7 @@ impl Resource for Vpc {
         Ok(out
             .vpcs()
             .iter()
-            .filter(|v| super::tagged(v.tags(), ctx.env(), &ctx.name(NAME)))
+            .filter(|v| tagged(v.tags(), ctx.env(), &ctx.name(NAME)))
             .find_map(|v| v.vpc_id())
             .map(Record::new))
     }
@@ -65,7 +67,7 @@ impl Resource for Vpc {
     async fn complete(&self, ctx: &Ctx, record: Record) -> anyhow::Result<Record> {
         let ec2 = &ctx.aws.ec2;
         let on = || AttributeBooleanValue::builder().value(true).build();
-        let fresh = super::fresh();
+        let fresh = fresh();
         // AWS takes one attribute per call.
         aws::call("ModifyVpcAttribute", &fresh, || {
             ec2.modify_vpc_attribute()

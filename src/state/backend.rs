@@ -7,9 +7,12 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use tokio::sync::OnceCell;
 
+use super::document::State;
+use super::file::{StateFileError, check, json, load, path_for};
 use super::lock::{EnvLock, hostname, running_here};
 use super::s3::{Holder, Locked, RemoteLock, S3Store, force_unlock_command, precondition_failed};
-use super::{State, StateStore, Stored, secrets};
+use super::secrets;
+use super::store::{StateStore, Stored};
 use crate::aws::{self, Policy};
 
 /// A state as read, with what a conditional write needs to replace exactly it.
@@ -142,8 +145,8 @@ impl Backend {
     pub async fn load(&self, env: &str) -> anyhow::Result<Option<Loaded>> {
         let store = match self {
             Backend::Local { dir } => {
-                let path = super::path_for(dir, env);
-                return Ok(super::load(&path)?.map(|state| Loaded {
+                let path = path_for(dir, env);
+                return Ok(load(&path)?.map(|state| Loaded {
                     state,
                     stored: Stored::default(),
                 }));
@@ -158,18 +161,18 @@ impl Backend {
             return Ok(None);
         };
         let origin = store.address(&key);
-        let mut value = super::json(&bytes, &origin)?;
+        let mut value = json(&bytes, &origin)?;
         // Read even for a state with its keys in it: a keys object left there is replaced.
         let secrets_key = store.location.secrets_key(env);
         let keys = match store.get(&secrets_key).await? {
-            Some((bytes, etag)) => Some((super::json(&bytes, &store.address(&secrets_key))?, etag)),
+            Some((bytes, etag)) => Some((json(&bytes, &store.address(&secrets_key))?, etag)),
             None => None,
         };
         if let Some(object) = value.as_object_mut()
             && object.remove(secrets::SECRETS).is_some()
         {
             let Some((secrets, _)) = &keys else {
-                return Err(super::StateFileError {
+                return Err(StateFileError {
                     origin,
                     problem: format!(
                         "its keys are missing: {} does not exist. Restore it from the bucket's versions",
@@ -180,7 +183,7 @@ impl Backend {
             };
             secrets::merge(&mut value, secrets.clone());
         }
-        let state = super::check(value, &origin)?;
+        let state = check(value, &origin)?;
         let stored = Stored::read(&state, version, keys)?;
         Ok(Some(Loaded { state, stored }))
     }
@@ -189,9 +192,7 @@ impl Backend {
     pub fn open(&self, env: &str, loaded: Loaded) -> StateStore {
         match (self, self.bucket()) {
             (_, Some(store)) => StateStore::remote(store.clone(), env, loaded.state, loaded.stored),
-            (Backend::Local { dir }, None) => {
-                StateStore::open(super::path_for(dir, env), loaded.state)
-            }
+            (Backend::Local { dir }, None) => StateStore::open(path_for(dir, env), loaded.state),
             (_, None) => unreachable!("a state was read, so the bucket exists"),
         }
     }
@@ -199,7 +200,7 @@ impl Backend {
     /// A new state, written before this returns; refused if one exists.
     pub fn create(&self, env: &str, state: State) -> anyhow::Result<StateStore> {
         match (self, self.bucket()) {
-            (Backend::Local { dir }, _) => StateStore::create(super::path_for(dir, env), state),
+            (Backend::Local { dir }, _) => StateStore::create(path_for(dir, env), state),
             (_, Some(store)) => {
                 // Keys left by a run that stopped between writing them and the state.
                 let left = store.version_of(&store.location.secrets_key(env))?;
@@ -448,7 +449,7 @@ fn list_local(dir: &std::path::Path) -> anyhow::Result<Vec<(String, anyhow::Resu
         .into_iter()
         .filter_map(|path| {
             let name = path.file_stem()?.to_string_lossy().into_owned();
-            match super::load(&path) {
+            match load(&path) {
                 Ok(Some(state)) => Some((name, Ok(state))),
                 Ok(None) => None,
                 Err(e) => Some((name, Err(e))),

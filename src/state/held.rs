@@ -5,13 +5,14 @@
 
 use std::sync::{Mutex, PoisonError, RwLock};
 
-use super::s3::S3Store;
-
 /// Open for writes while the command runs; closed for good by an interrupt.
 static WRITES: RwLock<()> = RwLock::new(());
 
-/// A remote lock held: its store, its key, and the command that removes it.
-type Held = (S3Store, String, String);
+/// Removes a remote lock.
+type Release = Box<dyn FnOnce() -> anyhow::Result<()> + Send>;
+
+/// A remote lock held: its address, how to release it, and the command that removes it.
+type Held = (String, Release, String);
 
 static REMOTE_LOCKS: Mutex<Vec<Held>> = Mutex::new(Vec::new());
 
@@ -21,15 +22,16 @@ pub(super) fn write<T>(f: impl FnOnce() -> T) -> T {
     f()
 }
 
-/// `unlock` is the command that removes the lock, should releasing it fail.
-pub(super) fn holding(store: &S3Store, key: &str, unlock: String) {
+/// The lock at `address` is held until [`released`]; an interrupt calls `release`, and names
+/// `unlock`, the command that removes the lock, should that fail.
+pub(super) fn holding(address: String, release: Release, unlock: String) {
     let mut held = REMOTE_LOCKS.lock().unwrap_or_else(PoisonError::into_inner);
-    held.push((store.clone(), key.to_string(), unlock));
+    held.push((address, release, unlock));
 }
 
-pub(super) fn released(store: &S3Store, key: &str) {
+pub(super) fn released(address: &str) {
     let mut held = REMOTE_LOCKS.lock().unwrap_or_else(PoisonError::into_inner);
-    held.retain(|(s, k, _)| !(s.location == store.location && k == key));
+    held.retain(|(a, _, _)| a != address);
 }
 
 /// Waits for the writes in progress, lets no other start, and releases the remote locks held.
@@ -38,8 +40,8 @@ pub fn settle() -> Vec<String> {
     std::mem::forget(WRITES.write().unwrap_or_else(PoisonError::into_inner));
     let held = std::mem::take(&mut *REMOTE_LOCKS.lock().unwrap_or_else(PoisonError::into_inner));
     held.into_iter()
-        .filter_map(|(store, key, unlock)| {
-            let e = store.delete(&key).err()?;
+        .filter_map(|(_, release, unlock)| {
+            let e = release().err()?;
             Some(format!(
                 "could not release the lock: {e:#}; remove it with `{unlock}`"
             ))

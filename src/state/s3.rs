@@ -207,7 +207,12 @@ impl RemoteLock {
         let unlock = force_unlock_command(&store.location, &holder.id, env);
         super::held::write(|| {
             blocking(store.put_if(&key, body, None, false))?;
-            super::held::holding(store, &key, unlock);
+            let (held, held_key) = (store.clone(), key.clone());
+            super::held::holding(
+                store.address(&key),
+                Box::new(move || held.delete(&held_key)),
+                unlock,
+            );
             Ok(RemoteLock {
                 store: store.clone(),
                 key,
@@ -221,7 +226,7 @@ impl RemoteLock {
 impl Drop for RemoteLock {
     fn drop(&mut self) {
         let released = super::held::write(|| {
-            super::held::released(&self.store, &self.key);
+            super::held::released(&self.store.address(&self.key));
             self.store.delete(&self.key)
         });
         if let Err(e) = released {

@@ -12,12 +12,13 @@ use std::time::Duration;
 
 use aws_sdk_ec2::types::{Filter, NetworkInterface, NetworkInterfaceType};
 
+use super::load_balancer::delete_interfaces as delete_load_balancer_interfaces;
+use super::resource::Ctx;
+use super::tags::{CLUSTER_TAG, OWNER_TAG};
 use crate::aws::retry::AwsError;
 use crate::aws::{self, ErrorClass, Policy, Tolerate};
+use crate::key::Key;
 use crate::report;
-use crate::resources::{
-    CLUSTER_TAG, Ctx, Key, OWNER_TAG, delete_load_balancer_interfaces, groups_referencing,
-};
 
 /// How long a delete may meet `DependencyViolation` before its holders are looked for: AWS
 /// releases what it owns (a terminated instance's interface, a deleted NAT gateway's) in seconds.
@@ -218,5 +219,39 @@ async fn referencing_groups(ctx: &Ctx, group: &str) -> anyhow::Result<Vec<Holder
             ),
             fate: Fate::Foreign,
         })
+        .collect())
+}
+
+/// The groups in `vpc_id`, other than `group` itself, whose ingress rules name `group` as their
+/// source: AWS deletes no group another group's rule references.
+pub async fn groups_referencing(
+    ctx: &Ctx,
+    vpc_id: &str,
+    group: &str,
+) -> anyhow::Result<Vec<aws_sdk_ec2::types::SecurityGroup>> {
+    let ec2 = &ctx.aws.ec2;
+    let pages = aws::all_pages(
+        "DescribeSecurityGroups",
+        &Policy::standard(),
+        |token| {
+            ec2.describe_security_groups()
+                .filters(Filter::builder().name("vpc-id").values(vpc_id).build())
+                .set_next_token(token)
+                .send()
+        },
+        |page| page.next_token(),
+    )
+    .await?;
+    Ok(pages
+        .iter()
+        .flat_map(|p| p.security_groups())
+        .filter(|g| g.group_id() != Some(group))
+        .filter(|g| {
+            g.ip_permissions()
+                .iter()
+                .flat_map(|p| p.user_id_group_pairs())
+                .any(|pair| pair.group_id() == Some(group))
+        })
+        .cloned()
         .collect())
 }

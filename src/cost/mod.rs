@@ -6,14 +6,16 @@
 //! GB) are stated, not guessed. docs/cost.md says how the table is refreshed.
 
 mod price_list;
+mod prices;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use serde::Serialize;
 
 use crate::config::Settings;
 use crate::hand_off::HandOffMode;
+use prices::Prices;
 
 /// When the table's prices were taken, and from where.
 pub const PRICES_AS_OF: &str = "2026-11";
@@ -27,35 +29,6 @@ const PRICE_LIST_BUDGET: Duration = Duration::from_secs(10);
 
 /// Hours in AWS's billing month.
 const HOURS_A_MONTH: f64 = 730.0;
-
-/// One region's prices, in US dollars; `None` where the source has none.
-#[derive(Debug, Default)]
-struct Prices {
-    nat_gateway_hour: Option<f64>,
-    nat_gateway_gb: Option<f64>,
-    classic_elb_hour: Option<f64>,
-    classic_elb_gb: Option<f64>,
-    public_ipv4_hour: Option<f64>,
-    gp3_gb_month: Option<f64>,
-    /// On-Demand Linux, per hour, by instance type.
-    instances: BTreeMap<String, f64>,
-}
-
-impl Prices {
-    fn is_empty(&self) -> bool {
-        [
-            self.nat_gateway_hour,
-            self.nat_gateway_gb,
-            self.classic_elb_hour,
-            self.classic_elb_gb,
-            self.public_ipv4_hour,
-            self.gp3_gb_month,
-        ]
-        .iter()
-        .all(Option::is_none)
-            && self.instances.is_empty()
-    }
-}
 
 /// One group of regions' prices in the built-in table, in US dollars.
 struct Table {

@@ -3,6 +3,8 @@
 use anyhow::{Context, bail};
 use minijinja::context;
 
+use super::environment;
+use super::terminal::{out, outln};
 use crate::bootstrap;
 use crate::cli::{BootstrapArgs, GlobalArgs, KubeconfigArgs, RenderArgs, SshArgs};
 use crate::director::Director;
@@ -109,10 +111,10 @@ pub async fn teardown(
 }
 
 pub async fn run(global: &GlobalArgs, args: BootstrapArgs) -> anyhow::Result<()> {
-    let env = super::environment::environment(global, &args.env)?;
-    let backend = super::environment::backend(global).await?;
+    let env = environment::environment(global, &args.env)?;
+    let backend = environment::backend(global).await?;
     let _lock = backend.lock(&env, "bootstrap").await?;
-    let loaded = super::environment::existing_state(&backend, &env).await?;
+    let loaded = environment::existing_state(&backend, &env).await?;
     let store = backend.open(&env, loaded);
     let custody = bootstrap::Custody {
         backend: &backend,
@@ -122,11 +124,10 @@ pub async fn run(global: &GlobalArgs, args: BootstrapArgs) -> anyhow::Result<()>
 }
 
 pub async fn render(global: &GlobalArgs, args: RenderArgs) -> anyhow::Result<()> {
-    let env = super::environment::environment(global, &args.env)?;
-    let state =
-        super::environment::existing_state(&super::environment::backend(global).await?, &env)
-            .await?
-            .state;
+    let env = environment::environment(global, &args.env)?;
+    let state = environment::existing_state(&environment::backend(global).await?, &env)
+        .await?
+        .state;
     let files = bootstrap::render(&state, &templates(global)?)?;
     // Checked before anything is written: no link inside --out may lead the bundle elsewhere.
     for file in &files {
@@ -148,7 +149,7 @@ pub async fn render(global: &GlobalArgs, args: RenderArgs) -> anyhow::Result<()>
             &path,
             std::os::unix::fs::PermissionsExt::from_mode(file.mode),
         )?;
-        super::terminal::outln!("{}", path.display())?;
+        outln!("{}", path.display())?;
     }
     if !replaced.is_empty() {
         report::note(&format!(
@@ -161,11 +162,10 @@ pub async fn render(global: &GlobalArgs, args: RenderArgs) -> anyhow::Result<()>
 }
 
 pub async fn ssh(global: &GlobalArgs, args: SshArgs) -> anyhow::Result<()> {
-    let env = super::environment::environment(global, &args.env)?;
-    let state =
-        super::environment::existing_state(&super::environment::backend(global).await?, &env)
-            .await?
-            .state;
+    let env = environment::environment(global, &args.env)?;
+    let state = environment::existing_state(&environment::backend(global).await?, &env)
+        .await?
+        .state;
     let status = bastion(global, &state)?.interactive(&args.command)?;
     match status.code() {
         Some(0) => Ok(()),
@@ -175,11 +175,10 @@ pub async fn ssh(global: &GlobalArgs, args: SshArgs) -> anyhow::Result<()> {
 }
 
 pub async fn kubeconfig(global: &GlobalArgs, args: KubeconfigArgs) -> anyhow::Result<()> {
-    let env = super::environment::environment(global, &args.env)?;
-    let state =
-        super::environment::existing_state(&super::environment::backend(global).await?, &env)
-            .await?
-            .state;
+    let env = environment::environment(global, &args.env)?;
+    let state = environment::existing_state(&environment::backend(global).await?, &env)
+        .await?
+        .state;
     if !state.bootstrap.done(state::Step::DeployKubernetes) {
         bail!("the cluster of {env:?} is not deployed yet; run `cfcr-aws bootstrap` first");
     }
@@ -197,7 +196,7 @@ pub async fn kubeconfig(global: &GlobalArgs, args: KubeconfigArgs) -> anyhow::Re
         .out
         .unwrap_or_else(|| global.state_dir.join(format!("{env}.kubeconfig")));
     if out.as_os_str() == "-" {
-        super::terminal::out!("{text}")?;
+        out!("{text}")?;
     } else {
         write_private(&out, text.as_bytes())?;
         report::note(&format!(

@@ -3,6 +3,7 @@
 
 use clap::CommandFactory;
 
+use super::terminal::out;
 use crate::cli::{Cli, CompletionsArgs};
 
 pub fn completions(args: CompletionsArgs) -> anyhow::Result<()> {
@@ -10,7 +11,7 @@ pub fn completions(args: CompletionsArgs) -> anyhow::Result<()> {
     // Generated into memory: clap_complete panics on a write error such as a closed pipe.
     let mut script = Vec::new();
     clap_complete::generate(args.shell, &mut command, "cfcr-aws", &mut script);
-    super::terminal::out!("{}", String::from_utf8_lossy(&script))?;
+    out!("{}", String::from_utf8_lossy(&script))?;
     Ok(())
 }
 

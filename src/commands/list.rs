@@ -5,6 +5,8 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::{Value, json};
 
+use super::environment;
+use super::terminal::outln;
 use crate::cli::{GlobalArgs, ListArgs};
 use crate::state::State;
 
@@ -52,7 +54,7 @@ fn short(age: Duration) -> String {
 }
 
 pub async fn run(global: &GlobalArgs, args: ListArgs) -> anyhow::Result<()> {
-    let backend = super::environment::backend(global).await?;
+    let backend = environment::backend(global).await?;
     let rows: Vec<Value> = backend
         .list()
         .await?
@@ -69,7 +71,7 @@ pub async fn run(global: &GlobalArgs, args: ListArgs) -> anyhow::Result<()> {
         })
         .collect();
     if args.json {
-        super::terminal::outln!("{}", serde_json::to_string_pretty(&rows)?)?;
+        outln!("{}", serde_json::to_string_pretty(&rows)?)?;
         return Ok(());
     }
     if rows.is_empty() {
@@ -77,9 +79,9 @@ pub async fn run(global: &GlobalArgs, args: ListArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let text = |row: &Value, field: &str| row[field].as_str().unwrap_or("-").to_string();
-    super::terminal::outln!("{:<24} {:<16} {:<6} STATUS", "ENVIRONMENT", "REGION", "AGE")?;
+    outln!("{:<24} {:<16} {:<6} STATUS", "ENVIRONMENT", "REGION", "AGE")?;
     for row in &rows {
-        super::terminal::outln!(
+        outln!(
             "{:<24} {:<16} {:<6} {}",
             text(row, "env"),
             text(row, "region"),

@@ -1,15 +1,16 @@
 //! `cfcr-aws outputs`: the environment's values, from the state alone (no AWS calls).
 
+use super::environment;
+use super::terminal::{out, outln};
 use crate::cli::{GlobalArgs, OutputsArgs};
 use crate::config::ValidationError;
 use crate::outputs::{self, Format};
 
 pub async fn run(global: &GlobalArgs, args: OutputsArgs) -> anyhow::Result<()> {
-    let env = super::environment::environment(global, &args.env)?;
-    let state =
-        super::environment::existing_state(&super::environment::backend(global).await?, &env)
-            .await?
-            .state;
+    let env = environment::environment(global, &args.env)?;
+    let state = environment::existing_state(&environment::backend(global).await?, &env)
+        .await?
+        .state;
     let all = outputs::of(&state);
     if let Some(name) = &args.name {
         let value = all.get(name.as_str()).ok_or_else(|| ValidationError {
@@ -19,10 +20,10 @@ pub async fn run(global: &GlobalArgs, args: OutputsArgs) -> anyhow::Result<()> {
                 all.keys().copied().collect::<Vec<_>>().join(", ")
             ),
         })?;
-        super::terminal::outln!("{}", outputs::raw(value))?;
+        outln!("{}", outputs::raw(value))?;
         return Ok(());
     }
     let format = if args.json { Format::Json } else { args.format };
-    super::terminal::out!("{}", outputs::render(&all, format))?;
+    out!("{}", outputs::render(&all, format))?;
     Ok(())
 }

@@ -2,6 +2,8 @@
 
 use std::collections::BTreeSet;
 
+use super::environment;
+use super::terminal;
 use crate::cli::{GlobalArgs, PaveArgs};
 use crate::config::Settings;
 use crate::hand_off::HandOffMode;
@@ -64,19 +66,19 @@ fn creation_summary(settings: &Settings, egress: PrivateEgress) -> String {
 }
 
 pub async fn run(global: &GlobalArgs, args: PaveArgs) -> anyhow::Result<()> {
-    let settings = super::environment::settings(global, args.values).await?;
-    super::environment::warn_open_ssh(&settings);
+    let settings = environment::settings(global, args.values).await?;
+    environment::warn_open_ssh(&settings);
     let hand_off = HandOffMode::from_flags(args.no_bootstrap, args.director_only);
     // A hand-off that cannot work is refused before anything is created for it.
     hand_off
         .compatibility(&settings)
         .map_err(|e| e.and("Nothing was created"))?;
-    let backend = super::environment::backend(global).await?;
+    let backend = environment::backend(global).await?;
     let _lock = backend.lock(&settings.prefix, "pave").await?;
     let existing = backend.load(&settings.prefix).await?;
     if let Some(loaded) = &existing {
-        super::environment::refuse_recovered(&loaded.state)?;
-        super::environment::refuse_changes(&loaded.state, &settings)?;
+        environment::refuse_recovered(&loaded.state)?;
+        environment::refuse_changes(&loaded.state, &settings)?;
     }
     let aws = crate::aws::connect(&settings.region, global.endpoint_url.as_deref()).await?;
     // A state with nothing in it (a pave that stopped before its first create) is a new one.
@@ -111,7 +113,7 @@ pub async fn run(global: &GlobalArgs, args: PaveArgs) -> anyhow::Result<()> {
             if !args.yes {
                 report::note(&creation_summary(&settings, egress));
             }
-            super::terminal::confirm(
+            terminal::confirm(
                 &format!(
                     "Create CFCR environment {:?} in {}?",
                     settings.prefix, settings.region

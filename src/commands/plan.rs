@@ -4,6 +4,8 @@
 use anyhow::bail;
 use serde_json::{Value, json};
 
+use super::environment;
+use super::terminal::{out, outln};
 use crate::cli::{GlobalArgs, PlanArgs};
 use crate::hand_off::HandOffMode;
 use crate::key::{Key, PrivateEgress};
@@ -29,25 +31,23 @@ struct Step {
 }
 
 pub async fn run(global: &GlobalArgs, args: PlanArgs) -> anyhow::Result<()> {
-    let backend = super::environment::backend(global).await?;
+    let backend = environment::backend(global).await?;
     let (settings, existing) = match &args.env {
         Some(env) => {
-            let paved = super::environment::existing_state(&backend, env)
-                .await?
-                .state;
+            let paved = environment::existing_state(&backend, env).await?.state;
             (paved.settings.clone(), Some(paved))
         }
         None => {
-            let settings = super::environment::settings(global, args.values).await?;
+            let settings = environment::settings(global, args.values).await?;
             let existing = backend.load(&settings.prefix).await?.map(|l| l.state);
             (settings, existing)
         }
     };
     if let Some(paved) = &existing {
-        super::environment::refuse_recovered(paved)?;
-        super::environment::refuse_changes(paved, &settings)?;
+        environment::refuse_recovered(paved)?;
+        environment::refuse_changes(paved, &settings)?;
     }
-    super::environment::warn_open_ssh(&settings);
+    environment::warn_open_ssh(&settings);
     if args.destroy && existing.is_none() {
         bail!(
             "no state for environment {:?} in {}: nothing to destroy",
@@ -116,14 +116,14 @@ pub async fn run(global: &GlobalArgs, args: PlanArgs) -> anyhow::Result<()> {
         let mut plan = as_json(&ctx, &steps, &problems, args.destroy);
         plan["notes"] = json!(survey.notes);
         plan["cost"] = serde_json::to_value(&cost)?;
-        super::terminal::outln!("{}", serde_json::to_string_pretty(&plan)?)?;
+        outln!("{}", serde_json::to_string_pretty(&plan)?)?;
     } else {
-        super::terminal::out!(
+        out!(
             "{}",
             listing(&ctx, &steps, &survey.notes, &problems, args.destroy)
         )?;
         if let Some(cost) = &cost {
-            super::terminal::out!("{}", cost.text())?;
+            out!("{}", cost.text())?;
         }
     }
     if !problems.is_empty() {

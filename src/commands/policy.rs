@@ -3,6 +3,8 @@
 
 use anyhow::Context;
 
+use super::environment;
+use super::terminal::outln;
 use crate::aws::retry::AwsError;
 use crate::cli::{GlobalArgs, PolicyArgs};
 use crate::config::Settings;
@@ -12,9 +14,9 @@ use crate::report;
 use crate::state::{Backend, S3Location, S3Store, State};
 
 pub async fn run(global: &GlobalArgs, args: PolicyArgs) -> anyhow::Result<()> {
-    let settings = super::environment::settings(global, args.values).await?;
-    let location = super::environment::state_location(global)?
-        .map(|url| super::environment::parse_location(&url))
+    let settings = environment::settings(global, args.values).await?;
+    let location = environment::state_location(global)?
+        .map(|url| environment::parse_location(&url))
         .transpose()?;
     let state = read_state(global, &settings, location.as_ref()).await?;
     let paved = Paved {
@@ -27,7 +29,7 @@ pub async fn run(global: &GlobalArgs, args: PolicyArgs) -> anyhow::Result<()> {
         // Empty in a state recovered without one.
         cluster_tag: state.map(|s| s.cluster_tag).filter(|tag| !tag.is_empty()),
     };
-    let kms_key = super::environment::config_file(global)?.state_kms_key;
+    let kms_key = environment::config_file(global)?.state_kms_key;
     let document =
         crate::policy::document(&settings, location.as_ref(), kms_key.as_deref(), &paved);
     let mut left_out = Vec::new();
@@ -51,9 +53,9 @@ pub async fn run(global: &GlobalArgs, args: PolicyArgs) -> anyhow::Result<()> {
             "policy": document,
             "actions": crate::policy::actions(&document),
         });
-        super::terminal::outln!("{out}")?;
+        outln!("{out}")?;
     } else {
-        super::terminal::outln!("{}", serde_json::to_string_pretty(&document)?)?;
+        outln!("{}", serde_json::to_string_pretty(&document)?)?;
         report::note(&format!(
             "attach it to the operator's role or user, e.g. aws iam create-policy --policy-name cfcr-aws-{} --policy-document file://policy.json (docs/permissions.md says what each statement is for)",
             settings.prefix

@@ -6,6 +6,8 @@
 use anyhow::{Context, bail};
 use serde_norway::Value;
 
+use super::environment;
+use super::terminal::{out, outln};
 use super::tunnel;
 use crate::cli::{GlobalArgs, PrintEnvArgs};
 use crate::custody;
@@ -78,11 +80,9 @@ fn variables(
 }
 
 pub async fn run(global: &GlobalArgs, args: PrintEnvArgs) -> anyhow::Result<()> {
-    let env = super::environment::environment(global, &args.env)?;
-    let backend = super::environment::backend(global).await?;
-    let state = super::environment::existing_state(&backend, &env)
-        .await?
-        .state;
+    let env = environment::environment(global, &args.env)?;
+    let backend = environment::backend(global).await?;
+    let state = environment::existing_state(&backend, &env).await?.state;
     let Some(bytes) = custody::read(&backend, &state, custody::VARS_STORE)? else {
         bail!(
             "custody holds no vars store of the director of {env:?} ({}): deploy the director first, `cfcr-aws bootstrap --env {env} --director-only`",
@@ -111,13 +111,13 @@ pub async fn run(global: &GlobalArgs, args: PrintEnvArgs) -> anyhow::Result<()> 
             .map(|(name, value)| (name.to_string(), value.into()))
             .collect();
         let text = serde_json::to_string_pretty(&object).expect("strings serialise");
-        super::terminal::outln!("{text}")?;
+        outln!("{text}")?;
     } else {
         let lines: String = variables
             .iter()
             .map(|(name, value)| shells::assignment(args.shell, name, value))
             .collect();
-        super::terminal::out!("{lines}")?;
+        out!("{lines}")?;
     }
     Ok(())
 }

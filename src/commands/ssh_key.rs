@@ -5,22 +5,23 @@ use std::io::ErrorKind;
 
 use anyhow::{Context, bail};
 
+use super::environment;
+use super::terminal::outln;
 use crate::cli::{GlobalArgs, SshKeyArgs};
 use crate::files::write_private;
 use crate::report;
 
 pub async fn run(global: &GlobalArgs, args: SshKeyArgs) -> anyhow::Result<()> {
-    let env = super::environment::environment(global, &args.env)?;
-    let state =
-        super::environment::existing_state(&super::environment::backend(global).await?, &env)
-            .await?
-            .state;
+    let env = environment::environment(global, &args.env)?;
+    let state = environment::existing_state(&environment::backend(global).await?, &env)
+        .await?
+        .state;
     let key = &state.deployer_key;
     if key.private_key.is_empty() {
         bail!("the state of {env:?} has no deployer key (it was recovered without its state file)");
     }
     let Some(out) = args.out else {
-        super::terminal::outln!("{}", key.public_key)?;
+        outln!("{}", key.public_key)?;
         report::note("the private key is written only on request: cfcr-aws ssh-key --out FILE");
         return Ok(());
     };

@@ -2,12 +2,13 @@
 
 use anyhow::bail;
 
+use super::environment;
 use crate::cli::{ForceUnlockArgs, GlobalArgs, MigrateArgs};
 use crate::report;
 
 pub async fn force_unlock(global: &GlobalArgs, args: ForceUnlockArgs) -> anyhow::Result<()> {
-    let env = super::environment::environment(global, &args.env)?;
-    let backend = super::environment::backend(global).await?;
+    let env = environment::environment(global, &args.env)?;
+    let backend = environment::backend(global).await?;
     let holder = backend
         .force_unlock(&env, &args.id, args.even_if_running)
         .await?;
@@ -20,10 +21,10 @@ pub async fn force_unlock(global: &GlobalArgs, args: ForceUnlockArgs) -> anyhow:
 /// Copies the state to the destination (refusing to replace one there), then removes it from the
 /// source; both are locked throughout.
 pub async fn migrate(global: &GlobalArgs, args: MigrateArgs) -> anyhow::Result<()> {
-    let env = super::environment::environment(global, &args.env)?;
-    let source = super::environment::backend(global).await?;
+    let env = environment::environment(global, &args.env)?;
+    let source = environment::backend(global).await?;
     let to = (args.to != "local").then_some(args.to.as_str());
-    let target = super::environment::backend_at(global, to).await?;
+    let target = environment::backend_at(global, to).await?;
     if source.describe() == target.describe() {
         bail!(
             "the state of {env:?} is already in {}: nothing to move",
@@ -32,7 +33,7 @@ pub async fn migrate(global: &GlobalArgs, args: MigrateArgs) -> anyhow::Result<(
     }
     let source_lock = source.lock(&env, "state migrate").await?;
     let _target_lock = target.lock(&env, "state migrate").await?;
-    let loaded = super::environment::existing_state(&source, &env).await?;
+    let loaded = environment::existing_state(&source, &env).await?;
     if target.load(&env).await?.is_some() {
         bail!(
             "{} already holds a state for {env:?}; remove it first if it is stale (nothing was changed)",

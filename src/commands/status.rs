@@ -1,5 +1,7 @@
 //! `cfcr-aws status`: every resource in the state and how AWS has it now.
 
+use super::environment;
+use super::terminal::outln;
 use crate::cli::{EnvArgs, GlobalArgs};
 use crate::director::Director;
 use crate::refresh;
@@ -7,9 +9,9 @@ use crate::resources::{Ctx, Health, inventory};
 use crate::state::{Origin, Step};
 
 pub async fn run(global: &GlobalArgs, args: EnvArgs) -> anyhow::Result<()> {
-    let env = super::environment::environment(global, &args)?;
-    let backend = super::environment::backend(global).await?;
-    let loaded = super::environment::existing_state(&backend, &env).await?;
+    let env = environment::environment(global, &args)?;
+    let backend = environment::backend(global).await?;
+    let loaded = environment::existing_state(&backend, &env).await?;
     let settings = loaded.state.settings.clone();
     let aws = crate::aws::connect(&loaded.state.region, global.endpoint_url.as_deref()).await?;
     let ctx = Ctx {
@@ -57,7 +59,7 @@ pub async fn run(global: &GlobalArgs, args: EnvArgs) -> anyhow::Result<()> {
     let width = |column: usize| rows.iter().map(|r| r[column].len()).max().unwrap_or(0);
     let widths = [width(0), width(1), width(2)];
     for [key, name, id, status] in &rows {
-        super::terminal::outln!(
+        outln!(
             "{key:<w0$}  {name:<w1$}  {id:<w2$}  {status}",
             w0 = widths[0],
             w1 = widths[1],
@@ -65,7 +67,7 @@ pub async fn run(global: &GlobalArgs, args: EnvArgs) -> anyhow::Result<()> {
         )?;
     }
     for line in &director.lines {
-        super::terminal::outln!("{line}")?;
+        outln!("{line}")?;
     }
     // Documented: 2 when anything is missing, changed or incomplete (pave would act), like plan's
     // --detailed-exitcode; or when the director and custody disagree.

@@ -21,6 +21,7 @@ use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::environment;
 use crate::cli::{GlobalArgs, TunnelArgs};
 use crate::files::{private_dir, refuse_symlink, write_private};
 use crate::report;
@@ -136,14 +137,13 @@ fn command_line(pid: u32) -> Option<Vec<String>> {
 }
 
 pub async fn run(global: &GlobalArgs, args: TunnelArgs) -> anyhow::Result<()> {
-    let env = super::environment::environment(global, &args.env)?;
+    let env = environment::environment(global, &args.env)?;
     if args.stop {
         return stop(global, &env);
     }
-    let state =
-        super::environment::existing_state(&super::environment::backend(global).await?, &env)
-            .await?
-            .state;
+    let state = environment::existing_state(&environment::backend(global).await?, &env)
+        .await?
+        .state;
     let dir = local_dir(global, &env)?;
     let port = args.port.unwrap_or_else(|| default_port(&env));
     if let Some(tunnel) = running(&dir)? {

@@ -2,6 +2,8 @@
 
 use anyhow::bail;
 
+use super::environment;
+use super::terminal;
 use crate::cli::{GlobalArgs, UnpaveArgs};
 use crate::config::ConfigValues;
 use crate::resources::{Ctx, OWNER_TAG, inventory};
@@ -9,8 +11,8 @@ use crate::state::{Backend, Origin, State, StateStore, Step};
 use crate::{census, graph, leftovers, recovery, report};
 
 pub async fn run(global: &GlobalArgs, args: UnpaveArgs) -> anyhow::Result<()> {
-    let env = super::environment::environment(global, &args.env)?;
-    let backend = super::environment::backend(global).await?;
+    let env = environment::environment(global, &args.env)?;
+    let backend = environment::backend(global).await?;
     let lock = backend.lock(&env, "unpave").await?;
     let store = match backend.load(&env).await? {
         Some(loaded) => backend.open(&env, loaded),
@@ -35,7 +37,7 @@ pub async fn run(global: &GlobalArgs, args: UnpaveArgs) -> anyhow::Result<()> {
     }
     // A recovered state was confirmed when it was found.
     if !paved.recovered {
-        super::terminal::confirm(
+        terminal::confirm(
             &format!("Delete environment {env:?} in {}?", paved.region),
             args.yes,
         )?;
@@ -172,7 +174,7 @@ async fn recover(
         prefix: Some(env.to_string()),
         ..ConfigValues::default()
     };
-    let settings = super::environment::settings(global, flags).await?;
+    let settings = environment::settings(global, flags).await?;
     let aws = crate::aws::connect(&settings.region, global.endpoint_url.as_deref()).await?;
     let templates = crate::templates::Templates::new(global.templates.as_deref())?;
     let Some(found) = recovery::recover(aws, settings, templates).await? else {
@@ -188,7 +190,7 @@ async fn recover(
         "there is no state for {env:?} in {}. If this environment is managed from another state (another machine's state directory, or a state in S3: --state s3://BUCKET/PREFIX), stop here and unpave it from there: deleting it from here leaves that state describing resources that are gone",
         backend.describe()
     ));
-    super::terminal::confirm(
+    terminal::confirm(
         &format!(
             "Delete everything of environment {env:?} found in {}?",
             found.state.region

@@ -10,10 +10,16 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use aws_sdk_ec2::types::{Filter, Tag};
+use aws_sdk_ec2::types::{
+    Address, Instance, InternetGateway, KeyPairInfo, NatGateway, NetworkInterface, RouteTable,
+    SecurityGroup, Subnet, Tag, Volume, Vpc,
+};
 
 use crate::aws::{self, Clients, Policy};
-use crate::resources::{OWNER_TAG, iam_path, owned_by};
+use crate::ec2::filters::filter;
+use crate::ec2::tags::{OWNER_TAG, owned_by};
+use crate::ec2::{self, Described, instance, nat_gateway};
+use crate::resources::iam_path;
 
 /// A resource found by the census.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -101,21 +107,10 @@ pub async fn owned(aws: &Clients, env: &str) -> anyhow::Result<Vec<Found>> {
 /// Every EC2 kind: the tag listing, then each kind it names confirmed at once.
 async fn ec2(aws: &Clients, env: &str) -> anyhow::Result<Vec<Found>> {
     let ec2 = &aws.ec2;
-    let pages = aws::all_pages(
-        "DescribeTags",
-        &Policy::standard(),
-        |token| {
-            ec2.describe_tags()
-                .filters(Filter::builder().name("key").values(OWNER_TAG).build())
-                .filters(Filter::builder().name("value").values(env).build())
-                .set_next_token(token)
-                .send()
-        },
-        |page| page.next_token(),
-    )
-    .await?;
+    let by_owner = vec![filter("key", [OWNER_TAG]), filter("value", [env])];
+    let listed = ec2::tag_listing(ec2, by_owner, &Policy::standard()).await?;
     let mut tagged: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for tag in pages.iter().flat_map(|p| p.tags()) {
+    for tag in &listed {
         if let (Some(kind), Some(id)) = (tag.resource_type(), tag.resource_id()) {
             tagged
                 .entry(kind.as_str().to_string())
@@ -125,17 +120,41 @@ async fn ec2(aws: &Clients, env: &str) -> anyhow::Result<Vec<Found>> {
     }
     let ids = |kind: &str| tagged.get(kind).cloned().unwrap_or_default();
     let lists = futures::try_join!(
-        instances(ec2, env, ids("instance")),
-        volumes(ec2, env, ids("volume")),
-        network_interfaces(ec2, env, ids("network-interface")),
-        nat_gateways(ec2, env, ids("natgateway")),
-        addresses(ec2, env, ids("elastic-ip")),
-        security_groups(ec2, env, ids("security-group")),
-        route_tables(ec2, env, ids("route-table")),
-        subnets(ec2, env, ids("subnet")),
-        internet_gateways(ec2, env, ids("internet-gateway")),
-        vpcs(ec2, env, ids("vpc")),
-        key_pairs(ec2, env, ids("key-pair")),
+        confirm::<Instance>(ec2, env, Kind::Instance, ids("instance"), instance::is_live),
+        confirm::<Volume>(ec2, env, Kind::Volume, ids("volume"), counted),
+        confirm::<NetworkInterface>(
+            ec2,
+            env,
+            Kind::NetworkInterface,
+            ids("network-interface"),
+            counted
+        ),
+        confirm::<NatGateway>(
+            ec2,
+            env,
+            Kind::NatGateway,
+            ids("natgateway"),
+            nat_gateway::holds
+        ),
+        confirm::<Address>(ec2, env, Kind::ElasticIp, ids("elastic-ip"), counted),
+        confirm::<SecurityGroup>(
+            ec2,
+            env,
+            Kind::SecurityGroup,
+            ids("security-group"),
+            counted
+        ),
+        confirm::<RouteTable>(ec2, env, Kind::RouteTable, ids("route-table"), counted),
+        confirm::<Subnet>(ec2, env, Kind::Subnet, ids("subnet"), counted),
+        confirm::<InternetGateway>(
+            ec2,
+            env,
+            Kind::InternetGateway,
+            ids("internet-gateway"),
+            counted
+        ),
+        confirm::<Vpc>(ec2, env, Kind::Vpc, ids("vpc"), counted),
+        confirm::<KeyPairInfo>(ec2, env, Kind::KeyPair, ids("key-pair"), counted),
     )?;
     let (a, b, c, d, e, f, g, h, i, j, k) = lists;
     Ok([a, b, c, d, e, f, g, h, i, j, k]
@@ -144,295 +163,27 @@ async fn ec2(aws: &Clients, env: &str) -> anyhow::Result<Vec<Found>> {
         .collect())
 }
 
-/// A filter on the kind's id; filters, unlike id lists, do not fail on an id that is gone.
-fn by_ids(name: &str, ids: Vec<String>) -> Vec<Filter> {
-    vec![Filter::builder().name(name).set_values(Some(ids)).build()]
+/// For the kinds whose answer counts as it is: only instances and NAT gateways are still
+/// described for a while once they are gone.
+fn counted<T>(_: &T) -> bool {
+    true
 }
 
-// Each kind: nothing to ask when the tag listing named none of it; what it answers is checked for
-// the tag again (emulators may ignore a filter).
-
-async fn instances(
+/// Those of `ids`, which the tag listing names as `kind`, that still exist (`live`) and carry the
+/// tag: nothing is asked when the listing named none, and what AWS answers is checked for the tag
+/// again (emulators may ignore a filter). A key pair is named by its name, as DeleteKeyPair takes it.
+async fn confirm<T: Described>(
     ec2: &aws_sdk_ec2::Client,
     env: &str,
+    kind: Kind,
     ids: Vec<String>,
+    live: fn(&T) -> bool,
 ) -> anyhow::Result<Vec<Found>> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let filters = by_ids("instance-id", ids);
-    let pages = aws::all_pages(
-        "DescribeInstances",
-        &Policy::standard(),
-        |token| {
-            ec2.describe_instances()
-                .set_filters(Some(filters.clone()))
-                .set_next_token(token)
-                .send()
-        },
-        |page| page.next_token(),
-    )
-    .await?;
-    Ok(pages
+    let answered: Vec<T> = ec2::listed(ec2, ids, &Policy::standard()).await?;
+    Ok(answered
         .iter()
-        .flat_map(|p| p.reservations())
-        .flat_map(|r| r.instances())
-        .filter(|i| owned_by(i.tags(), env))
-        .filter(|i| {
-            !matches!(
-                i.state().and_then(|s| s.name()).map(|n| n.as_str()),
-                Some("terminated" | "shutting-down")
-            )
-        })
-        .filter_map(|i| found(Kind::Instance, i.instance_id(), i.tags()))
-        .collect())
-}
-
-async fn volumes(
-    ec2: &aws_sdk_ec2::Client,
-    env: &str,
-    ids: Vec<String>,
-) -> anyhow::Result<Vec<Found>> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let filters = by_ids("volume-id", ids);
-    let out = aws::call("DescribeVolumes", &Policy::standard(), || {
-        ec2.describe_volumes()
-            .set_filters(Some(filters.clone()))
-            .send()
-    })
-    .await?;
-    Ok(out
-        .volumes()
-        .iter()
-        .filter(|v| owned_by(v.tags(), env))
-        .filter_map(|v| found(Kind::Volume, v.volume_id(), v.tags()))
-        .collect())
-}
-
-async fn network_interfaces(
-    ec2: &aws_sdk_ec2::Client,
-    env: &str,
-    ids: Vec<String>,
-) -> anyhow::Result<Vec<Found>> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let filters = by_ids("network-interface-id", ids);
-    let out = aws::call("DescribeNetworkInterfaces", &Policy::standard(), || {
-        ec2.describe_network_interfaces()
-            .set_filters(Some(filters.clone()))
-            .send()
-    })
-    .await?;
-    Ok(out
-        .network_interfaces()
-        .iter()
-        .filter(|n| owned_by(n.tag_set(), env))
-        .filter_map(|n| {
-            found(
-                Kind::NetworkInterface,
-                n.network_interface_id(),
-                n.tag_set(),
-            )
-        })
-        .collect())
-}
-
-async fn nat_gateways(
-    ec2: &aws_sdk_ec2::Client,
-    env: &str,
-    ids: Vec<String>,
-) -> anyhow::Result<Vec<Found>> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let filters = by_ids("nat-gateway-id", ids);
-    let pages = aws::all_pages(
-        "DescribeNatGateways",
-        &Policy::standard(),
-        |token| {
-            ec2.describe_nat_gateways()
-                .set_filter(Some(filters.clone()))
-                .set_next_token(token)
-                .send()
-        },
-        |page| page.next_token(),
-    )
-    .await?;
-    Ok(pages
-        .iter()
-        .flat_map(|p| p.nat_gateways())
-        .filter(|g| owned_by(g.tags(), env))
-        .filter(|g| {
-            matches!(
-                g.state().map(|s| s.as_str()),
-                Some("pending" | "available" | "deleting")
-            )
-        })
-        .filter_map(|g| found(Kind::NatGateway, g.nat_gateway_id(), g.tags()))
-        .collect())
-}
-
-async fn addresses(
-    ec2: &aws_sdk_ec2::Client,
-    env: &str,
-    ids: Vec<String>,
-) -> anyhow::Result<Vec<Found>> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let filters = by_ids("allocation-id", ids);
-    let out = aws::call("DescribeAddresses", &Policy::standard(), || {
-        ec2.describe_addresses()
-            .set_filters(Some(filters.clone()))
-            .send()
-    })
-    .await?;
-    Ok(out
-        .addresses()
-        .iter()
-        .filter(|a| owned_by(a.tags(), env))
-        .filter_map(|a| found(Kind::ElasticIp, a.allocation_id(), a.tags()))
-        .collect())
-}
-
-async fn security_groups(
-    ec2: &aws_sdk_ec2::Client,
-    env: &str,
-    ids: Vec<String>,
-) -> anyhow::Result<Vec<Found>> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let filters = by_ids("group-id", ids);
-    let out = aws::call("DescribeSecurityGroups", &Policy::standard(), || {
-        ec2.describe_security_groups()
-            .set_filters(Some(filters.clone()))
-            .send()
-    })
-    .await?;
-    Ok(out
-        .security_groups()
-        .iter()
-        .filter(|g| owned_by(g.tags(), env))
-        .filter_map(|g| found(Kind::SecurityGroup, g.group_id(), g.tags()))
-        .collect())
-}
-
-async fn route_tables(
-    ec2: &aws_sdk_ec2::Client,
-    env: &str,
-    ids: Vec<String>,
-) -> anyhow::Result<Vec<Found>> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let filters = by_ids("route-table-id", ids);
-    let out = aws::call("DescribeRouteTables", &Policy::standard(), || {
-        ec2.describe_route_tables()
-            .set_filters(Some(filters.clone()))
-            .send()
-    })
-    .await?;
-    Ok(out
-        .route_tables()
-        .iter()
-        .filter(|t| owned_by(t.tags(), env))
-        .filter_map(|t| found(Kind::RouteTable, t.route_table_id(), t.tags()))
-        .collect())
-}
-
-async fn subnets(
-    ec2: &aws_sdk_ec2::Client,
-    env: &str,
-    ids: Vec<String>,
-) -> anyhow::Result<Vec<Found>> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let filters = by_ids("subnet-id", ids);
-    let out = aws::call("DescribeSubnets", &Policy::standard(), || {
-        ec2.describe_subnets()
-            .set_filters(Some(filters.clone()))
-            .send()
-    })
-    .await?;
-    Ok(out
-        .subnets()
-        .iter()
-        .filter(|s| owned_by(s.tags(), env))
-        .filter_map(|s| found(Kind::Subnet, s.subnet_id(), s.tags()))
-        .collect())
-}
-
-async fn internet_gateways(
-    ec2: &aws_sdk_ec2::Client,
-    env: &str,
-    ids: Vec<String>,
-) -> anyhow::Result<Vec<Found>> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let filters = by_ids("internet-gateway-id", ids);
-    let out = aws::call("DescribeInternetGateways", &Policy::standard(), || {
-        ec2.describe_internet_gateways()
-            .set_filters(Some(filters.clone()))
-            .send()
-    })
-    .await?;
-    Ok(out
-        .internet_gateways()
-        .iter()
-        .filter(|g| owned_by(g.tags(), env))
-        .filter_map(|g| found(Kind::InternetGateway, g.internet_gateway_id(), g.tags()))
-        .collect())
-}
-
-async fn vpcs(
-    ec2: &aws_sdk_ec2::Client,
-    env: &str,
-    ids: Vec<String>,
-) -> anyhow::Result<Vec<Found>> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let filters = by_ids("vpc-id", ids);
-    let out = aws::call("DescribeVpcs", &Policy::standard(), || {
-        ec2.describe_vpcs()
-            .set_filters(Some(filters.clone()))
-            .send()
-    })
-    .await?;
-    Ok(out
-        .vpcs()
-        .iter()
-        .filter(|v| owned_by(v.tags(), env))
-        .filter_map(|v| found(Kind::Vpc, v.vpc_id(), v.tags()))
-        .collect())
-}
-
-async fn key_pairs(
-    ec2: &aws_sdk_ec2::Client,
-    env: &str,
-    ids: Vec<String>,
-) -> anyhow::Result<Vec<Found>> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let filters = by_ids("key-pair-id", ids);
-    let out = aws::call("DescribeKeyPairs", &Policy::standard(), || {
-        ec2.describe_key_pairs()
-            .set_filters(Some(filters.clone()))
-            .send()
-    })
-    .await?;
-    Ok(out
-        .key_pairs()
-        .iter()
-        .filter(|k| owned_by(k.tags(), env))
-        .filter_map(|k| found(Kind::KeyPair, k.key_name(), k.tags()))
+        .filter(|item| owned_by(item.tag_list(), env) && live(item))
+        .filter_map(|item| found(kind, item.id(), item.tag_list()))
         .collect())
 }
 

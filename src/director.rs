@@ -6,10 +6,11 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use aws_sdk_ec2::types::{Filter, InstanceStateName};
+use aws_sdk_ec2::types::{Image, Instance, Volume};
 use serde::Deserialize;
 
 use crate::aws::{self, Clients, Policy, wait};
+use crate::ec2::{self, instance};
 use crate::report;
 
 /// What a `bosh create-env` state file names (its other fields are the CLI's own).
@@ -68,42 +69,16 @@ pub async fn observe(
     let ec2 = &aws.ec2;
     let mut seen = Vec::new();
     if let Some(vm) = &director.vm {
-        let out = aws::call("DescribeInstances", &Policy::standard(), || {
-            ec2.describe_instances()
-                .filters(Filter::builder().name("instance-id").values(vm).build())
-                .send()
-        })
-        .await?;
-        let running = out
-            .reservations()
-            .iter()
-            .flat_map(|r| r.instances())
-            .filter(|i| i.instance_id() == Some(vm.as_str()))
-            .any(|i| {
-                !matches!(
-                    i.state().and_then(|s| s.name()),
-                    Some(InstanceStateName::Terminated | InstanceStateName::ShuttingDown)
-                )
-            });
+        let running = listed_vm(ec2, vm)
+            .await?
+            .is_some_and(|i| instance::is_live(&i));
         seen.push(("the director's VM".to_string(), vm.clone(), running));
     }
     if !director.disks.is_empty() {
-        let out = aws::call("DescribeVolumes", &Policy::standard(), || {
-            ec2.describe_volumes()
-                .filters(
-                    Filter::builder()
-                        .name("volume-id")
-                        .set_values(Some(director.disks.clone()))
-                        .build(),
-                )
-                .send()
-        })
-        .await?;
+        let volumes: Vec<Volume> =
+            ec2::listed(ec2, director.disks.clone(), &Policy::standard()).await?;
         for disk in &director.disks {
-            let present = out
-                .volumes()
-                .iter()
-                .any(|v| v.volume_id() == Some(disk.as_str()));
+            let present = volumes.iter().any(|v| v.volume_id() == Some(disk.as_str()));
             seen.push(("the director's disk".to_string(), disk.clone(), present));
         }
     }
@@ -128,21 +103,8 @@ pub async fn delete(aws: &Clients, director: &Director) -> anyhow::Result<()> {
                 "the director's VM to terminate",
                 Duration::from_secs(600),
                 || async {
-                    let out = aws::call("DescribeInstances", &Policy::standard(), || {
-                        ec2.describe_instances()
-                            .filters(Filter::builder().name("instance-id").values(vm).build())
-                            .send()
-                    })
-                    .await?;
-                    let gone = out
-                        .reservations()
-                        .iter()
-                        .flat_map(|r| r.instances())
-                        .filter(|i| i.instance_id() == Some(vm.as_str()))
-                        .all(|i| {
-                            i.state().and_then(|s| s.name()) == Some(&InstanceStateName::Terminated)
-                        });
-                    Ok(gone.then_some(()))
+                    let found = listed_vm(ec2, vm).await?;
+                    Ok(found.is_none_or(|i| instance::terminated(&i)).then_some(()))
                 },
             )
             .await?;
@@ -163,17 +125,18 @@ pub async fn delete(aws: &Clients, director: &Director) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The director's VM, by a filter on its id, which (unlike an id list) does not fail once AWS has
+/// forgotten it.
+async fn listed_vm(ec2: &aws_sdk_ec2::Client, vm: &str) -> anyhow::Result<Option<Instance>> {
+    let found: Vec<Instance> = ec2::listed(ec2, vec![vm.to_string()], &Policy::standard()).await?;
+    Ok(found.into_iter().find(|i| i.instance_id() == Some(vm)))
+}
+
 /// Deregisters an AMI the CPI registered and deletes its snapshots.
 async fn delete_image(aws: &Clients, image: &str) -> anyhow::Result<()> {
     let ec2 = &aws.ec2;
-    let out = aws::call("DescribeImages", &Policy::standard(), || {
-        ec2.describe_images()
-            .filters(Filter::builder().name("image-id").values(image).build())
-            .send()
-    })
-    .await?;
-    let snapshots: Vec<String> = out
-        .images()
+    let found: Vec<Image> = ec2::listed(ec2, vec![image.to_string()], &Policy::standard()).await?;
+    let snapshots: Vec<String> = found
         .iter()
         .filter(|i| i.image_id() == Some(image))
         .flat_map(|i| i.block_device_mappings())

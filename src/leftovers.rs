@@ -4,64 +4,33 @@
 
 use std::time::Duration;
 
-use aws_sdk_ec2::types::{Filter, InstanceStateName, IpPermission};
+use aws_sdk_ec2::types::{Instance, IpPermission, SecurityGroup, Volume};
 
 use crate::aws::{self, Policy, wait};
+use crate::ec2::tags::{CLUSTER_TAG, cluster_key, has_tag};
+use crate::ec2::{self, filters, instance, security_group};
 use crate::key::Key;
-use crate::resources::{
-    CLUSTER_TAG, Ctx, delete_load_balancer_interfaces, groups_referencing, instances_matching,
-    not_terminated,
-};
+use crate::resources::{Ctx, delete_load_balancer_interfaces};
 use crate::state::Origin;
 use crate::{census, report};
 
-fn cluster_tag_filters(cluster_tag: &str) -> [Filter; 2] {
-    [
-        Filter::builder()
-            .name(format!("tag:{CLUSTER_TAG}"))
-            .values(cluster_tag)
-            .build(),
-        Filter::builder()
-            .name("tag-key")
-            .values(format!("kubernetes.io/cluster/{cluster_tag}"))
-            .build(),
-    ]
-}
-
 fn tagged_for(cluster_tag: &str, key: &str, value: Option<&str>) -> bool {
-    (key == CLUSTER_TAG && value == Some(cluster_tag))
-        || key == format!("kubernetes.io/cluster/{cluster_tag}")
+    (key == CLUSTER_TAG && value == Some(cluster_tag)) || key == cluster_key(cluster_tag)
 }
 
 /// The cluster's VMs left in the VPC — carrying its cluster tag, which kubo's AWS ops-file gives the
 /// deployment — when the director that made them was deleted without its deployment (the bastion
 /// could not run the teardown): terminated, and waited for, before their disks are deleted.
 async fn terminate_cluster_vms(ctx: &Ctx, vpc_id: &str, cluster_tag: &str) -> anyhow::Result<()> {
-    let scope = Filter::builder().name("vpc-id").values(vpc_id).build();
-    let found = instances_matching(
-        ctx,
-        vec![
-            scope,
-            cluster_tag_filters(cluster_tag)[0].clone(),
-            not_terminated(),
-        ],
-    )
-    .await?;
+    let [tagged, _] = filters::cluster(cluster_tag);
+    let wanted = vec![filters::vpc(vpc_id), tagged, filters::not_terminated()];
+    let found: Vec<Instance> = ec2::matching(&ctx.aws.ec2, wanted, &Policy::standard()).await?;
     let ids: Vec<String> = found
         .iter()
         // Matched here too: the emulator used in tests does not filter by VPC or tag.
         .filter(|i| i.vpc_id() == Some(vpc_id))
-        .filter(|i| {
-            i.tags()
-                .iter()
-                .any(|t| t.key() == Some(CLUSTER_TAG) && t.value() == Some(cluster_tag))
-        })
-        .filter(|i| {
-            !matches!(
-                i.state().and_then(|s| s.name()),
-                Some(InstanceStateName::Terminated | InstanceStateName::ShuttingDown)
-            )
-        })
+        .filter(|i| has_tag(i.tags(), CLUSTER_TAG, cluster_tag))
+        .filter(|i| instance::is_live(i))
         .filter_map(|i| i.instance_id().map(str::to_string))
         .collect();
     if ids.is_empty() {
@@ -121,12 +90,10 @@ pub async fn delete_kubernetes_resources(ctx: &Ctx) -> anyhow::Result<()> {
     let ec2 = &ctx.aws.ec2;
     // Volumes stay attached, and groups referenced, until the instances using them are gone.
     let releasing = Policy::releasing();
-    for filter in cluster_tag_filters(&cluster_tag) {
-        let volumes = aws::call("DescribeVolumes", &Policy::standard(), || {
-            ec2.describe_volumes().filters(filter.clone()).send()
-        })
-        .await?;
-        for id in volumes.volumes().iter().filter_map(|v| v.volume_id()) {
+    for filter in filters::cluster(&cluster_tag) {
+        let volumes: Vec<Volume> =
+            ec2::matching(ec2, vec![filter.clone()], &Policy::standard()).await?;
+        for id in volumes.iter().filter_map(|v| v.volume_id()) {
             aws::absent_ok(
                 aws::call("DeleteVolume", &releasing, || {
                     ec2.delete_volume().volume_id(id).send()
@@ -135,14 +102,9 @@ pub async fn delete_kubernetes_resources(ctx: &Ctx) -> anyhow::Result<()> {
             )?;
             report::note(&format!("deleted   Kubernetes volume {id}"));
         }
-        let groups = aws::call("DescribeSecurityGroups", &Policy::standard(), || {
-            ec2.describe_security_groups()
-                .filters(filter.clone())
-                .filters(Filter::builder().name("vpc-id").values(&vpc_id).build())
-                .send()
-        })
-        .await?;
-        for id in groups.security_groups().iter().filter_map(|g| g.group_id()) {
+        let in_vpc = vec![filter, filters::vpc(&vpc_id)];
+        let groups: Vec<SecurityGroup> = ec2::matching(ec2, in_vpc, &Policy::standard()).await?;
+        for id in groups.iter().filter_map(|g| g.group_id()) {
             revoke_references(ctx, &vpc_id, id).await?;
             aws::absent_ok(
                 aws::call("DeleteSecurityGroup", &releasing, || {
@@ -161,7 +123,8 @@ pub async fn delete_kubernetes_resources(ctx: &Ctx) -> anyhow::Result<()> {
 /// cloud provider adds rules from its load balancers' groups to the nodes' group (node-access).
 async fn revoke_references(ctx: &Ctx, vpc_id: &str, group: &str) -> anyhow::Result<()> {
     let ec2 = &ctx.aws.ec2;
-    for other in groups_referencing(ctx, vpc_id, group).await? {
+    let policy = Policy::standard();
+    for other in security_group::referencing(ec2, vpc_id, group, &policy).await? {
         let Some(other_id) = other.group_id() else {
             continue;
         };
@@ -220,15 +183,13 @@ pub async fn foreign_instances(ctx: &Ctx) -> anyhow::Result<Vec<(String, String)
         return Ok(Vec::new());
     }
     let scope = if adopted {
-        Filter::builder()
-            .name("instance.group-id")
-            .set_values(Some(groups.clone()))
-            .build()
+        filters::filter("instance.group-id", groups.clone())
     } else {
-        Filter::builder().name("vpc-id").values(&vpc_id).build()
+        filters::vpc(&vpc_id)
     };
-    Ok(instances_matching(ctx, vec![scope, not_terminated()])
-        .await?
+    let wanted = vec![scope, filters::not_terminated()];
+    let found: Vec<Instance> = ec2::matching(&ctx.aws.ec2, wanted, &Policy::standard()).await?;
+    Ok(found
         .iter()
         // Matched here too: the emulator used in tests does not filter by VPC or group.
         .filter(|i| i.vpc_id() == Some(vpc_id.as_str()))
@@ -239,12 +200,7 @@ pub async fn foreign_instances(ctx: &Ctx) -> anyhow::Result<Vec<(String, String)
                         .is_some_and(|id| groups.iter().any(|o| o == id))
                 })
         })
-        .filter(|i| {
-            !matches!(
-                i.state().and_then(|s| s.name()),
-                Some(InstanceStateName::Terminated | InstanceStateName::ShuttingDown)
-            )
-        })
+        .filter(|i| instance::is_live(i))
         .filter_map(|i| {
             let id = i.instance_id()?.to_string();
             let name = i
@@ -276,18 +232,8 @@ pub async fn terminate(ctx: &Ctx, ids: &[String]) -> anyhow::Result<()> {
         "the VPC's instances to terminate",
         Duration::from_secs(600),
         || async {
-            let out = aws::call("DescribeInstances", &Policy::standard(), || {
-                ec2.describe_instances()
-                    .set_instance_ids(Some(ids.to_vec()))
-                    .send()
-            })
-            .await?;
-            let all_gone = out
-                .reservations()
-                .iter()
-                .flat_map(|r| r.instances())
-                .all(|i| i.state().and_then(|s| s.name()) == Some(&InstanceStateName::Terminated));
-            Ok(all_gone.then_some(()))
+            let found: Vec<Instance> = ec2::by_ids(ec2, ids.to_vec(), &Policy::standard()).await?;
+            Ok(found.iter().all(instance::terminated).then_some(()))
         },
     )
     .await

@@ -10,6 +10,7 @@ mod config;
 mod cost;
 mod custody;
 mod director;
+mod ec2;
 mod files;
 mod graph;
 mod hand_off;

@@ -4,15 +4,15 @@
 //! problems. Read-only.
 
 use aws_sdk_ec2::types::{
-    Filter, Route, RouteState, RouteTable, Subnet, VpcAttributeName, VpcCidrBlockStateCode,
+    Route, RouteState, RouteTable, Subnet, Vpc, VpcAttributeName, VpcCidrBlockStateCode,
 };
-use futures::TryFutureExt;
 use ipnet::Ipv4Net;
 
-use crate::aws::{self, Clients, Policy};
+use crate::aws::{Clients, Policy};
 use crate::config::{DIRECTOR_HOST, DirectorNetwork, Settings};
+use crate::ec2::tags::{CLUSTER_TAG, cluster_key, owned_by};
+use crate::ec2::{self, filters, internet_gateway, network_interface, vpc};
 use crate::key::PrivateEgress;
-use crate::resources::{CLUSTER_TAG, describe_subnet, describe_vpc, internet_gateway_of, owned_by};
 
 /// What the survey found.
 #[derive(Debug, Default)]
@@ -48,7 +48,7 @@ pub async fn survey(
     let Some(vpc_id) = settings.vpc_id.as_deref() else {
         return Ok(survey);
     };
-    let Some(vpc) = describe_vpc(&aws.ec2, vpc_id).await? else {
+    let Some(vpc) = ec2::by_id::<Vpc>(&aws.ec2, vpc_id, &Policy::standard()).await? else {
         survey.problems.push(format!(
             "vpc_id: VPC {vpc_id} does not exist in {} (or these credentials cannot see it); check the id and the region",
             settings.region
@@ -123,64 +123,25 @@ struct Read {
 async fn read(aws: &Clients, vpc_id: &str) -> anyhow::Result<Read> {
     let ec2 = &aws.ec2;
     let policy = Policy::standard();
-    let attribute = |name: VpcAttributeName| {
-        aws::call("DescribeVpcAttribute", &policy, move || {
-            ec2.describe_vpc_attribute()
-                .vpc_id(vpc_id)
-                .attribute(name.clone())
-                .send()
-        })
-        .err_into::<anyhow::Error>()
-    };
-    let in_vpc = || Filter::builder().name("vpc-id").values(vpc_id).build();
     let (dns_support, dns_hostnames, gateway, subnets, tables) = futures::try_join!(
-        attribute(VpcAttributeName::EnableDnsSupport),
-        attribute(VpcAttributeName::EnableDnsHostnames),
-        internet_gateway_of(ec2, vpc_id),
-        aws::all_pages(
-            "DescribeSubnets",
-            &policy,
-            |token| {
-                ec2.describe_subnets()
-                    .filters(in_vpc())
-                    .set_next_token(token)
-                    .send()
-            },
-            |page| page.next_token(),
-        )
-        .err_into::<anyhow::Error>(),
-        aws::all_pages(
-            "DescribeRouteTables",
-            &policy,
-            |token| {
-                ec2.describe_route_tables()
-                    .filters(in_vpc())
-                    .set_next_token(token)
-                    .send()
-            },
-            |page| page.next_token(),
-        )
-        .err_into::<anyhow::Error>(),
+        vpc::dns_enabled(ec2, vpc_id, VpcAttributeName::EnableDnsSupport, &policy),
+        vpc::dns_enabled(ec2, vpc_id, VpcAttributeName::EnableDnsHostnames, &policy),
+        internet_gateway::attached_to(ec2, vpc_id, &policy),
+        ec2::matching::<Subnet>(ec2, vec![filters::vpc(vpc_id)], &policy),
+        ec2::matching::<RouteTable>(ec2, vec![filters::vpc(vpc_id)], &policy),
     )?;
-    let enabled = |value: Option<&aws_sdk_ec2::types::AttributeBooleanValue>| {
-        value.and_then(|v| v.value()) == Some(true)
-    };
     // Matched here too: emulators may ignore the filters.
     Ok(Read {
-        dns_support: enabled(dns_support.enable_dns_support()),
-        dns_hostnames: enabled(dns_hostnames.enable_dns_hostnames()),
+        dns_support,
+        dns_hostnames,
         gateway,
         subnets: subnets
-            .iter()
-            .flat_map(|p| p.subnets())
+            .into_iter()
             .filter(|s| s.vpc_id() == Some(vpc_id))
-            .cloned()
             .collect(),
         tables: tables
-            .iter()
-            .flat_map(|p| p.route_tables())
+            .into_iter()
             .filter(|t| t.vpc_id() == Some(vpc_id))
-            .cloned()
             .collect(),
     })
 }
@@ -262,7 +223,7 @@ impl Network<'_> {
             Some(subnet) => subnet.clone(),
             None => {
                 // Not in the VPC: elsewhere, or nowhere.
-                match describe_subnet(&aws.ec2, id).await? {
+                match ec2::by_id::<Subnet>(&aws.ec2, id, &Policy::standard()).await? {
                     Some(other) => survey.problems.push(format!(
                         "{field}: {id} is in VPC {}, not in vpc_id {}; name a subnet of {}",
                         other.vpc_id().unwrap_or("?"),
@@ -288,7 +249,7 @@ impl Network<'_> {
             let value = t.value().unwrap_or_default();
             let other = (key == CLUSTER_TAG && value != self.cluster_tag)
                 || (key.starts_with("kubernetes.io/cluster/")
-                    && key != format!("kubernetes.io/cluster/{}", self.cluster_tag));
+                    && key != cluster_key(self.cluster_tag));
             if other {
                 survey.problems.push(format!(
                     "{field}: {id} is tagged {key}={value}, for another Kubernetes cluster, whose cloud provider would take this cluster's load balancers for its own: name another subnet"
@@ -480,30 +441,8 @@ async fn address_holder(
     subnet: &str,
     address: &str,
 ) -> anyhow::Result<Option<String>> {
-    let ec2 = &aws.ec2;
-    let out = aws::call("DescribeNetworkInterfaces", &Policy::standard(), || {
-        ec2.describe_network_interfaces()
-            .filters(Filter::builder().name("subnet-id").values(subnet).build())
-            .filters(
-                Filter::builder()
-                    .name("addresses.private-ip-address")
-                    .values(address)
-                    .build(),
-            )
-            .send()
-    })
-    .await?;
-    // Matched here too: emulators may ignore the filters.
-    Ok(out
-        .network_interfaces()
-        .iter()
-        .filter(|i| i.subnet_id() == Some(subnet))
-        .find(|i| {
-            i.private_ip_addresses()
-                .iter()
-                .any(|a| a.private_ip_address() == Some(address))
-        })
-        .and_then(|i| i.network_interface_id().map(str::to_string)))
+    let holder = network_interface::holding(&aws.ec2, subnet, address, &Policy::standard()).await?;
+    Ok(holder.and_then(|i| i.network_interface_id().map(str::to_string)))
 }
 
 #[cfg(test)]

@@ -5,14 +5,17 @@
 
 use std::collections::BTreeSet;
 
-use aws_sdk_ec2::types::{AvailabilityZoneState, Filter, LocationType};
+use aws_sdk_ec2::types::{AvailabilityZoneState, LocationType, Vpc};
 use futures::future::join_all;
 
 use crate::aws::{self, Policy};
 use crate::config::AmiSource;
+use crate::ec2::filters::{self, filter};
+use crate::ec2::tags::owned_by;
+use crate::ec2::{self, security_group};
 use crate::hand_off::HandOffMode;
 use crate::key::Key;
-use crate::resources::{Ctx, NameTaken, OWNER_TAG, Resource, groups_of_env, owned_by};
+use crate::resources::{Ctx, NameTaken, Resource};
 use crate::state::Record;
 
 /// The resources whose names are unique in the account or region, so someone else may hold them.
@@ -134,13 +137,8 @@ async fn instance_type_offered(ctx: &Ctx) -> anyhow::Result<Option<String>> {
     let out = aws::call("DescribeInstanceTypeOfferings", &Policy::standard(), || {
         ec2.describe_instance_type_offerings()
             .location_type(LocationType::AvailabilityZone)
-            .filters(Filter::builder().name("location").values(zone).build())
-            .filters(
-                Filter::builder()
-                    .name("instance-type")
-                    .values(wanted)
-                    .build(),
-            )
+            .filters(filter("location", [zone]))
+            .filters(filter("instance-type", [wanted]))
             .send()
     })
     .await?;
@@ -227,21 +225,10 @@ async fn orphans(ctx: &Ctx, new: bool) -> anyhow::Result<Option<String>> {
     if let Some(vpc_id) = &ctx.settings.vpc_id {
         return adopted_vpc_orphans(ctx, vpc_id).await;
     }
-    let ec2 = &ctx.aws.ec2;
     let env = &ctx.settings.prefix;
-    let out = aws::call("DescribeVpcs", &Policy::standard(), || {
-        ec2.describe_vpcs()
-            .filters(
-                Filter::builder()
-                    .name(format!("tag:{OWNER_TAG}"))
-                    .values(env)
-                    .build(),
-            )
-            .send()
-    })
-    .await?;
-    let found: Vec<&str> = out
-        .vpcs()
+    let vpcs: Vec<Vpc> =
+        ec2::matching(&ctx.aws.ec2, vec![filters::owner(env)], &Policy::standard()).await?;
+    let found: Vec<&str> = vpcs
         .iter()
         .filter(|v| owned_by(v.tags(), env))
         .filter_map(|v| v.vpc_id())
@@ -257,7 +244,8 @@ async fn orphans(ctx: &Ctx, new: bool) -> anyhow::Result<Option<String>> {
 /// The environment's security groups in the adopted VPC, without a state.
 async fn adopted_vpc_orphans(ctx: &Ctx, vpc_id: &str) -> anyhow::Result<Option<String>> {
     let env = &ctx.settings.prefix;
-    let groups = groups_of_env(&ctx.aws.ec2, env, Some(vpc_id)).await?;
+    let groups =
+        security_group::owned_by(&ctx.aws.ec2, env, Some(vpc_id), &Policy::standard()).await?;
     let found: Vec<&str> = groups.iter().filter_map(|g| g.group_id()).collect();
     Ok((!found.is_empty()).then(|| {
         format!(

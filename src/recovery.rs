@@ -5,17 +5,16 @@
 //! rebuilt state is marked `recovered` and only `unpave` acts on it. Nothing is written to the state
 //! store here: the caller does, once the operator has confirmed.
 
-use aws_sdk_ec2::types::Filter;
+use aws_sdk_ec2::types::{Instance, NatGateway, Subnet, Vpc};
 
 use crate::aws::{self, Clients, Policy};
 use crate::census::{self, Found};
 use crate::config::{DirectorCredentials, Settings};
+use crate::ec2::tags::{CLUSTER_TAG, CLUSTER_VALUE_TAG, OWNER_TAG, has_tag, owned_by};
+use crate::ec2::{self, filters, security_group};
 use crate::key::PrivateEgress;
 use crate::keys::KeyMaterial;
-use crate::resources::{
-    CLUSTER_TAG, CLUSTER_VALUE_TAG, Ctx, OWNER_TAG, describe_vpc, groups_of_env, inventory,
-    owned_by,
-};
+use crate::resources::{Ctx, inventory};
 use crate::state::{SCHEMA_VERSION, State, StateStore};
 use crate::templates::Templates;
 use crate::{graph, report};
@@ -107,11 +106,12 @@ fn recovered_state(settings: &Settings, cluster_tag: String) -> State {
 /// The VPC holding the environment's security groups when it is not the environment's own: the
 /// operator's VPC it was paved into.
 async fn adopted_vpc(aws: &Clients, env: &str) -> anyhow::Result<Option<String>> {
-    let groups = groups_of_env(&aws.ec2, env, None).await?;
+    let policy = Policy::standard();
+    let groups = security_group::owned_by(&aws.ec2, env, None, &policy).await?;
     let Some(vpc_id) = groups.iter().find_map(|g| g.vpc_id()) else {
         return Ok(None);
     };
-    let own = describe_vpc(&aws.ec2, vpc_id)
+    let own = ec2::by_id::<Vpc>(&aws.ec2, vpc_id, &policy)
         .await?
         .is_some_and(|v| owned_by(v.tags(), env));
     Ok((!own).then(|| vpc_id.to_string()))
@@ -122,7 +122,9 @@ async fn adopted_vpc(aws: &Clients, env: &str) -> anyhow::Result<Option<String>>
 /// carries it.
 async fn cluster_tag(aws: &Clients, settings: &Settings) -> anyhow::Result<String> {
     let env = &settings.prefix;
-    let groups = groups_of_env(&aws.ec2, env, None).await?;
+    let ec2 = &aws.ec2;
+    let policy = Policy::standard();
+    let groups = security_group::owned_by(ec2, env, None, &policy).await?;
     let kept = groups
         .iter()
         .flat_map(|g| g.tags())
@@ -131,39 +133,20 @@ async fn cluster_tag(aws: &Clients, settings: &Settings) -> anyhow::Result<Strin
     if let Some(value) = kept {
         return Ok(value.to_string());
     }
-    let ec2 = &aws.ec2;
-    let owned = aws::call("DescribeSubnets", &Policy::standard(), || {
-        ec2.describe_subnets()
-            .filters(
-                Filter::builder()
-                    .name(format!("tag:{OWNER_TAG}"))
-                    .values(env)
-                    .build(),
-            )
-            .send()
-    })
-    .await?;
+    let owned: Vec<Subnet> = ec2::matching(ec2, vec![filters::owner(env)], &policy).await?;
     let named: Vec<String> = [&settings.public_subnet_id, &settings.private_subnet_id]
         .into_iter()
         .flatten()
         .cloned()
         .collect();
-    let adopted = if named.is_empty() {
-        None
+    let adopted: Vec<Subnet> = if named.is_empty() {
+        Vec::new()
     } else {
-        aws::absent_ok(
-            aws::call("DescribeSubnets", &Policy::standard(), || {
-                ec2.describe_subnets()
-                    .set_subnet_ids(Some(named.clone()))
-                    .send()
-            })
-            .await,
-        )?
+        aws::absent_ok(ec2::by_ids(ec2, named, &policy).await)?.unwrap_or_default()
     };
-    let ours = owned.subnets().iter().filter(|s| owned_by(s.tags(), env));
-    let theirs = adopted.iter().flat_map(|o| o.subnets());
+    let ours = owned.iter().filter(|s| owned_by(s.tags(), env));
     Ok(ours
-        .chain(theirs)
+        .chain(&adopted)
         .flat_map(|s| s.tags())
         .find(|t| t.key() == Some(CLUSTER_TAG))
         .and_then(|t| t.value())
@@ -183,30 +166,14 @@ async fn adopt_tagged_subnets(
     if settings.public_subnet_id.is_some() || settings.private_subnet_id.is_some() {
         return Ok(());
     }
-    let ec2 = &aws.ec2;
     let env = settings.prefix.clone();
-    let out = aws::call("DescribeSubnets", &Policy::standard(), || {
-        ec2.describe_subnets()
-            .filters(Filter::builder().name("vpc-id").values(vpc_id).build())
-            .filters(
-                Filter::builder()
-                    .name(format!("tag:{CLUSTER_TAG}"))
-                    .values(cluster_tag)
-                    .build(),
-            )
-            .send()
-    })
-    .await?;
-    let tagged: Vec<String> = out
-        .subnets()
+    let wanted = vec![filters::vpc(vpc_id), filters::tag(CLUSTER_TAG, cluster_tag)];
+    let found: Vec<Subnet> = ec2::matching(&aws.ec2, wanted, &Policy::standard()).await?;
+    let tagged: Vec<String> = found
         .iter()
         // Matched here too: emulators may ignore the filters.
         .filter(|s| s.vpc_id() == Some(vpc_id) && !owned_by(s.tags(), &env))
-        .filter(|s| {
-            s.tags()
-                .iter()
-                .any(|t| t.key() == Some(CLUSTER_TAG) && t.value() == Some(cluster_tag))
-        })
+        .filter(|s| has_tag(s.tags(), CLUSTER_TAG, cluster_tag))
         .filter_map(|s| s.subnet_id().map(str::to_string))
         .collect();
     let public = public_subnets(aws, &env).await?;
@@ -229,27 +196,16 @@ async fn adopt_tagged_subnets(
 /// The subnets the environment's bastion and NAT gateway run in: public ones.
 async fn public_subnets(aws: &Clients, env: &str) -> anyhow::Result<Vec<String>> {
     let ec2 = &aws.ec2;
-    let owner = Filter::builder()
-        .name(format!("tag:{OWNER_TAG}"))
-        .values(env)
-        .build();
     let policy = Policy::standard();
     let (instances, gateways) = futures::try_join!(
-        aws::call("DescribeInstances", &policy, || {
-            ec2.describe_instances().filters(owner.clone()).send()
-        }),
-        aws::call("DescribeNatGateways", &policy, || {
-            ec2.describe_nat_gateways().filter(owner.clone()).send()
-        }),
+        ec2::matching::<Instance>(ec2, vec![filters::owner(env)], &policy),
+        ec2::matching::<NatGateway>(ec2, vec![filters::owner(env)], &policy),
     )?;
     let bastions = instances
-        .reservations()
         .iter()
-        .flat_map(|r| r.instances())
         .filter(|i| owned_by(i.tags(), env))
         .filter_map(|i| i.subnet_id());
     let nats = gateways
-        .nat_gateways()
         .iter()
         .filter(|g| owned_by(g.tags(), env))
         .filter_map(|g| g.subnet_id());

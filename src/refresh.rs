@@ -8,12 +8,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use aws_sdk_ec2::types::{Filter, Instance, NatGateway, RouteTable, SecurityGroup};
+use aws_sdk_ec2::types::{Instance, NatGateway, RouteTable, SecurityGroup};
 use aws_sdk_elasticloadbalancing::types::LoadBalancerDescription;
 use aws_sdk_iam::types::InstanceProfile;
 use futures::future::{join_all, try_join4};
 
 use crate::aws::{self, Policy, wait};
+use crate::ec2::filters::filter;
+use crate::ec2::{self, Described};
 use crate::key::Key;
 use crate::resources::{Ctx, Health, Observed, Resource, iam_path};
 use crate::state::Record;
@@ -24,10 +26,6 @@ fn ids(ctx: &Ctx, keys: &[Key]) -> Vec<String> {
         .filter_map(|k| ctx.state.get(*k))
         .map(|r| r.id)
         .collect()
-}
-
-fn id_filter(name: &str, ids: Vec<String>) -> Filter {
-    Filter::builder().name(name).set_values(Some(ids)).build()
 }
 
 /// Reads the snapshot for the resources recorded in the state: every listing at once.
@@ -67,21 +65,9 @@ async fn ec2_tags(
     if ids.is_empty() {
         return Ok(tags);
     }
-    let ec2 = &ctx.aws.ec2;
-    let filter = id_filter("resource-id", ids);
-    let pages = aws::all_pages(
-        "DescribeTags",
-        &Policy::standard(),
-        |token| {
-            ec2.describe_tags()
-                .filters(filter.clone())
-                .set_next_token(token)
-                .send()
-        },
-        |page| page.next_token(),
-    )
-    .await?;
-    for tag in pages.iter().flat_map(|p| p.tags()) {
+    let by_resource = vec![filter("resource-id", ids)];
+    let listed = ec2::tag_listing(&ctx.aws.ec2, by_resource, &Policy::standard()).await?;
+    for tag in &listed {
         if let (Some(id), Some(key)) = (tag.resource_id(), tag.key()) {
             tags.entry(id.to_string())
                 .or_default()
@@ -98,96 +84,31 @@ type Network = (
     BTreeMap<String, RouteTable>,
 );
 
-/// The kinds whose state or contents matter beyond their tags. Filters, not id lists: an id list
-/// fails whole when one id is gone.
+/// The kinds whose state or contents matter beyond their tags, each in one listing.
 async fn network(ctx: &Ctx) -> anyhow::Result<Network> {
-    let ec2 = &ctx.aws.ec2;
-    let nat_ids = ids(ctx, &[Key::NatGateway]);
-    let instance_ids = ids(ctx, &[Key::Bastion]);
-    let group_ids = ids(
-        ctx,
-        &[Key::NodeAccessSecurityGroup, Key::ApiAccessSecurityGroup],
-    );
-    let table_ids = ids(ctx, &[Key::PublicRouteTable, Key::PrivateRouteTable]);
-    let nat_gateways = async {
-        if nat_ids.is_empty() {
-            return Ok(BTreeMap::new());
-        }
-        let filter = id_filter("nat-gateway-id", nat_ids.clone());
-        let pages = aws::all_pages(
-            "DescribeNatGateways",
-            &Policy::standard(),
-            |token| {
-                ec2.describe_nat_gateways()
-                    .filter(filter.clone())
-                    .set_next_token(token)
-                    .send()
-            },
-            |page| page.next_token(),
-        )
-        .await?;
-        // Matched by id here too: LocalStack's emulation ignores the filter.
-        Ok::<_, anyhow::Error>(
-            pages
-                .iter()
-                .flat_map(|p| p.nat_gateways())
-                .filter_map(|g| Some((g.nat_gateway_id()?.to_string(), g.clone())))
-                .filter(|(id, _)| nat_ids.contains(id))
-                .collect(),
-        )
-    };
-    let instances = async {
-        if instance_ids.is_empty() {
-            return Ok(BTreeMap::new());
-        }
-        let found = crate::resources::instances_matching(
+    try_join4(
+        recorded(ctx, &[Key::NatGateway]),
+        recorded(ctx, &[Key::Bastion]),
+        recorded(
             ctx,
-            vec![id_filter("instance-id", instance_ids.clone())],
-        )
-        .await?;
-        Ok::<_, anyhow::Error>(
-            found
-                .into_iter()
-                .filter_map(|i| Some((i.instance_id()?.to_string(), i)))
-                .filter(|(id, _)| instance_ids.contains(id))
-                .collect(),
-        )
-    };
-    let security_groups = async {
-        if group_ids.is_empty() {
-            return Ok(BTreeMap::new());
-        }
-        let out = aws::call("DescribeSecurityGroups", &Policy::standard(), || {
-            ec2.describe_security_groups()
-                .filters(id_filter("group-id", group_ids.clone()))
-                .send()
-        })
-        .await?;
-        Ok::<_, anyhow::Error>(
-            out.security_groups()
-                .iter()
-                .filter_map(|g| Some((g.group_id()?.to_string(), g.clone())))
-                .collect(),
-        )
-    };
-    let route_tables = async {
-        if table_ids.is_empty() {
-            return Ok(BTreeMap::new());
-        }
-        let out = aws::call("DescribeRouteTables", &Policy::standard(), || {
-            ec2.describe_route_tables()
-                .filters(id_filter("route-table-id", table_ids.clone()))
-                .send()
-        })
-        .await?;
-        Ok::<_, anyhow::Error>(
-            out.route_tables()
-                .iter()
-                .filter_map(|t| Some((t.route_table_id()?.to_string(), t.clone())))
-                .collect(),
-        )
-    };
-    try_join4(nat_gateways, instances, security_groups, route_tables).await
+            &[Key::NodeAccessSecurityGroup, Key::ApiAccessSecurityGroup],
+        ),
+        recorded(ctx, &[Key::PublicRouteTable, Key::PrivateRouteTable]),
+    )
+    .await
+}
+
+/// The recorded resources of `keys` as AWS lists them, by id. Filters, not id lists: an id list
+/// fails whole when one id is gone.
+async fn recorded<T: Described>(ctx: &Ctx, keys: &[Key]) -> anyhow::Result<BTreeMap<String, T>> {
+    let ids = ids(ctx, keys);
+    let found: Vec<T> = ec2::listed(&ctx.aws.ec2, ids.clone(), &Policy::standard()).await?;
+    // Matched by id here too: LocalStack's emulation ignores some of the filters.
+    Ok(found
+        .into_iter()
+        .filter_map(|item| Some((item.id()?.to_string(), item)))
+        .filter(|(id, _)| ids.contains(id))
+        .collect())
 }
 
 async fn load_balancers(ctx: &Ctx) -> anyhow::Result<BTreeMap<String, LoadBalancerDescription>> {

@@ -3,24 +3,17 @@
 
 use anyhow::bail;
 use async_trait::async_trait;
-use aws_sdk_ec2::types::Filter;
+use aws_sdk_ec2::types::Image;
 
 use super::resource::{Ctx, Needs, Resource};
 use super::snapshot::{Health, Observed};
 use crate::aws::{self, Policy};
 use crate::config::{AmiSource, CANONICAL_OWNER_ID, Settings};
+use crate::ec2::{self, image};
 use crate::key::Key;
 use crate::state::{Origin, Record};
 
 pub struct BastionImage;
-
-/// Whether an image's deprecation time has passed (RFC 3339 timestamps compare as text).
-fn deprecated(image: &aws_sdk_ec2::types::Image) -> bool {
-    let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
-    image
-        .deprecation_time()
-        .is_some_and(|t| !t.is_empty() && t <= now.as_str())
-}
 
 #[async_trait]
 impl Resource for BastionImage {
@@ -45,40 +38,24 @@ impl Resource for BastionImage {
 
     async fn find(&self, ctx: &Ctx) -> anyhow::Result<Option<Record>> {
         let ec2 = &ctx.aws.ec2;
-        let request = match &ctx.settings.bastion_ami {
-            AmiSource::Id(id) => ec2.describe_images().image_ids(id),
-            // Deprecated images too: AWS deprecates an image two years after it was made, and a
-            // pattern pinned to an older release must still find it. The newest current image
-            // wins over any deprecated one.
-            AmiSource::NamePattern(pattern) => ec2
-                .describe_images()
-                .include_deprecated(true)
-                .owners(CANONICAL_OWNER_ID)
-                .filters(Filter::builder().name("name").values(pattern).build())
-                .filters(
-                    Filter::builder()
-                        .name("virtualization-type")
-                        .values("hvm")
-                        .build(),
-                ),
+        let policy = Policy::standard();
+        let images: Vec<Image> = match &ctx.settings.bastion_ami {
+            AmiSource::Id(id) => ec2::by_id(ec2, id, &policy).await?.into_iter().collect(),
+            AmiSource::NamePattern(pattern) => {
+                let found = image::named_like(ec2, CANONICAL_OWNER_ID, pattern, &policy).await;
+                aws::absent_ok(found)?.unwrap_or_default()
+            }
         };
-        let out = aws::absent_ok(
-            aws::call("DescribeImages", &Policy::standard(), || {
-                request.clone().send()
-            })
-            .await,
-        )?;
-        let newest = out.as_ref().and_then(|o| {
-            o.images()
-                .iter()
-                .filter(|i| i.image_id().is_some())
-                .max_by_key(|i| {
-                    (
-                        !deprecated(i),
-                        i.creation_date().unwrap_or_default().to_string(),
-                    )
-                })
-        });
+        // The newest current image wins over any deprecated one.
+        let newest = images
+            .iter()
+            .filter(|i| i.image_id().is_some())
+            .max_by_key(|i| {
+                (
+                    !image::deprecated(i),
+                    i.creation_date().unwrap_or_default().to_string(),
+                )
+            });
         Ok(newest.map(|image| {
             Record {
                 origin: Origin::LookedUp,
@@ -102,14 +79,7 @@ impl Resource for BastionImage {
     }
 
     async fn exists(&self, ctx: &Ctx, record: &Record) -> anyhow::Result<bool> {
-        let ec2 = &ctx.aws.ec2;
-        let out = aws::absent_ok(
-            aws::call("DescribeImages", &Policy::standard(), || {
-                ec2.describe_images().image_ids(&record.id).send()
-            })
-            .await,
-        )?;
-        Ok(out.is_some_and(|o| !o.images().is_empty()))
+        Ok(ctx.described::<Image>(&record.id).await?.is_some())
     }
 
     fn observe(&self, _ctx: &Ctx, _record: &Record, _seen: &Observed) -> Option<Health> {

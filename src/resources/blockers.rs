@@ -14,9 +14,11 @@ use aws_sdk_ec2::types::{Filter, NetworkInterface, NetworkInterfaceType};
 
 use super::load_balancer::delete_interfaces as delete_load_balancer_interfaces;
 use super::resource::Ctx;
-use super::tags::{CLUSTER_TAG, OWNER_TAG};
 use crate::aws::retry::AwsError;
-use crate::aws::{self, ErrorClass, Policy, Tolerate};
+use crate::aws::{ErrorClass, Policy, Tolerate};
+use crate::ec2::filters::filter;
+use crate::ec2::tags::{CLUSTER_TAG, has_tag, owned_by};
+use crate::ec2::{self, security_group};
 use crate::key::Key;
 use crate::report;
 
@@ -45,7 +47,7 @@ impl Scope<'_> {
             Scope::Group(_) => "group-id",
             Scope::Vpc(_) => "vpc-id",
         };
-        Filter::builder().name(name).values(self.id()).build()
+        filter(name, [self.id()])
     }
 
     fn holds(&self, interface: &NetworkInterface) -> bool {
@@ -121,22 +123,10 @@ where
 
 /// The interfaces in `scope` and, for a group, the other groups whose rules name it.
 async fn holders(ctx: &Ctx, scope: Scope<'_>) -> anyhow::Result<Vec<Holder>> {
-    let ec2 = &ctx.aws.ec2;
-    let pages = aws::all_pages(
-        "DescribeNetworkInterfaces",
-        &Policy::standard(),
-        |token| {
-            ec2.describe_network_interfaces()
-                .filters(scope.filter())
-                .set_next_token(token)
-                .send()
-        },
-        |page| page.next_token(),
-    )
-    .await?;
-    let mut holders: Vec<Holder> = pages
+    let interfaces: Vec<NetworkInterface> =
+        ec2::matching(&ctx.aws.ec2, vec![scope.filter()], &Policy::standard()).await?;
+    let mut holders: Vec<Holder> = interfaces
         .iter()
-        .flat_map(|p| p.network_interfaces())
         // Matched here too: emulators may ignore the filter.
         .filter(|i| scope.holds(i))
         .map(|i| judge(ctx, i))
@@ -152,10 +142,8 @@ fn judge(ctx: &Ctx, interface: &NetworkInterface) -> Holder {
     let id = interface.network_interface_id().unwrap_or("an interface");
     let description = interface.description().unwrap_or_default();
     let cluster_tag = ctx.state.snapshot().cluster_tag;
-    let tagged = interface.tag_set().iter().any(|t| {
-        (t.key() == Some(OWNER_TAG) && t.value() == Some(ctx.settings.prefix.as_str()))
-            || (t.key() == Some(CLUSTER_TAG) && t.value() == Some(cluster_tag.as_str()))
-    });
+    let tags = interface.tag_set();
+    let tagged = owned_by(tags, &ctx.settings.prefix) || has_tag(tags, CLUSTER_TAG, &cluster_tag);
     let recorded = |key: Key| ctx.state.get(key).map(|r| r.id);
     let mut name = String::from(id);
     let fate = if let Some(lb) = description.strip_prefix("ELB ") {
@@ -202,8 +190,9 @@ async fn referencing_groups(ctx: &Ctx, group: &str) -> anyhow::Result<Vec<Holder
     };
     let ours = [Key::NodeAccessSecurityGroup, Key::ApiAccessSecurityGroup]
         .map(|k| ctx.state.get(k).map(|r| r.id));
-    Ok(groups_referencing(ctx, &vpc_id, group)
-        .await?
+    let policy = Policy::standard();
+    let referencing = security_group::referencing(&ctx.aws.ec2, &vpc_id, group, &policy).await?;
+    Ok(referencing
         .iter()
         .filter(|g| {
             !ours
@@ -219,39 +208,5 @@ async fn referencing_groups(ctx: &Ctx, group: &str) -> anyhow::Result<Vec<Holder
             ),
             fate: Fate::Foreign,
         })
-        .collect())
-}
-
-/// The groups in `vpc_id`, other than `group` itself, whose ingress rules name `group` as their
-/// source: AWS deletes no group another group's rule references.
-pub async fn groups_referencing(
-    ctx: &Ctx,
-    vpc_id: &str,
-    group: &str,
-) -> anyhow::Result<Vec<aws_sdk_ec2::types::SecurityGroup>> {
-    let ec2 = &ctx.aws.ec2;
-    let pages = aws::all_pages(
-        "DescribeSecurityGroups",
-        &Policy::standard(),
-        |token| {
-            ec2.describe_security_groups()
-                .filters(Filter::builder().name("vpc-id").values(vpc_id).build())
-                .set_next_token(token)
-                .send()
-        },
-        |page| page.next_token(),
-    )
-    .await?;
-    Ok(pages
-        .iter()
-        .flat_map(|p| p.security_groups())
-        .filter(|g| g.group_id() != Some(group))
-        .filter(|g| {
-            g.ip_permissions()
-                .iter()
-                .flat_map(|p| p.user_id_group_pairs())
-                .any(|pair| pair.group_id() == Some(group))
-        })
-        .cloned()
         .collect())
 }

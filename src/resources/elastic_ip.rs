@@ -1,11 +1,10 @@
 //! Elastic IPs: one for the NAT gateway, one associated with the bastion.
 
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{DomainType, ResourceType};
+use aws_sdk_ec2::types::{Address, DomainType, ResourceType};
 
 use super::resource::{Ctx, Need, Needs, Resource, fresh};
 use super::snapshot::{Health, Observed};
-use super::tags::tagged;
 use crate::aws::{self, Policy};
 use crate::config::Settings;
 use crate::key::Key;
@@ -60,18 +59,9 @@ impl Resource for ElasticIp {
     }
 
     async fn find(&self, ctx: &Ctx) -> anyhow::Result<Option<Record>> {
-        let ec2 = &ctx.aws.ec2;
-        let out = aws::call("DescribeAddresses", &Policy::standard(), || {
-            ec2.describe_addresses()
-                .set_filters(Some(ctx.owned_named(&self.name(&ctx.settings))))
-                .send()
-        })
-        .await?;
-        Ok(out
-            .addresses()
-            .iter()
-            .filter(|a| tagged(a.tags(), ctx.env(), &self.name(&ctx.settings)))
-            .find_map(|a| Some(Record::new(a.allocation_id()?).with(PUBLIC_IP, a.public_ip()?))))
+        let address = ctx.owned::<Address>(&self.name(&ctx.settings)).await?;
+        Ok(address
+            .and_then(|a| Some(Record::new(a.allocation_id()?).with(PUBLIC_IP, a.public_ip()?))))
     }
 
     async fn create(&self, ctx: &Ctx) -> anyhow::Result<Record> {
@@ -107,14 +97,7 @@ impl Resource for ElasticIp {
     }
 
     async fn exists(&self, ctx: &Ctx, record: &Record) -> anyhow::Result<bool> {
-        let ec2 = &ctx.aws.ec2;
-        let out = aws::absent_ok(
-            aws::call("DescribeAddresses", &Policy::standard(), || {
-                ec2.describe_addresses().allocation_ids(&record.id).send()
-            })
-            .await,
-        )?;
-        Ok(out.is_some_and(|o| !o.addresses().is_empty()))
+        Ok(ctx.described::<Address>(&record.id).await?.is_some())
     }
 
     fn tag_id(&self, record: &Record) -> Option<String> {
@@ -130,25 +113,14 @@ impl Resource for ElasticIp {
         // Only an address this tool associated needs looking at first; the NAT gateway's is let go
         // with the gateway.
         if self.instance.is_some() {
-            let Some(described) = aws::absent_ok(
-                aws::call("DescribeAddresses", &Policy::standard(), || {
-                    ec2.describe_addresses().allocation_ids(&record.id).send()
-                })
-                .await,
-            )?
-            else {
+            let Some(address) = ctx.described::<Address>(&record.id).await? else {
                 return Ok(());
             };
-            let associations: Vec<String> = described
-                .addresses()
-                .iter()
-                .filter_map(|a| a.association_id().map(str::to_string))
-                .collect();
-            for association in associations {
+            if let Some(association) = address.association_id() {
                 aws::absent_ok(
                     aws::call("DisassociateAddress", &Policy::standard(), || {
                         ec2.disassociate_address()
-                            .association_id(&association)
+                            .association_id(association)
                             .send()
                     })
                     .await,

@@ -3,20 +3,20 @@
 
 use std::time::Duration;
 
-use anyhow::bail;
+use anyhow::anyhow;
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{
-    Filter, HttpTokensState, IamInstanceProfileSpecification, InstanceMetadataEndpointState,
-    InstanceMetadataOptionsRequest, InstanceNetworkInterfaceSpecification, InstanceStateName,
-    InstanceType, ResourceType,
+    HttpTokensState, IamInstanceProfileSpecification, Instance, InstanceMetadataEndpointState,
+    InstanceMetadataOptionsRequest, InstanceNetworkInterfaceSpecification, InstanceType,
+    ResourceType,
 };
 use base64::Engine;
 
 use super::resource::{Ctx, FRESH, Need, Needs, Resource, fresh};
 use super::snapshot::{Health, Observed};
-use super::tags::tagged;
-use crate::aws::{self, ErrorClass, Policy, Tolerate, wait};
+use crate::aws::{self, ErrorClass, Policy, Tolerate};
 use crate::config::Settings;
+use crate::ec2::{self, filters, instance};
 use crate::key::Key;
 use crate::state::Record;
 
@@ -28,71 +28,6 @@ const BOOT_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 /// A new instance profile, or the role just added to it, can take this long before RunInstances
 /// accepts it: the Terraform AWS provider's `iamPropagationTimeout` (2 minutes).
 const PROFILE_PROPAGATION: Duration = Duration::from_secs(120);
-
-/// The instance; `None` once AWS no longer knows it. Right after the launch, `policy` must tolerate
-/// a passing "not found".
-async fn describe(
-    ctx: &Ctx,
-    id: &str,
-    policy: &Policy,
-) -> anyhow::Result<Option<aws_sdk_ec2::types::Instance>> {
-    let ec2 = &ctx.aws.ec2;
-    let out = aws::absent_ok(
-        aws::call("DescribeInstances", policy, || {
-            ec2.describe_instances().instance_ids(id).send()
-        })
-        .await,
-    )?;
-    Ok(out.and_then(|o| {
-        o.reservations()
-            .iter()
-            .flat_map(|r| r.instances())
-            .next()
-            .cloned()
-    }))
-}
-
-/// Instances that exist, or may again: not terminated or being terminated.
-pub fn not_terminated() -> Filter {
-    Filter::builder()
-        .name("instance-state-name")
-        .set_values(Some(
-            ["pending", "running", "stopping", "stopped"]
-                .map(String::from)
-                .to_vec(),
-        ))
-        .build()
-}
-
-/// Every instance matching `filters`, following every page.
-pub async fn instances_matching(
-    ctx: &Ctx,
-    filters: Vec<Filter>,
-) -> anyhow::Result<Vec<aws_sdk_ec2::types::Instance>> {
-    let ec2 = &ctx.aws.ec2;
-    let pages = aws::all_pages(
-        "DescribeInstances",
-        &Policy::standard(),
-        |token| {
-            ec2.describe_instances()
-                .set_filters(Some(filters.clone()))
-                .set_next_token(token)
-                .send()
-        },
-        |page| page.next_token(),
-    )
-    .await?;
-    Ok(pages
-        .iter()
-        .flat_map(|p| p.reservations())
-        .flat_map(|r| r.instances())
-        .cloned()
-        .collect())
-}
-
-fn state_of(instance: &aws_sdk_ec2::types::Instance) -> Option<&InstanceStateName> {
-    instance.state().and_then(|s| s.name())
-}
 
 #[async_trait]
 impl Resource for Bastion {
@@ -127,18 +62,20 @@ impl Resource for Bastion {
     }
 
     async fn find(&self, ctx: &Ctx) -> anyhow::Result<Option<Record>> {
-        let mut filters = ctx.owned_named(&ctx.name(NAME));
-        filters.push(not_terminated());
-        Ok(instances_matching(ctx, filters)
-            .await?
-            .iter()
-            .filter(|i| tagged(i.tags(), ctx.env(), &ctx.name(NAME)))
-            .find_map(|i| {
-                Some(
-                    Record::new(i.instance_id()?)
-                        .with(PRIVATE_IP, i.private_ip_address().unwrap_or_default()),
-                )
-            }))
+        let found: Vec<Instance> = ec2::owned_named(
+            &ctx.aws.ec2,
+            ctx.env(),
+            &ctx.name(NAME),
+            Some(filters::not_terminated()),
+            &Policy::standard(),
+        )
+        .await?;
+        Ok(found.iter().find_map(|i| {
+            Some(
+                Record::new(i.instance_id()?)
+                    .with(PRIVATE_IP, i.private_ip_address().unwrap_or_default()),
+            )
+        }))
     }
 
     async fn create(&self, ctx: &Ctx) -> anyhow::Result<Record> {
@@ -211,33 +148,29 @@ impl Resource for Bastion {
 
     async fn complete(&self, ctx: &Ctx, record: Record) -> anyhow::Result<Record> {
         let what = format!("bastion {} to be running", record.id);
-        wait::until(&what, BOOT_TIMEOUT, || async {
-            let Some(instance) = describe(ctx, &record.id, &fresh()).await? else {
-                return Ok(None);
-            };
-            match state_of(&instance) {
-                Some(InstanceStateName::Running) => Ok(Some(())),
-                Some(InstanceStateName::Pending) | None => Ok(None),
-                Some(other) => bail!(
-                    "bastion {} is {} instead of running; unpave and pave again",
-                    record.id,
-                    other.as_str()
-                ),
-            }
-        })
+        // Right after the launch, AWS may not know the instance yet.
+        ec2::wait_until(
+            &ctx.aws.ec2,
+            &record.id,
+            &fresh(),
+            &what,
+            BOOT_TIMEOUT,
+            |found| {
+                instance::running(found).polled(|state| {
+                    anyhow!(
+                        "bastion {} is {state} instead of running; unpave and pave again",
+                        record.id
+                    )
+                })
+            },
+        )
         .await?;
         Ok(record)
     }
 
     async fn exists(&self, ctx: &Ctx, record: &Record) -> anyhow::Result<bool> {
-        Ok(describe(ctx, &record.id, &Policy::standard())
-            .await?
-            .is_some_and(|i| {
-                !matches!(
-                    state_of(&i),
-                    Some(InstanceStateName::Terminated | InstanceStateName::ShuttingDown)
-                )
-            }))
+        let found = ctx.described::<Instance>(&record.id).await?;
+        Ok(found.is_some_and(|i| instance::is_live(&i)))
     }
 
     fn tag_id(&self, record: &Record) -> Option<String> {
@@ -245,12 +178,11 @@ impl Resource for Bastion {
     }
 
     fn observe(&self, ctx: &Ctx, record: &Record, seen: &Observed) -> Option<Health> {
-        let live = seen.instances.get(&record.id).is_some_and(|i| {
-            !matches!(
-                state_of(i),
-                Some(InstanceStateName::Terminated | InstanceStateName::ShuttingDown) | None
-            )
-        });
+        // An instance without a state is taken for gone.
+        let live = seen
+            .instances
+            .get(&record.id)
+            .is_some_and(|i| instance::state(i).is_some() && instance::is_live(i));
         if !live {
             return Some(Health::Missing);
         }
@@ -266,14 +198,9 @@ impl Resource for Bastion {
             .await,
         )?;
         let what = format!("bastion {} to terminate", record.id);
-        wait::until(&what, BOOT_TIMEOUT, || async {
-            Ok(
-                match describe(ctx, &record.id, &Policy::standard()).await? {
-                    None => Some(()),
-                    Some(i) if state_of(&i) == Some(&InstanceStateName::Terminated) => Some(()),
-                    Some(_) => None,
-                },
-            )
+        let policy = Policy::standard();
+        ec2::wait_until(ec2, &record.id, &policy, &what, BOOT_TIMEOUT, |found| {
+            Ok(found.is_none_or(instance::terminated).then_some(()))
         })
         .await
     }

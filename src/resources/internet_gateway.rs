@@ -2,13 +2,13 @@
 //! gateway is adopted.
 
 use async_trait::async_trait;
-use aws_sdk_ec2::types::ResourceType;
+use aws_sdk_ec2::types::{self, ResourceType};
 
 use super::resource::{Ctx, Need, Needs, Resource, fresh};
 use super::snapshot::{Health, Observed};
-use super::tags::tagged;
 use crate::aws::{self, Policy};
 use crate::config::Settings;
+use crate::ec2::internet_gateway;
 use crate::key::Key;
 use crate::state::{Origin, Record};
 
@@ -34,19 +34,8 @@ impl Resource for InternetGateway {
     }
 
     async fn find(&self, ctx: &Ctx) -> anyhow::Result<Option<Record>> {
-        let ec2 = &ctx.aws.ec2;
-        let out = aws::call("DescribeInternetGateways", &Policy::standard(), || {
-            ec2.describe_internet_gateways()
-                .set_filters(Some(ctx.owned_named(&ctx.name(NAME))))
-                .send()
-        })
-        .await?;
-        Ok(out
-            .internet_gateways()
-            .iter()
-            .filter(|g| tagged(g.tags(), ctx.env(), &ctx.name(NAME)))
-            .find_map(|g| g.internet_gateway_id())
-            .map(Record::new))
+        let gateway = ctx.owned::<types::InternetGateway>(&ctx.name(NAME)).await?;
+        Ok(gateway.and_then(|g| g.internet_gateway_id().map(Record::new)))
     }
 
     async fn create(&self, ctx: &Ctx) -> anyhow::Result<Record> {
@@ -82,16 +71,8 @@ impl Resource for InternetGateway {
     }
 
     async fn exists(&self, ctx: &Ctx, record: &Record) -> anyhow::Result<bool> {
-        let ec2 = &ctx.aws.ec2;
-        let out = aws::absent_ok(
-            aws::call("DescribeInternetGateways", &Policy::standard(), || {
-                ec2.describe_internet_gateways()
-                    .internet_gateway_ids(&record.id)
-                    .send()
-            })
-            .await,
-        )?;
-        Ok(out.is_some_and(|o| !o.internet_gateways().is_empty()))
+        let gateway = ctx.described::<types::InternetGateway>(&record.id).await?;
+        Ok(gateway.is_some())
     }
 
     fn tag_id(&self, record: &Record) -> Option<String> {
@@ -104,21 +85,12 @@ impl Resource for InternetGateway {
 
     async fn delete(&self, ctx: &Ctx, record: &Record) -> anyhow::Result<()> {
         let ec2 = &ctx.aws.ec2;
-        let Some(described) = aws::absent_ok(
-            aws::call("DescribeInternetGateways", &Policy::standard(), || {
-                ec2.describe_internet_gateways()
-                    .internet_gateway_ids(&record.id)
-                    .send()
-            })
-            .await,
-        )?
-        else {
+        let Some(gateway) = ctx.described::<types::InternetGateway>(&record.id).await? else {
             return Ok(());
         };
-        let vpcs: Vec<String> = described
-            .internet_gateways()
+        let vpcs: Vec<String> = gateway
+            .attachments()
             .iter()
-            .flat_map(|g| g.attachments())
             .filter_map(|a| a.vpc_id().map(str::to_string))
             .collect();
         for vpc_id in vpcs {
@@ -148,33 +120,15 @@ impl Resource for InternetGateway {
 /// The gateway attached to the operator's VPC: found through its attachment, never changed.
 pub struct ExistingInternetGateway;
 
-/// The internet gateway attached to `vpc_id`, if any.
-pub async fn attached_to(
-    ec2: &aws_sdk_ec2::Client,
-    vpc_id: &str,
-) -> anyhow::Result<Option<String>> {
-    let out = aws::call("DescribeInternetGateways", &Policy::standard(), || {
-        ec2.describe_internet_gateways()
-            .filters(
-                aws_sdk_ec2::types::Filter::builder()
-                    .name("attachment.vpc-id")
-                    .values(vpc_id)
-                    .build(),
-            )
-            .send()
-    })
-    .await?;
-    // Matched here too: emulators may ignore the filter.
-    Ok(out
-        .internet_gateways()
-        .iter()
-        .filter(|g| g.attachments().iter().any(|a| a.vpc_id() == Some(vpc_id)))
-        .find_map(|g| g.internet_gateway_id().map(str::to_string)))
-}
-
 impl ExistingInternetGateway {
     fn vpc_id(settings: &Settings) -> &str {
         settings.vpc_id.as_deref().unwrap_or_default()
+    }
+
+    /// The gateway attached to the VPC, if any.
+    async fn attached(ctx: &Ctx) -> anyhow::Result<Option<String>> {
+        let vpc_id = Self::vpc_id(&ctx.settings);
+        Ok(internet_gateway::attached_to(&ctx.aws.ec2, vpc_id, &Policy::standard()).await?)
     }
 }
 
@@ -197,9 +151,7 @@ impl Resource for ExistingInternetGateway {
     }
 
     async fn find(&self, ctx: &Ctx) -> anyhow::Result<Option<Record>> {
-        Ok(attached_to(&ctx.aws.ec2, Self::vpc_id(&ctx.settings))
-            .await?
-            .map(Record::new))
+        Ok(Self::attached(ctx).await?.map(Record::new))
     }
 
     async fn create(&self, ctx: &Ctx) -> anyhow::Result<Record> {
@@ -210,10 +162,7 @@ impl Resource for ExistingInternetGateway {
     }
 
     async fn exists(&self, ctx: &Ctx, record: &Record) -> anyhow::Result<bool> {
-        Ok(
-            attached_to(&ctx.aws.ec2, Self::vpc_id(&ctx.settings)).await?
-                == Some(record.id.clone()),
-        )
+        Ok(Self::attached(ctx).await? == Some(record.id.clone()))
     }
 
     async fn delete(&self, _ctx: &Ctx, _record: &Record) -> anyhow::Result<()> {

@@ -3,11 +3,11 @@
 
 use async_trait::async_trait;
 use aws_sdk_ec2::primitives::Blob;
-use aws_sdk_ec2::types::ResourceType;
+use aws_sdk_ec2::types::{KeyPairInfo, ResourceType};
 
 use super::resource::{Ctx, NameTaken, Needs, Resource};
 use super::snapshot::{Health, Observed};
-use super::tags::OWNER_TAG;
+use super::tags::owned_by;
 use crate::aws::{self, Policy};
 use crate::config::Settings;
 use crate::key::Key;
@@ -34,22 +34,11 @@ impl Resource for DeployerKeyPair {
     }
 
     async fn find(&self, ctx: &Ctx) -> anyhow::Result<Option<Record>> {
-        let ec2 = &ctx.aws.ec2;
         let name = ctx.name(NAME);
-        let out = aws::absent_ok(
-            aws::call("DescribeKeyPairs", &Policy::standard(), || {
-                ec2.describe_key_pairs().key_names(&name).send()
-            })
-            .await,
-        )?;
-        let Some(pair) = out.and_then(|o| o.key_pairs().first().cloned()) else {
+        let Some(pair) = ctx.described::<KeyPairInfo>(&name).await? else {
             return Ok(None);
         };
-        let ours = pair
-            .tags()
-            .iter()
-            .any(|t| t.key() == Some(OWNER_TAG) && t.value() == Some(ctx.env()));
-        if !ours {
+        if !owned_by(pair.tags(), ctx.env()) {
             return Err(NameTaken {
                 what: "key pair",
                 name,
@@ -76,14 +65,7 @@ impl Resource for DeployerKeyPair {
     }
 
     async fn exists(&self, ctx: &Ctx, record: &Record) -> anyhow::Result<bool> {
-        let ec2 = &ctx.aws.ec2;
-        let out = aws::absent_ok(
-            aws::call("DescribeKeyPairs", &Policy::standard(), || {
-                ec2.describe_key_pairs().key_names(&record.id).send()
-            })
-            .await,
-        )?;
-        Ok(out.is_some_and(|o| !o.key_pairs().is_empty()))
+        Ok(ctx.described::<KeyPairInfo>(&record.id).await?.is_some())
     }
 
     fn tag_id(&self, record: &Record) -> Option<String> {

@@ -2,7 +2,7 @@
 //! subnet, TCP passthrough to the API server. BOSH registers the masters with it (`master-lb`).
 
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{AttachmentStatus, Filter};
+use aws_sdk_ec2::types::AttachmentStatus;
 use aws_sdk_elasticloadbalancing::types::{HealthCheck, Listener, Tag};
 
 use super::resource::{Ctx, NameTaken, Need, Needs, Resource, fresh, fresh_create};
@@ -10,6 +10,7 @@ use super::snapshot::{Health, Observed};
 use super::tags::OWNER_TAG;
 use crate::aws::{self, Policy};
 use crate::config::Settings;
+use crate::ec2::network_interface;
 use crate::key::Key;
 use crate::report;
 use crate::state::Record;
@@ -18,9 +19,6 @@ pub struct MasterLoadBalancer;
 
 /// The port the Kubernetes API server listens on, behind the ELB.
 pub const API_SERVER_PORT: u16 = 8443;
-
-/// The owner AWS gives a classic load balancer's network interfaces.
-const ELB_OWNER: &str = "amazon-elb";
 
 pub const DNS_NAME: &str = "dns_name";
 const NAME: &str = "cfcr-api";
@@ -176,35 +174,9 @@ impl Resource for MasterLoadBalancer {
 /// interfaces owned by `amazon-elb` whose description is `ELB <name>`, detached by force first.
 pub async fn delete_interfaces(ctx: &Ctx, name: &str) -> anyhow::Result<()> {
     let ec2 = &ctx.aws.ec2;
-    let description = format!("ELB {name}");
-    let filters = vec![
-        Filter::builder()
-            .name("attachment.instance-owner-id")
-            .values(ELB_OWNER)
-            .build(),
-        Filter::builder()
-            .name("description")
-            .values(&description)
-            .build(),
-    ];
-    let pages = aws::all_pages(
-        "DescribeNetworkInterfaces",
-        &Policy::standard(),
-        |token| {
-            ec2.describe_network_interfaces()
-                .set_filters(Some(filters.clone()))
-                .set_next_token(token)
-                .send()
-        },
-        |page| page.next_token(),
-    )
-    .await?;
-    // Matched here too: emulators may ignore either filter.
-    let interfaces = pages
-        .iter()
-        .flat_map(|p| p.network_interfaces())
-        .filter(|i| i.description() == Some(description.as_str()));
-    for interface in interfaces {
+    let interfaces =
+        network_interface::of_classic_load_balancer(ec2, name, &Policy::standard()).await?;
+    for interface in &interfaces {
         let Some(id) = interface.network_interface_id() else {
             continue;
         };

@@ -23,17 +23,11 @@ mod subnet;
 mod tags;
 mod vpc;
 
-pub use blockers::groups_referencing;
 pub use iam::iam_path;
-pub use instance::{instances_matching, not_terminated};
-pub use internet_gateway::attached_to as internet_gateway_of;
 pub use load_balancer::delete_interfaces as delete_load_balancer_interfaces;
 pub use resource::{Ctx, NameTaken, Need, NotInState, Resource};
-pub use security_group::owned_by_env as groups_of_env;
 pub use snapshot::{Health, Observed};
-pub use subnet::describe as describe_subnet;
-pub use tags::{CLUSTER_TAG, CLUSTER_VALUE_TAG, OWNER_TAG, owned_by};
-pub use vpc::describe as describe_vpc;
+pub use tags::{CLUSTER_TAG, OWNER_TAG};
 
 use crate::config::{DirectorCredentials, Settings};
 use crate::key::PrivateEgress;

@@ -3,15 +3,16 @@
 
 use std::time::Duration;
 
-use anyhow::bail;
+use anyhow::anyhow;
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{Filter, NatGatewayState, ResourceType};
+use aws_sdk_ec2::types::{self, ResourceType};
 
 use super::resource::{Ctx, Need, Needs, Resource, fresh, fresh_create};
 use super::snapshot::{Health, Observed};
-use super::tags::tagged;
-use crate::aws::{self, Policy, wait};
+use crate::aws::{self, Policy};
 use crate::config::Settings;
+use crate::ec2::filters::filter;
+use crate::ec2::{self, nat_gateway};
 use crate::key::Key;
 use crate::state::Record;
 
@@ -19,40 +20,6 @@ pub struct NatGateway;
 
 const NAME: &str = "nat";
 const TIMEOUT: Duration = Duration::from_secs(15 * 60);
-
-/// The gateway's state; `None` once AWS no longer knows it. Right after the create, `policy` must
-/// tolerate a passing "not found".
-async fn current_state(
-    ctx: &Ctx,
-    id: &str,
-    policy: &Policy,
-) -> anyhow::Result<Option<NatGatewayState>> {
-    Ok(describe(ctx, id, policy)
-        .await?
-        .and_then(|g| g.state().cloned()))
-}
-
-/// The gateway as AWS describes it; `None` once AWS no longer knows it.
-async fn describe(
-    ctx: &Ctx,
-    id: &str,
-    policy: &Policy,
-) -> anyhow::Result<Option<aws_sdk_ec2::types::NatGateway>> {
-    let ec2 = &ctx.aws.ec2;
-    let out = aws::absent_ok(
-        aws::call("DescribeNatGateways", policy, || {
-            ec2.describe_nat_gateways().nat_gateway_ids(id).send()
-        })
-        .await,
-    )?;
-    // Matched here too: LocalStack's emulation ignores NatGatewayIds and answers with every gateway.
-    Ok(out.and_then(|o| {
-        o.nat_gateways()
-            .iter()
-            .find(|g| g.nat_gateway_id() == Some(id))
-            .cloned()
-    }))
-}
 
 #[async_trait]
 impl Resource for NatGateway {
@@ -77,39 +44,19 @@ impl Resource for NatGateway {
     }
 
     async fn find(&self, ctx: &Ctx) -> anyhow::Result<Option<Record>> {
-        let ec2 = &ctx.aws.ec2;
-        let mut filters = ctx.owned_named(&ctx.name(NAME));
-        filters.push(
-            Filter::builder()
-                .name("state")
-                .values("pending")
-                .values("available")
-                .build(),
-        );
-        let pages = aws::all_pages(
-            "DescribeNatGateways",
+        let live = filter("state", ["pending", "available"]);
+        let found: Vec<types::NatGateway> = ec2::owned_named(
+            &ctx.aws.ec2,
+            ctx.env(),
+            &ctx.name(NAME),
+            Some(live),
             &Policy::standard(),
-            |token| {
-                ec2.describe_nat_gateways()
-                    .set_filter(Some(filters.clone()))
-                    .set_next_token(token)
-                    .send()
-            },
-            |page| page.next_token(),
         )
         .await?;
-        // Matched here too: LocalStack's emulation ignores tag filters on NAT gateways.
-        let name = ctx.name(NAME);
-        Ok(pages
+        // Matched here too: LocalStack's emulation ignores the filters on NAT gateways.
+        Ok(found
             .iter()
-            .flat_map(|p| p.nat_gateways())
-            .filter(|g| tagged(g.tags(), ctx.env(), &name))
-            .filter(|g| {
-                matches!(
-                    g.state(),
-                    Some(NatGatewayState::Pending | NatGatewayState::Available)
-                )
-            })
+            .filter(|g| nat_gateway::is_live(g))
             .find_map(|g| g.nat_gateway_id())
             .map(Record::new))
     }
@@ -138,32 +85,22 @@ impl Resource for NatGateway {
 
     async fn complete(&self, ctx: &Ctx, record: Record) -> anyhow::Result<Record> {
         let what = format!("NAT gateway {} to become available", record.id);
-        wait::until(&what, TIMEOUT, || async {
-            let gateway = describe(ctx, &record.id, &fresh()).await?;
-            match gateway.as_ref().and_then(|g| g.state()) {
-                Some(NatGatewayState::Available) => Ok(Some(())),
-                Some(NatGatewayState::Pending) | None => Ok(None),
-                Some(other) => {
-                    let gateway = gateway.as_ref().expect("a state comes with its gateway");
-                    bail!(
-                        "NAT gateway {} is {}: {}: {}. AWS gives up on a gateway it cannot start (often a passing fault): run `cfcr-aws unpave`, then pave again",
-                        record.id,
-                        other.as_str(),
-                        gateway.failure_code().unwrap_or("no failure code"),
-                        gateway.failure_message().unwrap_or("no failure message")
-                    )
-                }
-            }
+        // Right after the create, AWS may not know the gateway yet.
+        ec2::wait_until(&ctx.aws.ec2, &record.id, &fresh(), &what, TIMEOUT, |found| {
+            nat_gateway::available(found).polled(|why| {
+                anyhow!(
+                    "NAT gateway {} is {why}. AWS gives up on a gateway it cannot start (often a passing fault): run `cfcr-aws unpave`, then pave again",
+                    record.id
+                )
+            })
         })
         .await?;
         Ok(record)
     }
 
     async fn exists(&self, ctx: &Ctx, record: &Record) -> anyhow::Result<bool> {
-        Ok(matches!(
-            current_state(ctx, &record.id, &Policy::standard()).await?,
-            Some(NatGatewayState::Pending | NatGatewayState::Available)
-        ))
+        let gateway = ctx.described::<types::NatGateway>(&record.id).await?;
+        Ok(gateway.is_some_and(|g| nat_gateway::is_live(&g)))
     }
 
     fn tag_id(&self, record: &Record) -> Option<String> {
@@ -171,12 +108,10 @@ impl Resource for NatGateway {
     }
 
     fn observe(&self, ctx: &Ctx, record: &Record, seen: &Observed) -> Option<Health> {
-        let live = seen.nat_gateways.get(&record.id).is_some_and(|g| {
-            matches!(
-                g.state(),
-                Some(NatGatewayState::Pending | NatGatewayState::Available)
-            )
-        });
+        let live = seen
+            .nat_gateways
+            .get(&record.id)
+            .is_some_and(nat_gateway::is_live);
         if !live {
             return Some(Health::Missing);
         }
@@ -192,13 +127,9 @@ impl Resource for NatGateway {
             .await,
         )?;
         let what = format!("NAT gateway {} to be deleted", record.id);
-        wait::until(&what, TIMEOUT, || async {
-            Ok(
-                match current_state(ctx, &record.id, &Policy::standard()).await? {
-                    None | Some(NatGatewayState::Deleted | NatGatewayState::Failed) => Some(()),
-                    Some(_) => None,
-                },
-            )
+        let policy = Policy::standard();
+        ec2::wait_until(ec2, &record.id, &policy, &what, TIMEOUT, |found| {
+            Ok(nat_gateway::gone(found).then_some(()))
         })
         .await
     }

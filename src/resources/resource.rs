@@ -1,12 +1,13 @@
 //! The [`Resource`] interface every kind implements, and [`Ctx`], what a resource is given.
 
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
+use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
 
 use super::snapshot::{Health, Observed};
 use super::tags::OWNER_TAG;
-use crate::aws::Clients;
+use crate::aws::{Clients, Policy};
 use crate::config::Settings;
+use crate::ec2::{self, Described};
 use crate::key::Key;
 use crate::state::{Origin, Record, StateStore};
 use crate::templates::Templates;
@@ -88,15 +89,16 @@ impl Ctx {
         spec.build()
     }
 
-    /// Filters for EC2 describe calls: owned by this environment and named `name`.
-    pub(super) fn owned_named(&self, name: &str) -> Vec<Filter> {
-        vec![
-            Filter::builder()
-                .name(format!("tag:{OWNER_TAG}"))
-                .values(self.env())
-                .build(),
-            Filter::builder().name("tag:Name").values(name).build(),
-        ]
+    /// This environment's EC2 resource of kind `T` named `name`, by its tags.
+    pub(super) async fn owned<T: Described>(&self, name: &str) -> anyhow::Result<Option<T>> {
+        let policy = Policy::standard();
+        let found = ec2::owned_named(&self.aws.ec2, self.env(), name, None, &policy).await?;
+        Ok(found.into_iter().next())
+    }
+
+    /// An EC2 resource of kind `T` by its id; `None` when AWS does not know it.
+    pub(super) async fn described<T: Described>(&self, id: &str) -> anyhow::Result<Option<T>> {
+        Ok(ec2::by_id(&self.aws.ec2, id, &Policy::standard()).await?)
     }
 }
 

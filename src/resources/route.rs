@@ -2,7 +2,7 @@
 //! one's to the NAT gateway. Recorded under the route table's id; AWS gives routes none.
 
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{Route, RouteState};
+use aws_sdk_ec2::types::{Route, RouteState, RouteTable};
 
 use super::resource::{Ctx, Need, Needs, Resource, fresh_create};
 use super::snapshot::{Health, Observed};
@@ -51,17 +51,10 @@ impl DefaultRoute {
 
     /// The table's default route, if it has one.
     async fn current(&self, ctx: &Ctx, table_id: &str) -> anyhow::Result<Option<Route>> {
-        let ec2 = &ctx.aws.ec2;
-        let out = aws::absent_ok(
-            aws::call("DescribeRouteTables", &Policy::standard(), || {
-                ec2.describe_route_tables().route_table_ids(table_id).send()
-            })
-            .await,
-        )?;
-        Ok(out.and_then(|o| {
-            o.route_tables()
+        let table = ctx.described::<RouteTable>(table_id).await?;
+        Ok(table.and_then(|t| {
+            t.routes()
                 .iter()
-                .flat_map(|t| t.routes())
                 .find(|r| r.destination_cidr_block() == Some(DESTINATION))
                 .cloned()
         }))

@@ -3,11 +3,10 @@
 //! table and its association need not.
 
 use async_trait::async_trait;
-use aws_sdk_ec2::types::ResourceType;
+use aws_sdk_ec2::types::{self, ResourceType};
 
 use super::resource::{Ctx, Need, Needs, Resource, fresh, fresh_create};
 use super::snapshot::{Health, Observed, changed_if};
-use super::tags::tagged;
 use crate::aws::{self, Policy};
 use crate::config::Settings;
 use crate::key::Key;
@@ -56,19 +55,10 @@ impl Resource for RouteTable {
     }
 
     async fn find(&self, ctx: &Ctx) -> anyhow::Result<Option<Record>> {
-        let ec2 = &ctx.aws.ec2;
-        let out = aws::call("DescribeRouteTables", &Policy::standard(), || {
-            ec2.describe_route_tables()
-                .set_filters(Some(ctx.owned_named(&self.name(&ctx.settings))))
-                .send()
-        })
-        .await?;
-        Ok(out
-            .route_tables()
-            .iter()
-            .filter(|t| tagged(t.tags(), ctx.env(), &self.name(&ctx.settings)))
-            .find_map(|t| t.route_table_id())
-            .map(Record::new))
+        let table = ctx
+            .owned::<types::RouteTable>(&self.name(&ctx.settings))
+            .await?;
+        Ok(table.and_then(|t| t.route_table_id().map(Record::new)))
     }
 
     async fn create(&self, ctx: &Ctx) -> anyhow::Result<Record> {
@@ -107,16 +97,8 @@ impl Resource for RouteTable {
     }
 
     async fn exists(&self, ctx: &Ctx, record: &Record) -> anyhow::Result<bool> {
-        let ec2 = &ctx.aws.ec2;
-        let out = aws::absent_ok(
-            aws::call("DescribeRouteTables", &Policy::standard(), || {
-                ec2.describe_route_tables()
-                    .route_table_ids(&record.id)
-                    .send()
-            })
-            .await,
-        )?;
-        Ok(out.is_some_and(|o| !o.route_tables().is_empty()))
+        let table = ctx.described::<types::RouteTable>(&record.id).await?;
+        Ok(table.is_some())
     }
 
     fn tag_id(&self, record: &Record) -> Option<String> {
@@ -144,21 +126,12 @@ impl Resource for RouteTable {
 
     async fn delete(&self, ctx: &Ctx, record: &Record) -> anyhow::Result<()> {
         let ec2 = &ctx.aws.ec2;
-        let Some(described) = aws::absent_ok(
-            aws::call("DescribeRouteTables", &Policy::standard(), || {
-                ec2.describe_route_tables()
-                    .route_table_ids(&record.id)
-                    .send()
-            })
-            .await,
-        )?
-        else {
+        let Some(table) = ctx.described::<types::RouteTable>(&record.id).await? else {
             return Ok(());
         };
-        let associations: Vec<String> = described
-            .route_tables()
+        let associations: Vec<String> = table
+            .associations()
             .iter()
-            .flat_map(|t| t.associations())
             .filter(|a| a.main() != Some(true))
             .filter_map(|a| a.route_table_association_id().map(str::to_string))
             .collect();

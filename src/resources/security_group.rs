@@ -5,14 +5,14 @@
 use std::collections::BTreeSet;
 
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType, UserIdGroupPair};
+use aws_sdk_ec2::types::{self, IpPermission, IpRange, ResourceType, UserIdGroupPair};
 use ipnet::Ipv4Net;
 
 use super::blockers::{self, Scope};
 use super::load_balancer::API_SERVER_PORT;
 use super::resource::{Ctx, Need, Needs, Resource, fresh, fresh_create};
 use super::snapshot::{Health, Observed, changed_if};
-use super::tags::{CLUSTER_VALUE_TAG, OWNER_TAG, owned_by, tagged};
+use super::tags::CLUSTER_VALUE_TAG;
 use crate::aws::{self, Policy};
 use crate::config::Settings;
 use crate::key::Key;
@@ -105,37 +105,6 @@ fn rules(permissions: &[IpPermission]) -> BTreeSet<String> {
     rules
 }
 
-/// Environment `env`'s groups (by ownership tag), in any VPC or in `vpc_id`: how a lost state's
-/// remains are found in an adopted VPC, which carries no ownership tag itself.
-pub async fn owned_by_env(
-    ec2: &aws_sdk_ec2::Client,
-    env: &str,
-    vpc_id: Option<&str>,
-) -> anyhow::Result<Vec<aws_sdk_ec2::types::SecurityGroup>> {
-    let filter = |name: String, value: &str| {
-        aws_sdk_ec2::types::Filter::builder()
-            .name(name)
-            .values(value)
-            .build()
-    };
-    let mut filters = vec![filter(format!("tag:{OWNER_TAG}"), env)];
-    filters.extend(vpc_id.map(|vpc| filter("vpc-id".into(), vpc)));
-    let out = aws::call("DescribeSecurityGroups", &Policy::standard(), || {
-        ec2.describe_security_groups()
-            .set_filters(Some(filters.clone()))
-            .send()
-    })
-    .await?;
-    // Matched here too: emulators may ignore the filters.
-    Ok(out
-        .security_groups()
-        .iter()
-        .filter(|g| owned_by(g.tags(), env))
-        .filter(|g| vpc_id.is_none_or(|vpc| g.vpc_id() == Some(vpc)))
-        .cloned()
-        .collect())
-}
-
 /// The api-access group's id, which node-access admits (recorded before either group's follow-up steps).
 fn api_group(ctx: &Ctx) -> anyhow::Result<String> {
     ctx.id(Key::ApiAccessSecurityGroup)
@@ -164,19 +133,10 @@ impl Resource for SecurityGroup {
     }
 
     async fn find(&self, ctx: &Ctx) -> anyhow::Result<Option<Record>> {
-        let ec2 = &ctx.aws.ec2;
-        let out = aws::call("DescribeSecurityGroups", &Policy::standard(), || {
-            ec2.describe_security_groups()
-                .set_filters(Some(ctx.owned_named(&self.name(&ctx.settings))))
-                .send()
-        })
-        .await?;
-        Ok(out
-            .security_groups()
-            .iter()
-            .filter(|g| tagged(g.tags(), ctx.env(), &self.name(&ctx.settings)))
-            .find_map(|g| g.group_id())
-            .map(Record::new))
+        let group = ctx
+            .owned::<types::SecurityGroup>(&self.name(&ctx.settings))
+            .await?;
+        Ok(group.and_then(|g| g.group_id().map(Record::new)))
     }
 
     async fn create(&self, ctx: &Ctx) -> anyhow::Result<Record> {
@@ -220,14 +180,8 @@ impl Resource for SecurityGroup {
     }
 
     async fn exists(&self, ctx: &Ctx, record: &Record) -> anyhow::Result<bool> {
-        let ec2 = &ctx.aws.ec2;
-        let out = aws::absent_ok(
-            aws::call("DescribeSecurityGroups", &Policy::standard(), || {
-                ec2.describe_security_groups().group_ids(&record.id).send()
-            })
-            .await,
-        )?;
-        Ok(out.is_some_and(|o| !o.security_groups().is_empty()))
+        let group = ctx.described::<types::SecurityGroup>(&record.id).await?;
+        Ok(group.is_some())
     }
 
     fn tag_id(&self, record: &Record) -> Option<String> {

@@ -2,14 +2,15 @@
 //! operator's own subnets, adopted by their ids, to which only the cluster tag is added.
 
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{ResourceType, Tag};
+use aws_sdk_ec2::types::{self, ResourceType, Tag};
 
 use super::blockers::{self, Scope};
 use super::resource::{Ctx, Need, Needs, Resource, fresh_create};
 use super::snapshot::{Health, Observed};
-use super::tags::{CLUSTER_TAG, tagged};
+use super::tags::CLUSTER_TAG;
 use crate::aws::{self, Policy};
 use crate::config::Settings;
+use crate::ec2::tags::has_tag;
 use crate::key::Key;
 use crate::state::{CIDR_BLOCK, Origin, Record};
 
@@ -66,19 +67,10 @@ impl Resource for Subnet {
     }
 
     async fn find(&self, ctx: &Ctx) -> anyhow::Result<Option<Record>> {
-        let ec2 = &ctx.aws.ec2;
-        let out = aws::call("DescribeSubnets", &Policy::standard(), || {
-            ec2.describe_subnets()
-                .set_filters(Some(ctx.owned_named(&self.name(&ctx.settings))))
-                .send()
-        })
-        .await?;
-        Ok(out
-            .subnets()
-            .iter()
-            .filter(|s| tagged(s.tags(), ctx.env(), &self.name(&ctx.settings)))
-            .find_map(|s| s.subnet_id())
-            .map(Record::new))
+        let subnet = ctx
+            .owned::<types::Subnet>(&self.name(&ctx.settings))
+            .await?;
+        Ok(subnet.and_then(|s| s.subnet_id().map(Record::new)))
     }
 
     async fn create(&self, ctx: &Ctx) -> anyhow::Result<Record> {
@@ -104,7 +96,7 @@ impl Resource for Subnet {
     }
 
     async fn exists(&self, ctx: &Ctx, record: &Record) -> anyhow::Result<bool> {
-        Ok(describe(&ctx.aws.ec2, &record.id).await?.is_some())
+        Ok(ctx.described::<types::Subnet>(&record.id).await?.is_some())
     }
 
     fn tag_id(&self, record: &Record) -> Option<String> {
@@ -164,20 +156,6 @@ impl ExistingSubnet {
     }
 }
 
-/// Describes a subnet by id; `None` when AWS does not know it.
-pub async fn describe(
-    ec2: &aws_sdk_ec2::Client,
-    id: &str,
-) -> anyhow::Result<Option<aws_sdk_ec2::types::Subnet>> {
-    let out = aws::absent_ok(
-        aws::call("DescribeSubnets", &Policy::standard(), || {
-            ec2.describe_subnets().subnet_ids(id).send()
-        })
-        .await,
-    )?;
-    Ok(out.and_then(|o| o.subnets().first().cloned()))
-}
-
 #[async_trait]
 impl Resource for ExistingSubnet {
     fn key(&self) -> Key {
@@ -201,11 +179,14 @@ impl Resource for ExistingSubnet {
 
     /// Records the block and, before it is added, the tag cfcr-aws will add.
     async fn find(&self, ctx: &Ctx) -> anyhow::Result<Option<Record>> {
-        Ok(describe(&ctx.aws.ec2, &self.id).await?.map(|subnet| {
-            Record::new(&self.id)
-                .with(CIDR_BLOCK, subnet.cidr_block().unwrap_or_default())
-                .with(ADDED_TAG, format!("{CLUSTER_TAG}={}", ctx.cluster_tag()))
-        }))
+        Ok(ctx
+            .described::<types::Subnet>(&self.id)
+            .await?
+            .map(|subnet| {
+                Record::new(&self.id)
+                    .with(CIDR_BLOCK, subnet.cidr_block().unwrap_or_default())
+                    .with(ADDED_TAG, format!("{CLUSTER_TAG}={}", ctx.cluster_tag()))
+            }))
     }
 
     async fn create(&self, _ctx: &Ctx) -> anyhow::Result<Record> {
@@ -228,7 +209,7 @@ impl Resource for ExistingSubnet {
     }
 
     async fn exists(&self, ctx: &Ctx, _record: &Record) -> anyhow::Result<bool> {
-        Ok(describe(&ctx.aws.ec2, &self.id).await?.is_some())
+        Ok(ctx.described::<types::Subnet>(&self.id).await?.is_some())
     }
 
     fn tag_id(&self, record: &Record) -> Option<String> {
@@ -267,15 +248,10 @@ impl Resource for ExistingSubnet {
     /// Takes back the cluster tag, when it still holds the value cfcr-aws gave it (a value drawn
     /// at random for this environment, so it cannot have been there before).
     async fn delete(&self, ctx: &Ctx, _record: &Record) -> anyhow::Result<()> {
-        let Some(subnet) = describe(&ctx.aws.ec2, &self.id).await? else {
+        let Some(subnet) = ctx.described::<types::Subnet>(&self.id).await? else {
             return Ok(());
         };
-        let wanted = ctx.cluster_tag();
-        let ours = subnet
-            .tags()
-            .iter()
-            .any(|t| t.key() == Some(CLUSTER_TAG) && t.value() == Some(wanted.as_str()));
-        if !ours {
+        if !has_tag(subnet.tags(), CLUSTER_TAG, &ctx.cluster_tag()) {
             return Ok(());
         }
         let ec2 = &ctx.aws.ec2;

@@ -2,12 +2,11 @@
 //! created, or the operator's own, adopted by its id.
 
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
+use aws_sdk_ec2::types::{self, AttributeBooleanValue, ResourceType};
 
 use super::blockers::{self, Scope};
 use super::resource::{Ctx, Needs, Resource, fresh};
 use super::snapshot::{Health, Observed};
-use super::tags::tagged;
 use crate::aws::{self, Policy};
 use crate::config::Settings;
 use crate::key::Key;
@@ -32,19 +31,8 @@ impl Resource for Vpc {
     }
 
     async fn find(&self, ctx: &Ctx) -> anyhow::Result<Option<Record>> {
-        let ec2 = &ctx.aws.ec2;
-        let out = aws::call("DescribeVpcs", &Policy::standard(), || {
-            ec2.describe_vpcs()
-                .set_filters(Some(ctx.owned_named(&ctx.name(NAME))))
-                .send()
-        })
-        .await?;
-        Ok(out
-            .vpcs()
-            .iter()
-            .filter(|v| tagged(v.tags(), ctx.env(), &ctx.name(NAME)))
-            .find_map(|v| v.vpc_id())
-            .map(Record::new))
+        let vpc = ctx.owned::<types::Vpc>(&ctx.name(NAME)).await?;
+        Ok(vpc.and_then(|v| v.vpc_id().map(Record::new)))
     }
 
     async fn create(&self, ctx: &Ctx) -> anyhow::Result<Record> {
@@ -87,7 +75,7 @@ impl Resource for Vpc {
     }
 
     async fn exists(&self, ctx: &Ctx, record: &Record) -> anyhow::Result<bool> {
-        Ok(describe(&ctx.aws.ec2, &record.id).await?.is_some())
+        Ok(ctx.described::<types::Vpc>(&record.id).await?.is_some())
     }
 
     fn tag_id(&self, record: &Record) -> Option<String> {
@@ -125,20 +113,6 @@ impl ExistingVpc {
     }
 }
 
-/// Describes a VPC by id; `None` when AWS does not know it.
-pub async fn describe(
-    ec2: &aws_sdk_ec2::Client,
-    id: &str,
-) -> anyhow::Result<Option<aws_sdk_ec2::types::Vpc>> {
-    let out = aws::absent_ok(
-        aws::call("DescribeVpcs", &Policy::standard(), || {
-            ec2.describe_vpcs().vpc_ids(id).send()
-        })
-        .await,
-    )?;
-    Ok(out.and_then(|o| o.vpcs().first().cloned()))
-}
-
 #[async_trait]
 impl Resource for ExistingVpc {
     fn key(&self) -> Key {
@@ -158,7 +132,7 @@ impl Resource for ExistingVpc {
     }
 
     async fn find(&self, ctx: &Ctx) -> anyhow::Result<Option<Record>> {
-        Ok(describe(&ctx.aws.ec2, &self.id).await?.map(|vpc| {
+        Ok(ctx.described::<types::Vpc>(&self.id).await?.map(|vpc| {
             Record::new(&self.id).with(CIDR_BLOCK, vpc.cidr_block().unwrap_or_default())
         }))
     }
@@ -171,7 +145,7 @@ impl Resource for ExistingVpc {
     }
 
     async fn exists(&self, ctx: &Ctx, _record: &Record) -> anyhow::Result<bool> {
-        Ok(describe(&ctx.aws.ec2, &self.id).await?.is_some())
+        Ok(ctx.described::<types::Vpc>(&self.id).await?.is_some())
     }
 
     async fn delete(&self, _ctx: &Ctx, _record: &Record) -> anyhow::Result<()> {

@@ -15,7 +15,7 @@ use aws_sdk_ec2::types::{Filter, NetworkInterface, NetworkInterfaceType};
 use super::load_balancer::delete_interfaces as delete_load_balancer_interfaces;
 use super::resource::Ctx;
 use crate::aws::retry::AwsError;
-use crate::aws::{ErrorClass, Policy, Tolerate};
+use crate::aws::{self, ErrorClass, Policy, Tolerate};
 use crate::ec2::filters::filter;
 use crate::ec2::tags::{CLUSTER_TAG, has_tag, owned_by};
 use crate::ec2::{self, security_group};
@@ -78,19 +78,23 @@ enum Fate {
 }
 
 /// Deletes with `delete` (given the policy to send under), finding and naming what holds the
-/// resource when AWS keeps refusing.
-pub async fn delete_when_free<F, Fut>(ctx: &Ctx, scope: Scope<'_>, delete: F) -> anyhow::Result<()>
+/// resource when AWS keeps refusing. A resource already gone counts as deleted.
+pub async fn delete_when_free<F, Fut, T>(
+    ctx: &Ctx,
+    scope: Scope<'_>,
+    delete: F,
+) -> anyhow::Result<()>
 where
     F: Fn(Policy) -> Fut,
-    Fut: std::future::Future<Output = Result<(), AwsError>>,
+    Fut: std::future::Future<Output = Result<T, AwsError>>,
 {
     let short = Policy::standard().tolerate(Tolerate::Class(
         ErrorClass::DependencyViolation,
         SHORT_WHILE,
     ));
-    match delete(short).await {
+    match aws::absent_ok(delete(short).await) {
         Err(e) if e.is(ErrorClass::DependencyViolation) => {}
-        other => return Ok(other?),
+        other => return other.map(drop).map_err(Into::into),
     }
     let holders = holders(ctx, scope).await?;
     if !holders.is_empty() {
@@ -118,7 +122,8 @@ where
             delete_load_balancer_interfaces(ctx, name).await?;
         }
     }
-    Ok(delete(Policy::releasing()).await?)
+    aws::absent_ok(delete(Policy::releasing()).await)?;
+    Ok(())
 }
 
 /// The interfaces in `scope` and, for a group, the other groups whose rules name it.

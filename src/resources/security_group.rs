@@ -229,13 +229,10 @@ impl Resource for SecurityGroup {
     async fn delete(&self, ctx: &Ctx, record: &Record) -> anyhow::Result<()> {
         let ec2 = &ctx.aws.ec2;
         blockers::delete_when_free(ctx, Scope::Group(&record.id), |policy| async move {
-            aws::absent_ok(
-                aws::call("DeleteSecurityGroup", &policy, || {
-                    ec2.delete_security_group().group_id(&record.id).send()
-                })
-                .await,
-            )
-            .map(drop)
+            aws::call("DeleteSecurityGroup", &policy, || {
+                ec2.delete_security_group().group_id(&record.id).send()
+            })
+            .await
         })
         .await
     }

@@ -110,13 +110,10 @@ impl Resource for Subnet {
     async fn delete(&self, ctx: &Ctx, record: &Record) -> anyhow::Result<()> {
         let ec2 = &ctx.aws.ec2;
         blockers::delete_when_free(ctx, Scope::Subnet(&record.id), |policy| async move {
-            aws::absent_ok(
-                aws::call("DeleteSubnet", &policy, || {
-                    ec2.delete_subnet().subnet_id(&record.id).send()
-                })
-                .await,
-            )
-            .map(drop)
+            aws::call("DeleteSubnet", &policy, || {
+                ec2.delete_subnet().subnet_id(&record.id).send()
+            })
+            .await
         })
         .await
     }

@@ -89,13 +89,10 @@ impl Resource for Vpc {
     async fn delete(&self, ctx: &Ctx, record: &Record) -> anyhow::Result<()> {
         let ec2 = &ctx.aws.ec2;
         blockers::delete_when_free(ctx, Scope::Vpc(&record.id), |policy| async move {
-            aws::absent_ok(
-                aws::call("DeleteVpc", &policy, || {
-                    ec2.delete_vpc().vpc_id(&record.id).send()
-                })
-                .await,
-            )
-            .map(drop)
+            aws::call("DeleteVpc", &policy, || {
+                ec2.delete_vpc().vpc_id(&record.id).send()
+            })
+            .await
         })
         .await
     }

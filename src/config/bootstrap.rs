@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 use super::check::{checksum, instance_type, pinned_checksum, web_url, word};
 use super::defaults::{
     DEFAULT_BOSH_CLI_SHA256, DEFAULT_BOSH_CLI_VERSION, DEFAULT_CREDHUB_CLI_SHA256,
-    DEFAULT_CREDHUB_CLI_VERSION, v0_16_kubectl_sha512,
+    DEFAULT_CREDHUB_CLI_VERSION, DEFAULT_DIRECTOR_INSTANCE_TYPE,
+    DEFAULT_SMALL_HIGHMEM_INSTANCE_TYPE, DEFAULT_SMALL_INSTANCE_TYPE, DEFAULT_WORKER_COUNT,
+    v0_16_kubectl_sha512,
 };
 use super::error::{ValidationError, invalid};
 use super::values::ConfigValues;
@@ -88,7 +90,7 @@ impl Default for BootstrapSettings {
 }
 
 fn worker_count(values: &ConfigValues) -> Result<u16, ValidationError> {
-    let count = values.worker_count.unwrap_or(1);
+    let count = values.worker_count.unwrap_or(DEFAULT_WORKER_COUNT);
     u16::try_from(count)
         .ok()
         .filter(|c| (1..=100).contains(c))
@@ -266,17 +268,17 @@ impl BootstrapSettings {
             director_instance_type: instance_type(
                 "director_instance_type",
                 &values.director_instance_type,
-                "t3.large",
+                DEFAULT_DIRECTOR_INSTANCE_TYPE,
             )?,
             small_instance_type: instance_type(
                 "small_instance_type",
                 &values.small_instance_type,
-                "t3.micro",
+                DEFAULT_SMALL_INSTANCE_TYPE,
             )?,
             small_highmem_instance_type: instance_type(
                 "small_highmem_instance_type",
                 &values.small_highmem_instance_type,
-                "t3.medium",
+                DEFAULT_SMALL_HIGHMEM_INSTANCE_TYPE,
             )?,
             bosh_cli_sha256: pinned_checksum(
                 "bosh_cli_sha256",

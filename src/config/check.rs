@@ -5,6 +5,7 @@ use std::net::Ipv4Addr;
 
 use ipnet::Ipv4Net;
 
+use super::defaults::DEFAULT_ALLOWED_CIDR;
 use super::error::{ValidationError, invalid};
 
 /// `P-cfcr-api` must fit the 32-character classic ELB name limit.
@@ -235,7 +236,7 @@ pub(super) fn parse_cidrs(
     field: &str,
     values: Option<Vec<String>>,
 ) -> Result<Vec<Ipv4Net>, ValidationError> {
-    let values = values.unwrap_or_else(|| vec!["0.0.0.0/0".into()]);
+    let values = values.unwrap_or_else(|| vec![DEFAULT_ALLOWED_CIDR.into()]);
     if values.is_empty() {
         return Err(invalid(
             field,

@@ -5,6 +5,9 @@ use std::net::Ipv4Addr;
 use ipnet::Ipv4Net;
 
 use super::check::{aws_id, distinct, parse_cidr, slash24, subnet_of};
+use super::defaults::{
+    DEFAULT_PRIVATE_SUBNET_IP_PREFIX, DEFAULT_PUBLIC_SUBNET_IP_PREFIX, DEFAULT_VPC_CIDR,
+};
 use super::error::{ValidationError, invalid};
 use super::values::ConfigValues;
 
@@ -76,7 +79,7 @@ pub(super) fn validate_network(values: &ConfigValues) -> Result<NetworkSettings,
         }
         let vpc_cidr = parse_cidr(
             "vpc_cidr",
-            values.vpc_cidr.as_deref().unwrap_or("10.0.0.0/16"),
+            values.vpc_cidr.as_deref().unwrap_or(DEFAULT_VPC_CIDR),
         )?;
         if vpc_cidr.prefix_len() < 16 || vpc_cidr.prefix_len() > 24 {
             return Err(invalid(
@@ -87,11 +90,11 @@ pub(super) fn validate_network(values: &ConfigValues) -> Result<NetworkSettings,
         let public = values
             .public_subnet_ip_prefix
             .clone()
-            .unwrap_or_else(|| "10.0.1".into());
+            .unwrap_or_else(|| DEFAULT_PUBLIC_SUBNET_IP_PREFIX.into());
         let private = values
             .private_subnet_ip_prefix
             .clone()
-            .unwrap_or_else(|| "10.0.2".into());
+            .unwrap_or_else(|| DEFAULT_PRIVATE_SUBNET_IP_PREFIX.into());
         let public_net = subnet_of("public_subnet_ip_prefix", &public, Some(vpc_cidr))?;
         let private_net = subnet_of("private_subnet_ip_prefix", &private, Some(vpc_cidr))?;
         distinct(public_net, private_net, &private)?;

@@ -10,7 +10,9 @@ use super::check::{
     is_ami_id, is_instance_type, parse_cidrs, slash24, validate_prefix, validate_region,
     validate_zone,
 };
-use super::defaults::DEFAULT_AMI_NAME;
+use super::defaults::{
+    DEFAULT_AMI_NAME, DEFAULT_BASTION_INSTANCE_TYPE, DEFAULT_KUBERNETES_MASTER_PORT,
+};
 use super::error::{ValidationError, invalid};
 use super::network::validate_network;
 use super::values::ConfigValues;
@@ -102,7 +104,9 @@ impl Settings {
         let zone = values.zone.unwrap_or_else(|| format!("{region}a"));
         validate_zone(&zone, &region)?;
 
-        let port = values.kubernetes_master_port.unwrap_or(8443);
+        let port = values
+            .kubernetes_master_port
+            .unwrap_or(DEFAULT_KUBERNETES_MASTER_PORT);
         let kubernetes_master_port =
             u16::try_from(port)
                 .ok()
@@ -118,7 +122,7 @@ impl Settings {
 
         let bastion_instance_type = values
             .bastion_instance_type
-            .unwrap_or_else(|| "t3.micro".into());
+            .unwrap_or_else(|| DEFAULT_BASTION_INSTANCE_TYPE.into());
         if !is_instance_type(&bastion_instance_type) {
             return Err(invalid(
                 "bastion_instance_type",

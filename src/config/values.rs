@@ -159,30 +159,7 @@ impl ConfigValues {
                 ));
             }
         };
-        toml::from_str(&text).map_err(|e| {
-            let Some(start) = e.span().map(|span| span.start) else {
-                return invalid(
-                    "config",
-                    format!("{}: {}", path.display(), e.message().trim_end()),
-                );
-            };
-            let line_number = text[..start].matches('\n').count() + 1;
-            let line = text.lines().nth(line_number - 1).unwrap_or_default();
-            // Type errors point at the value: name the key they belong to.
-            let key = line
-                .split_once('=')
-                .map(|(key, _)| key.trim())
-                .filter(|key| !key.is_empty())
-                .unwrap_or("config");
-            invalid(
-                key,
-                format!(
-                    "{} line {line_number}: {}",
-                    path.display(),
-                    e.message().trim_end()
-                ),
-            )
-        })
+        toml::from_str(&text).map_err(|e| unreadable(path, &text, &e))
     }
 
     /// Values given here win over `base`.
@@ -235,6 +212,33 @@ impl ConfigValues {
             state_kms_key: self.state_kms_key.or(base.state_kms_key),
         }
     }
+}
+
+/// What is wrong with a config file that is not TOML or has a value of the wrong type: the file,
+/// the line and its key.
+fn unreadable(path: &Path, text: &str, e: &toml::de::Error) -> ValidationError {
+    let Some(start) = e.span().map(|span| span.start) else {
+        return invalid(
+            "config",
+            format!("{}: {}", path.display(), e.message().trim_end()),
+        );
+    };
+    let line_number = text[..start].matches('\n').count() + 1;
+    let line = text.lines().nth(line_number - 1).unwrap_or_default();
+    // Type errors point at the value: name the key they belong to.
+    let key = line
+        .split_once('=')
+        .map(|(key, _)| key.trim())
+        .filter(|key| !key.is_empty())
+        .unwrap_or("config");
+    invalid(
+        key,
+        format!(
+            "{} line {line_number}: {}",
+            path.display(),
+            e.message().trim_end()
+        ),
+    )
 }
 
 /// The raw values of a config file's text, for tests.

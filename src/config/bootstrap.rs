@@ -11,7 +11,7 @@ use super::defaults::{
     DEFAULT_SMALL_HIGHMEM_INSTANCE_TYPE, DEFAULT_SMALL_INSTANCE_TYPE, DEFAULT_WORKER_COUNT,
     v0_16_kubectl_sha512,
 };
-use super::error::{ValidationError, invalid};
+use super::error::{ValidationError, ValidationErrors, invalid};
 use super::values::ConfigValues;
 use crate::compat;
 
@@ -102,13 +102,42 @@ fn worker_count(values: &ConfigValues) -> Result<u16, ValidationError> {
         })
 }
 
+/// The line a kubo-deployment ref deploys; a ref the tool does not know is rendered as the default.
+fn kubo_line(deployment_ref: &str) -> &'static compat::KuboLine {
+    compat::kubo_line(deployment_ref).unwrap_or(compat::DEFAULT_KUBO_LINE)
+}
+
+/// A tool's version and the checksum of its download: the pinned pair by default. The checksum is
+/// not checked against a bad version.
+fn versioned(
+    (version_field, version): (&str, &Option<String>),
+    (sum_field, sum): (&str, &Option<String>),
+    sum_kind: (usize, &str),
+    pinned: (&str, &str),
+) -> Result<(String, String), ValidationError> {
+    let version = word(version_field, version, pinned.0, false)?;
+    let sum = pinned_checksum(sum_field, sum, sum_kind, &version, pinned)?;
+    Ok((version, sum))
+}
+
+/// The URL given for `field`, if any.
+fn given_url(field: &str, given: &Option<String>) -> Result<Option<String>, ValidationError> {
+    given.as_deref().map(|url| web_url(field, url)).transpose()
+}
+
+/// The mirror's URL without a trailing slash, if one is given.
+fn downloads_mirror(values: &ConfigValues) -> Result<Option<String>, ValidationError> {
+    let mirror = given_url("downloads_mirror", &values.downloads_mirror)?;
+    Ok(mirror.map(|url| url.trim_end_matches('/').to_string()))
+}
+
 /// The kubo release the operator names in place of the line's; without a version, the line's pin
 /// (v0.16.0's cfcr.yml pins none of its own), with the operator's URL or mirror if given.
 fn kubo_release(
     values: &ConfigValues,
     line: &compat::KuboLine,
     mirror: Option<&str>,
-) -> Result<Option<KuboRelease>, ValidationError> {
+) -> Result<Option<KuboRelease>, ValidationErrors> {
     let pin = line.kubo_release_pin.as_ref();
     let version = match (&values.kubo_release_version, pin) {
         (Some(_), _) => word(
@@ -116,45 +145,60 @@ fn kubo_release(
             &values.kubo_release_version,
             "0.44.0",
             false,
-        )?,
-        (None, Some(pin)) => pin.version.to_string(),
-        (None, None) => {
-            for (field, given) in [
-                ("kubo_release_url", &values.kubo_release_url),
-                ("kubo_release_sha1", &values.kubo_release_sha1),
-            ] {
-                if given.is_some() {
-                    return Err(invalid(
-                        field,
-                        format!(
-                            "needs kubo_release_version: kubo {} deploys the releases its cfcr.yml pins; name the release that replaces them",
-                            line.deployment_ref
-                        ),
-                    ));
-                }
-            }
-            return Ok(None);
-        }
+        ),
+        (None, Some(pin)) => Ok(pin.version.to_string()),
+        (None, None) => return no_kubo_release(values, line),
     };
-    let url = match (&values.kubo_release_url, mirror) {
-        (Some(url), _) => web_url("kubo_release_url", url)?,
-        (None, Some(mirror)) => format!("{mirror}/kubo-release-{version}.tgz"),
-        (None, None) => kubo_release_url(&version),
+    let mut errors = ValidationErrors::default();
+    let version = errors.keep(version);
+    let url = errors.or_default(given_url("kubo_release_url", &values.kubo_release_url));
+    // The checksum pinned for the line's release is no use with another version.
+    let Some(version) = version else {
+        return Err(errors);
     };
     let pinned = pin.map_or(("", ""), |p| (p.version, p.sha1));
-    let sha1 = pinned_checksum(
+    let sha1 = errors.or_default(pinned_checksum(
         "kubo_release_sha1",
         &values.kubo_release_sha1,
         (40, "SHA-1"),
         &version,
         pinned,
-    )?;
-    Ok(Some(KuboRelease { version, url, sha1 }))
+    ));
+    let url = match (url, mirror) {
+        (Some(url), _) => url,
+        (None, Some(mirror)) => format!("{mirror}/kubo-release-{version}.tgz"),
+        (None, None) => kubo_release_url(&version),
+    };
+    errors.finish(Some(KuboRelease { version, url, sha1 }))
+}
+
+/// A line whose cfcr.yml pins its own releases, and no version to replace them: a release URL or
+/// checksum has no use.
+fn no_kubo_release(
+    values: &ConfigValues,
+    line: &compat::KuboLine,
+) -> Result<Option<KuboRelease>, ValidationErrors> {
+    let mut errors = ValidationErrors::default();
+    for (field, given) in [
+        ("kubo_release_url", &values.kubo_release_url),
+        ("kubo_release_sha1", &values.kubo_release_sha1),
+    ] {
+        if given.is_some() {
+            errors.push(invalid(
+                field,
+                format!(
+                    "needs kubo_release_version: kubo {} deploys the releases its cfcr.yml pins; name the release that replaces them",
+                    line.deployment_ref
+                ),
+            ));
+        }
+    }
+    errors.finish(None)
 }
 
 /// The operator's stemcell: all four keys or none; a URL or a file on this machine; a line a
 /// current director can run.
-fn cfcr_stemcell(values: &ConfigValues) -> Result<Option<Stemcell>, ValidationError> {
+fn cfcr_stemcell(values: &ConfigValues) -> Result<Option<Stemcell>, ValidationErrors> {
     let keys = [
         &values.cfcr_stemcell_url,
         &values.cfcr_stemcell_sha1,
@@ -168,49 +212,59 @@ fn cfcr_stemcell(values: &ConfigValues) -> Result<Option<Stemcell>, ValidationEr
             return Err(invalid(
                 "cfcr_stemcell_url",
                 "cfcr_stemcell_url, cfcr_stemcell_sha1, cfcr_stemcell_os and cfcr_stemcell_version go together: set all four, or none",
-            ));
+            )
+            .into());
         }
     }
-    let url = values.cfcr_stemcell_url.clone().unwrap_or_default();
-    let url = if url.starts_with("https://") || url.starts_with("http://") {
-        web_url("cfcr_stemcell_url", &url)?
-    } else if Path::new(&url).is_file() {
-        std::path::absolute(&url).map_or(url, |p| p.display().to_string())
-    } else {
-        return Err(invalid(
-            "cfcr_stemcell_url",
-            format!("{url:?} is neither an http(s) URL nor a file on this machine"),
-        ));
-    };
-    let os = word(
-        "cfcr_stemcell_os",
-        &values.cfcr_stemcell_os,
-        "ubuntu-xenial",
-        false,
-    )?;
-    compat::stemcell_runs_today(&os).map_err(|why| {
-        invalid(
-            "cfcr_stemcell_os",
-            format!("{why}; bring a stemcell of a line with api_version 2 (ubuntu-xenial 621.x for kubo v0.44.0)"),
-        )
-    })?;
-    Ok(Some(Stemcell {
-        url,
-        sha1: checksum(
-            "cfcr_stemcell_sha1",
-            &values.cfcr_stemcell_sha1,
-            40,
-            "SHA-1",
-        )?
-        .unwrap_or_default(),
-        os,
-        version: word(
+    let mut errors = ValidationErrors::default();
+    let stemcell = Stemcell {
+        url: errors.or_default(stemcell_location(&values.cfcr_stemcell_url)),
+        os: errors.or_default(stemcell_os(&values.cfcr_stemcell_os)),
+        sha1: errors
+            .or_default(checksum(
+                "cfcr_stemcell_sha1",
+                &values.cfcr_stemcell_sha1,
+                40,
+                "SHA-1",
+            ))
+            .unwrap_or_default(),
+        version: errors.or_default(word(
             "cfcr_stemcell_version",
             &values.cfcr_stemcell_version,
             "621.125",
             false,
-        )?,
-    }))
+        )),
+    };
+    errors.finish(Some(stemcell))
+}
+
+/// An http(s) URL, or a file on this machine, made absolute.
+fn stemcell_location(given: &Option<String>) -> Result<String, ValidationError> {
+    let url = given.clone().unwrap_or_default();
+    if url.starts_with("https://") || url.starts_with("http://") {
+        web_url("cfcr_stemcell_url", &url)
+    } else if Path::new(&url).is_file() {
+        Ok(std::path::absolute(&url).map_or(url, |p| p.display().to_string()))
+    } else {
+        Err(invalid(
+            "cfcr_stemcell_url",
+            format!("{url:?} is neither an http(s) URL nor a file on this machine"),
+        ))
+    }
+}
+
+/// A stemcell line a current director can run.
+fn stemcell_os(given: &Option<String>) -> Result<String, ValidationError> {
+    let os = word("cfcr_stemcell_os", given, "ubuntu-xenial", false)?;
+    match compat::stemcell_runs_today(&os) {
+        Ok(()) => Ok(os),
+        Err(why) => Err(invalid(
+            "cfcr_stemcell_os",
+            format!(
+                "{why}; bring a stemcell of a line with api_version 2 (ubuntu-xenial 621.x for kubo v0.44.0)"
+            ),
+        )),
+    }
 }
 
 fn http_tokens(values: &ConfigValues) -> Result<Option<HttpTokens>, ValidationError> {
@@ -228,93 +282,85 @@ fn http_tokens(values: &ConfigValues) -> Result<Option<HttpTokens>, ValidationEr
 }
 
 impl BootstrapSettings {
-    pub(super) fn validate(values: &ConfigValues) -> Result<BootstrapSettings, ValidationError> {
-        let kubo_deployment_ref = word(
+    /// The hand-off's keys, every problem reported; what depends on the kubo line is checked only
+    /// against a valid `kubo_deployment_ref`.
+    pub(super) fn validate(values: &ConfigValues) -> Result<BootstrapSettings, ValidationErrors> {
+        let mut errors = ValidationErrors::default();
+        let worker_count = errors.or_default(worker_count(values));
+        let director_instance_type = errors.or_default(instance_type(
+            "director_instance_type",
+            &values.director_instance_type,
+            DEFAULT_DIRECTOR_INSTANCE_TYPE,
+        ));
+        let small_instance_type = errors.or_default(instance_type(
+            "small_instance_type",
+            &values.small_instance_type,
+            DEFAULT_SMALL_INSTANCE_TYPE,
+        ));
+        let small_highmem_instance_type = errors.or_default(instance_type(
+            "small_highmem_instance_type",
+            &values.small_highmem_instance_type,
+            DEFAULT_SMALL_HIGHMEM_INSTANCE_TYPE,
+        ));
+        let (bosh_cli_version, bosh_cli_sha256) = errors.or_default(versioned(
+            ("bosh_cli_version", &values.bosh_cli_version),
+            ("bosh_cli_sha256", &values.bosh_cli_sha256),
+            (64, "SHA-256"),
+            (DEFAULT_BOSH_CLI_VERSION, DEFAULT_BOSH_CLI_SHA256),
+        ));
+        let (credhub_cli_version, credhub_cli_sha256) = errors.or_default(versioned(
+            ("credhub_cli_version", &values.credhub_cli_version),
+            ("credhub_cli_sha256", &values.credhub_cli_sha256),
+            (64, "SHA-256"),
+            (DEFAULT_CREDHUB_CLI_VERSION, DEFAULT_CREDHUB_CLI_SHA256),
+        ));
+        let bosh_deployment_ref = errors.or_default(word(
+            "bosh_deployment_ref",
+            &values.bosh_deployment_ref,
+            compat::DIRECTOR_STACK.deployment_ref,
+            true,
+        ));
+        let kubo_deployment_ref = errors.keep(word(
             "kubo_deployment_ref",
             &values.kubo_deployment_ref,
             compat::DEFAULT_KUBO_LINE.deployment_ref,
             true,
-        )?;
-        // A ref the tool does not know is rendered as the default line.
-        let line = compat::kubo_line(&kubo_deployment_ref).unwrap_or(compat::DEFAULT_KUBO_LINE);
-        let downloads_mirror = match &values.downloads_mirror {
-            Some(url) => Some(
-                web_url("downloads_mirror", url)?
-                    .trim_end_matches('/')
-                    .to_string(),
-            ),
-            None => None,
+        ));
+        let downloads_mirror = errors.or_default(downloads_mirror(values));
+        let ((kubectl_version, kubectl_sha512), kubo_release) = match &kubo_deployment_ref {
+            Some(deployment_ref) => {
+                let line = kubo_line(deployment_ref);
+                (
+                    errors.or_default(versioned(
+                        ("kubectl_version", &values.kubectl_version),
+                        ("kubectl_sha512", &values.kubectl_sha512),
+                        (128, "SHA-512"),
+                        (line.kubectl.version, line.kubectl.sha512),
+                    )),
+                    errors.or_default(kubo_release(values, line, downloads_mirror.as_deref())),
+                )
+            }
+            None => Default::default(),
         };
-        let bosh_cli_version = word(
-            "bosh_cli_version",
-            &values.bosh_cli_version,
-            DEFAULT_BOSH_CLI_VERSION,
-            false,
-        )?;
-        let credhub_cli_version = word(
-            "credhub_cli_version",
-            &values.credhub_cli_version,
-            DEFAULT_CREDHUB_CLI_VERSION,
-            false,
-        )?;
-        let kubectl_version = word(
-            "kubectl_version",
-            &values.kubectl_version,
-            line.kubectl.version,
-            false,
-        )?;
-        Ok(BootstrapSettings {
-            worker_count: worker_count(values)?,
-            director_instance_type: instance_type(
-                "director_instance_type",
-                &values.director_instance_type,
-                DEFAULT_DIRECTOR_INSTANCE_TYPE,
-            )?,
-            small_instance_type: instance_type(
-                "small_instance_type",
-                &values.small_instance_type,
-                DEFAULT_SMALL_INSTANCE_TYPE,
-            )?,
-            small_highmem_instance_type: instance_type(
-                "small_highmem_instance_type",
-                &values.small_highmem_instance_type,
-                DEFAULT_SMALL_HIGHMEM_INSTANCE_TYPE,
-            )?,
-            bosh_cli_sha256: pinned_checksum(
-                "bosh_cli_sha256",
-                &values.bosh_cli_sha256,
-                (64, "SHA-256"),
-                &bosh_cli_version,
-                (DEFAULT_BOSH_CLI_VERSION, DEFAULT_BOSH_CLI_SHA256),
-            )?,
-            credhub_cli_sha256: pinned_checksum(
-                "credhub_cli_sha256",
-                &values.credhub_cli_sha256,
-                (64, "SHA-256"),
-                &credhub_cli_version,
-                (DEFAULT_CREDHUB_CLI_VERSION, DEFAULT_CREDHUB_CLI_SHA256),
-            )?,
-            kubectl_sha512: pinned_checksum(
-                "kubectl_sha512",
-                &values.kubectl_sha512,
-                (128, "SHA-512"),
-                &kubectl_version,
-                (line.kubectl.version, line.kubectl.sha512),
-            )?,
+        let cluster_http_tokens = errors.or_default(http_tokens(values));
+        let cfcr_stemcell = errors.or_default(cfcr_stemcell(values));
+        errors.finish(BootstrapSettings {
+            worker_count,
+            director_instance_type,
+            small_instance_type,
+            small_highmem_instance_type,
             bosh_cli_version,
+            bosh_cli_sha256,
             credhub_cli_version,
+            credhub_cli_sha256,
             kubectl_version,
-            kubo_release: kubo_release(values, line, downloads_mirror.as_deref())?,
-            cluster_http_tokens: http_tokens(values)?,
-            cfcr_stemcell: cfcr_stemcell(values)?,
+            kubectl_sha512,
+            bosh_deployment_ref,
+            kubo_deployment_ref: kubo_deployment_ref.unwrap_or_default(),
+            kubo_release,
+            cluster_http_tokens,
+            cfcr_stemcell,
             downloads_mirror,
-            bosh_deployment_ref: word(
-                "bosh_deployment_ref",
-                &values.bosh_deployment_ref,
-                compat::DIRECTOR_STACK.deployment_ref,
-                true,
-            )?,
-            kubo_deployment_ref,
         })
     }
 
@@ -351,7 +397,7 @@ mod tests {
     use super::*;
 
     fn check(toml_text: &str) -> Result<BootstrapSettings, ValidationError> {
-        BootstrapSettings::validate(&from_toml(toml_text))
+        BootstrapSettings::validate(&from_toml(toml_text)).map_err(ValidationErrors::only)
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::net::Ipv4Addr;
 use ipnet::Ipv4Net;
 
 use super::defaults::DEFAULT_ALLOWED_CIDR;
-use super::error::{ValidationError, invalid};
+use super::error::{ValidationError, ValidationErrors, invalid};
 
 /// `P-cfcr-api` must fit the 32-character classic ELB name limit.
 const MAX_PREFIX_LEN: usize = 32 - "-cfcr-api".len();
@@ -87,22 +87,6 @@ pub(super) fn instance_type(
     }
 }
 
-pub(super) fn distinct(
-    public: Ipv4Net,
-    private: Ipv4Net,
-    private_prefix: &str,
-) -> Result<(), ValidationError> {
-    if public == private {
-        return Err(invalid(
-            "private_subnet_ip_prefix",
-            format!(
-                "{private_prefix} is the same as public_subnet_ip_prefix; the two subnets need distinct /24s, e.g. 10.0.1 and 10.0.2"
-            ),
-        ));
-    }
-    Ok(())
-}
-
 /// An EC2 id of `kind`: `kind-` and 8 or 17 hexadecimal digits.
 pub(super) fn aws_id(field: &str, kind: &str, id: &str) -> Result<String, ValidationError> {
     let well_formed = id
@@ -166,11 +150,7 @@ pub(super) fn validate_region(region: &str) -> Result<(), ValidationError> {
     let parts: Vec<&str> = region.split('-').collect();
     let well_formed = parts.len() >= 3
         && parts[0].len() == 2
-        && parts.iter().all(|p| {
-            !p.is_empty()
-                && p.chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-        })
+        && parts.iter().copied().all(is_region_part)
         && parts
             .last()
             .is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()));
@@ -198,6 +178,14 @@ pub(super) fn validate_region(region: &str) -> Result<(), ValidationError> {
         )),
         None => Ok(()),
     }
+}
+
+/// One of a region name's hyphen-separated parts: `us`, `east`, `1`.
+fn is_region_part(part: &str) -> bool {
+    !part.is_empty()
+        && part
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
 }
 
 pub(super) fn validate_zone(zone: &str, region: &str) -> Result<(), ValidationError> {
@@ -232,18 +220,26 @@ pub(super) fn parse_cidr(field: &str, text: &str) -> Result<Ipv4Net, ValidationE
     Ok(net)
 }
 
+/// A list of CIDR blocks, each bad one reported.
 pub(super) fn parse_cidrs(
     field: &str,
-    values: Option<Vec<String>>,
-) -> Result<Vec<Ipv4Net>, ValidationError> {
-    let values = values.unwrap_or_else(|| vec![DEFAULT_ALLOWED_CIDR.into()]);
+    values: &Option<Vec<String>>,
+) -> Result<Vec<Ipv4Net>, ValidationErrors> {
+    let default = [DEFAULT_ALLOWED_CIDR.to_string()];
+    let values = values.as_deref().unwrap_or(&default);
     if values.is_empty() {
         return Err(invalid(
             field,
             "empty list; name at least one CIDR, e.g. [\"203.0.113.0/24\"]",
-        ));
+        )
+        .into());
     }
-    values.iter().map(|v| parse_cidr(field, v)).collect()
+    let mut errors = ValidationErrors::default();
+    let mut nets = Vec::new();
+    for value in values {
+        nets.extend(errors.keep(parse_cidr(field, value)));
+    }
+    errors.finish(nets)
 }
 
 /// `a.b.c` → `a.b.c.0/24`, or `None` when it is not three octets.
@@ -278,17 +274,20 @@ pub(super) fn subnet_of(
     Ok(net)
 }
 
-pub(super) fn is_instance_type(text: &str) -> bool {
+/// `family.size`, e.g. `t3.micro` or `m5d.2xlarge`.
+fn is_instance_type(text: &str) -> bool {
     let mut parts = text.split('.');
     let (Some(family), Some(size), None) = (parts.next(), parts.next(), parts.next()) else {
         return false;
     };
-    let word = |s: &str| {
-        !s.is_empty()
-            && s.chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-    };
-    word(family) && word(size)
+    is_instance_type_part(family) && is_instance_type_part(size)
+}
+
+fn is_instance_type_part(part: &str) -> bool {
+    !part.is_empty()
+        && part
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
 pub(super) fn is_ami_id(text: &str) -> bool {

@@ -19,7 +19,7 @@ mod values;
 pub use bootstrap::BootstrapSettings;
 pub use check::validate_prefix;
 pub use defaults::CANONICAL_OWNER_ID;
-pub use error::ValidationError;
+pub use error::{ValidationError, ValidationErrors};
 pub use network::{DIRECTOR_HOST, DirectorNetwork};
 pub use settings::{AmiSource, DirectorCredentials, Settings};
 pub use values::ConfigValues;

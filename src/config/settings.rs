@@ -7,21 +7,21 @@ use serde::{Deserialize, Serialize};
 
 use super::bootstrap::BootstrapSettings;
 use super::check::{
-    is_ami_id, is_instance_type, parse_cidrs, slash24, validate_prefix, validate_region,
-    validate_zone,
+    instance_type, is_ami_id, parse_cidrs, slash24, validate_prefix, validate_region, validate_zone,
 };
 use super::defaults::{
     DEFAULT_AMI_NAME, DEFAULT_BASTION_INSTANCE_TYPE, DEFAULT_KUBERNETES_MASTER_PORT,
 };
-use super::error::{ValidationError, invalid};
+use super::error::{ValidationError, ValidationErrors, invalid};
 use super::network::validate_network;
 use super::values::ConfigValues;
 
 /// How the BOSH director gets AWS credentials.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum DirectorCredentials {
     /// The bastion and director run with the `P-bosh-director` instance profile; no long-lived keys.
+    #[default]
     InstanceProfile,
     /// The old template's way: an IAM user with an access key kept in the state.
     AccessKey,
@@ -43,6 +43,12 @@ pub enum AmiSource {
     Id(String),
     /// Newest of Canonical's images whose name matches.
     NamePattern(String),
+}
+
+impl Default for AmiSource {
+    fn default() -> AmiSource {
+        AmiSource::NamePattern(DEFAULT_AMI_NAME.into())
+    }
 }
 
 /// The validated configuration of one environment. Recorded in the state, so that commands that only
@@ -78,98 +84,24 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// Validates every value offline. `chain_region` is the region of the AWS SDK's provider chain,
-    /// used when the config names none.
+    /// Validates every value offline, and reports every problem found. `chain_region` is the
+    /// region of the AWS SDK's provider chain, used when the config names none.
     pub fn validate(
         values: ConfigValues,
         chain_region: Option<String>,
-    ) -> Result<Settings, ValidationError> {
-        let bootstrap = BootstrapSettings::validate(&values)?;
-        let network = validate_network(&values)?;
-        let prefix = values.prefix.ok_or_else(|| {
-            invalid(
-                "prefix",
-                "missing: set `prefix = \"my-env\"` in the config file or pass --prefix",
-            )
-        })?;
-        validate_prefix(&prefix)?;
-
-        let region = values.region.or(chain_region).ok_or_else(|| {
-            invalid(
-                "region",
-                "missing: set `region` in the config file, pass --region, or set AWS_REGION",
-            )
-        })?;
-        validate_region(&region)?;
-        let zone = values.zone.unwrap_or_else(|| format!("{region}a"));
-        validate_zone(&zone, &region)?;
-
-        let port = values
-            .kubernetes_master_port
-            .unwrap_or(DEFAULT_KUBERNETES_MASTER_PORT);
-        let kubernetes_master_port =
-            u16::try_from(port)
-                .ok()
-                .filter(|p| *p != 0)
-                .ok_or_else(|| {
-                    invalid(
-                        "kubernetes_master_port",
-                        format!(
-                            "{port} is not a TCP port; use a number from 1 to 65535, e.g. 8443"
-                        ),
-                    )
-                })?;
-
-        let bastion_instance_type = values
-            .bastion_instance_type
-            .unwrap_or_else(|| DEFAULT_BASTION_INSTANCE_TYPE.into());
-        if !is_instance_type(&bastion_instance_type) {
-            return Err(invalid(
-                "bastion_instance_type",
-                format!("{bastion_instance_type:?} is not an EC2 instance type; use e.g. t3.micro"),
-            ));
-        }
-        let bastion_ami = match (values.bastion_ami, values.bastion_ami_name) {
-            (Some(id), _) => {
-                if !is_ami_id(&id) {
-                    return Err(invalid(
-                        "bastion_ami",
-                        format!(
-                            "{id:?} is not an AMI id; use e.g. ami-0123456789abcdef0, or set bastion_ami_name instead"
-                        ),
-                    ));
-                }
-                AmiSource::Id(id)
-            }
-            (None, Some(name)) if name.trim().is_empty() => {
-                return Err(invalid(
-                    "bastion_ami_name",
-                    "empty; give a name pattern such as ubuntu/images/hvm-ssd/ubuntu-jammy-22.04-amd64-server-*",
-                ));
-            }
-            (None, Some(name)) => AmiSource::NamePattern(name),
-            (None, None) => AmiSource::NamePattern(DEFAULT_AMI_NAME.into()),
+    ) -> Result<Settings, ValidationErrors> {
+        let mut errors = ValidationErrors::default();
+        let prefix = errors.or_default(environment_prefix(&values.prefix));
+        let region = errors.keep(aws_region(values.region.clone().or(chain_region)));
+        // Without a valid region, the zone cannot be checked (its problem is the region's).
+        let zone = match &region {
+            Some(region) => errors.or_default(availability_zone(&values.zone, region)),
+            None => String::new(),
         };
-
-        let ssh_allowed_cidrs = parse_cidrs("ssh_allowed_cidrs", values.ssh_allowed_cidrs)?;
-        let api_allowed_cidrs = parse_cidrs("api_allowed_cidrs", values.api_allowed_cidrs)?;
-
-        let director_credentials = match values.director_credentials.as_deref() {
-            None | Some("instance-profile") => DirectorCredentials::InstanceProfile,
-            Some("access-key") => DirectorCredentials::AccessKey,
-            Some(other) => {
-                return Err(invalid(
-                    "director_credentials",
-                    format!(
-                        "{other:?} is not a known mode; use \"instance-profile\" (no long-lived keys) or \"access-key\""
-                    ),
-                ));
-            }
-        };
-
-        Ok(Settings {
+        let network = errors.or_default(validate_network(&values));
+        let settings = Settings {
             prefix,
-            region,
+            region: region.unwrap_or_default(),
             zone,
             vpc_cidr: network.vpc_cidr,
             public_subnet_ip_prefix: network.public_subnet_ip_prefix,
@@ -177,14 +109,22 @@ impl Settings {
             vpc_id: network.vpc_id,
             public_subnet_id: network.public_subnet_id,
             private_subnet_id: network.private_subnet_id,
-            kubernetes_master_port,
-            bastion_instance_type,
-            bastion_ami,
-            ssh_allowed_cidrs,
-            api_allowed_cidrs,
-            director_credentials,
-            bootstrap,
-        })
+            kubernetes_master_port: errors.or_default(master_port(values.kubernetes_master_port)),
+            bastion_instance_type: errors.or_default(instance_type(
+                "bastion_instance_type",
+                &values.bastion_instance_type,
+                DEFAULT_BASTION_INSTANCE_TYPE,
+            )),
+            bastion_ami: errors.or_default(bastion_ami(&values)),
+            ssh_allowed_cidrs: errors
+                .or_default(parse_cidrs("ssh_allowed_cidrs", &values.ssh_allowed_cidrs)),
+            api_allowed_cidrs: errors
+                .or_default(parse_cidrs("api_allowed_cidrs", &values.api_allowed_cidrs)),
+            director_credentials: errors
+                .or_default(director_credentials(&values.director_credentials)),
+            bootstrap: errors.or_default(BootstrapSettings::validate(&values)),
+        };
+        errors.finish(settings)
     }
 
     /// The /24 of the public subnet cfcr-aws creates; `None` when it adopts one.
@@ -228,6 +168,77 @@ impl Settings {
     }
 }
 
+fn environment_prefix(given: &Option<String>) -> Result<String, ValidationError> {
+    let prefix = given.clone().ok_or_else(|| {
+        invalid(
+            "prefix",
+            "missing: set `prefix = \"my-env\"` in the config file or pass --prefix",
+        )
+    })?;
+    validate_prefix(&prefix)?;
+    Ok(prefix)
+}
+
+fn aws_region(given: Option<String>) -> Result<String, ValidationError> {
+    let region = given.ok_or_else(|| {
+        invalid(
+            "region",
+            "missing: set `region` in the config file, pass --region, or set AWS_REGION",
+        )
+    })?;
+    validate_region(&region)?;
+    Ok(region)
+}
+
+/// The zone given, or the region's "a" zone.
+fn availability_zone(given: &Option<String>, region: &str) -> Result<String, ValidationError> {
+    let zone = given.clone().unwrap_or_else(|| format!("{region}a"));
+    validate_zone(&zone, region)?;
+    Ok(zone)
+}
+
+fn master_port(given: Option<i64>) -> Result<u16, ValidationError> {
+    let port = given.unwrap_or(DEFAULT_KUBERNETES_MASTER_PORT);
+    u16::try_from(port).ok().filter(|p| *p != 0).ok_or_else(|| {
+        invalid(
+            "kubernetes_master_port",
+            format!("{port} is not a TCP port; use a number from 1 to 65535, e.g. 8443"),
+        )
+    })
+}
+
+/// An AMI id, which wins, or a name pattern.
+fn bastion_ami(values: &ConfigValues) -> Result<AmiSource, ValidationError> {
+    match (&values.bastion_ami, &values.bastion_ami_name) {
+        (Some(id), _) if is_ami_id(id) => Ok(AmiSource::Id(id.clone())),
+        (Some(id), _) => Err(invalid(
+            "bastion_ami",
+            format!(
+                "{id:?} is not an AMI id; use e.g. ami-0123456789abcdef0, or set bastion_ami_name instead"
+            ),
+        )),
+        (None, Some(name)) if name.trim().is_empty() => Err(invalid(
+            "bastion_ami_name",
+            "empty; give a name pattern such as ubuntu/images/hvm-ssd/ubuntu-jammy-22.04-amd64-server-*",
+        )),
+        (None, Some(name)) => Ok(AmiSource::NamePattern(name.clone())),
+        (None, None) => Ok(AmiSource::default()),
+    }
+}
+
+fn director_credentials(given: &Option<String>) -> Result<DirectorCredentials, ValidationError> {
+    match given.as_deref() {
+        None | Some("instance-profile") => Ok(DirectorCredentials::InstanceProfile),
+        Some("access-key") => Ok(DirectorCredentials::AccessKey),
+        Some(other) => Err(invalid(
+            "director_credentials",
+            format!(
+                "{other:?} is not a known mode; use \"instance-profile\" (no long-lived keys) or \"access-key\""
+            ),
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::network::DirectorNetwork;
@@ -235,7 +246,64 @@ mod tests {
     use super::*;
 
     fn check(toml_text: &str) -> Result<Settings, ValidationError> {
-        Settings::validate(values(toml_text), None)
+        Settings::validate(values(toml_text), None).map_err(ValidationErrors::only)
+    }
+
+    /// The keys named by the problems of a config text, in the order reported.
+    fn problems(toml_text: &str) -> Vec<String> {
+        let errors = Settings::validate(values(toml_text), None).unwrap_err();
+        errors.0.into_iter().map(|e| e.field).collect()
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let text = "prefix = \"Dev\"\nregion = \"us-east-1\"\nzone = \"us-west-2a\"\nvpc_cidr = \"banana\"\nkubernetes_master_port = 0\nssh_allowed_cidrs = [\"1.2.3.4\", \"everyone\"]\nworker_count = 0\ndownloads_mirror = \"x\"";
+        assert_eq!(
+            problems(text),
+            [
+                "prefix",
+                "zone",
+                "vpc_cidr",
+                "kubernetes_master_port",
+                "ssh_allowed_cidrs",
+                "ssh_allowed_cidrs",
+                "worker_count",
+                "downloads_mirror",
+            ]
+        );
+        let message = Settings::validate(values(text), None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.starts_with("8 problems in the configuration:\n  - prefix: \"Dev\""),
+            "{message}"
+        );
+        assert_eq!(message.lines().count(), 9, "{message}");
+    }
+
+    #[test]
+    fn checks_that_depend_on_a_bad_key_are_skipped() {
+        for (text, field) in [
+            (
+                "prefix = \"dev\"\nregion = \"mars\"\nzone = \"mars-a\"",
+                "region",
+            ),
+            ("prefix = \"dev\"\nzone = \"us-east-1a\"", "region"),
+            (
+                "prefix = \"dev\"\nregion = \"us-east-1\"\nkubo_deployment_ref = \"v0 16\"\nkubectl_version = \"v1.10.13\"",
+                "kubo_deployment_ref",
+            ),
+            (
+                "prefix = \"dev\"\nregion = \"us-east-1\"\nbosh_cli_version = \"7 0\"\nbosh_cli_sha256 = \"abc\"",
+                "bosh_cli_version",
+            ),
+            (
+                "prefix = \"dev\"\nregion = \"us-east-1\"\nvpc_cidr = \"10.0.0.0/8\"\npublic_subnet_ip_prefix = \"10.1.1\"",
+                "vpc_cidr",
+            ),
+        ] {
+            assert_eq!(problems(text), [field], "{text}");
+        }
     }
 
     #[test]
@@ -339,7 +407,10 @@ mod tests {
         );
         let vpc = "vpc_id = \"vpc-0123456789abcdef0\"\n";
         for (lines, field) in [
-            ("vpc_id = \"vpc-xyz\"", "vpc_id"),
+            (
+                "vpc_id = \"vpc-xyz\"\npublic_subnet_ip_prefix = \"10.0.1\"\nprivate_subnet_ip_prefix = \"10.0.2\"",
+                "vpc_id",
+            ),
             ("public_subnet_id = \"subnet-01234567\"", "public_subnet_id"),
             (
                 "vpc_id = \"vpc-01234567\"\nvpc_cidr = \"10.0.0.0/16\"\npublic_subnet_ip_prefix = \"10.0.1\"\nprivate_subnet_ip_prefix = \"10.0.2\"",

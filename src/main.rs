@@ -88,6 +88,7 @@ fn closed_pipe(err: &anyhow::Error) -> bool {
 fn exit_status(err: &anyhow::Error) -> u8 {
     // A hand-off that cannot work is refused before anything is created or run for it.
     let usage = err.is::<config::ValidationError>()
+        || err.is::<config::ValidationErrors>()
         || err.is::<commands::NotConfirmed>()
         || err.is::<compat::Incompatible>()
         || err.is::<state::UnlockRefused>();

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use super::super::resource::{Ctx, Need, Needs, Resource, fresh, fresh_create};
 use super::super::snapshot::{Health, Observed};
 use super::documents::director_policy;
-use super::entity::{ARN, DIRECTOR, iam_path, owned, present_if, tags, taken};
+use super::entity::{self, ARN, DIRECTOR, iam_path, present_if};
 use crate::aws::{self, Policy};
 use crate::config::Settings;
 use crate::key::Key;
@@ -14,6 +14,7 @@ use crate::state::Record;
 pub struct DirectorPolicy;
 
 impl DirectorPolicy {
+    /// Its ARN, known before it exists: IAM finds a managed policy by ARN only.
     pub(super) fn arn(ctx: &Ctx) -> anyhow::Result<String> {
         let role_arn = ctx.attribute(Key::DirectorRole, ARN)?;
         let (partition, account) = partition_and_account(&role_arn)
@@ -24,6 +25,15 @@ impl DirectorPolicy {
             ctx.name(DIRECTOR)
         ))
     }
+}
+
+/// The partition and account id inside an ARN (`arn:aws:iam::123456789012:role/x`): ARNs this
+/// tool builds take both from one AWS returned, so they are right in `aws-cn` and `aws-us-gov` too.
+fn partition_and_account(arn: &str) -> Option<(&str, &str)> {
+    let mut parts = arn.split(':');
+    let partition = parts.nth(1).filter(|p| !p.is_empty())?;
+    let account = parts.nth(2).filter(|a| !a.is_empty())?;
+    Some((partition, account))
 }
 
 #[async_trait]
@@ -51,18 +61,11 @@ impl Resource for DirectorPolicy {
     async fn find(&self, ctx: &Ctx) -> anyhow::Result<Option<Record>> {
         let iam = &ctx.aws.iam;
         let arn = Self::arn(ctx)?;
-        let found = aws::absent_ok(
-            aws::call("GetPolicy", &Policy::standard(), || {
-                iam.get_policy().policy_arn(&arn).send()
-            })
-            .await,
-        )?;
+        let found = entity::get("GetPolicy", || iam.get_policy().policy_arn(&arn).send()).await?;
         let Some(policy) = found.and_then(|o| o.policy) else {
             return Ok(None);
         };
-        if !owned(ctx, policy.tags()) {
-            return Err(taken(ctx, "IAM policy", arn));
-        }
+        entity::check_owner(ctx, "IAM policy", &arn, policy.tags())?;
         Ok(Some(Record::new(arn)))
     }
 
@@ -73,7 +76,7 @@ impl Resource for DirectorPolicy {
             .into_iter()
             .map(|k| ctx.attribute(k, ARN))
             .collect::<anyhow::Result<Vec<_>>>()?;
-        let tags = tags(ctx, &name)?;
+        let tags = entity::tags(ctx, &name)?;
         let out = aws::call("CreatePolicy", &fresh_create(), || {
             iam.create_policy()
                 .policy_name(&name)
@@ -106,13 +109,11 @@ impl Resource for DirectorPolicy {
 
     async fn exists(&self, ctx: &Ctx, record: &Record) -> anyhow::Result<bool> {
         let iam = &ctx.aws.iam;
-        Ok(aws::absent_ok(
-            aws::call("GetPolicy", &Policy::standard(), || {
-                iam.get_policy().policy_arn(&record.id).send()
-            })
-            .await,
-        )?
-        .is_some())
+        let found = entity::get("GetPolicy", || {
+            iam.get_policy().policy_arn(&record.id).send()
+        })
+        .await?;
+        Ok(found.is_some())
     }
 
     fn observe(&self, _ctx: &Ctx, record: &Record, seen: &Observed) -> Option<Health> {
@@ -121,33 +122,14 @@ impl Resource for DirectorPolicy {
 
     async fn delete(&self, ctx: &Ctx, record: &Record) -> anyhow::Result<()> {
         let iam = &ctx.aws.iam;
-        let role = ctx.name(DIRECTOR);
-        aws::absent_ok(
-            aws::call("DetachRolePolicy", &Policy::standard(), || {
-                iam.detach_role_policy()
-                    .role_name(&role)
-                    .policy_arn(&record.id)
-                    .send()
-            })
-            .await,
-        )?;
-        aws::absent_ok(
-            aws::call("DeletePolicy", &Policy::releasing(), || {
-                iam.delete_policy().policy_arn(&record.id).send()
-            })
-            .await,
-        )?;
+        // The director's role carries the policy's name.
+        entity::detach_role_policy(iam, &ctx.name(DIRECTOR), &record.id).await?;
+        entity::gone("DeletePolicy", &Policy::releasing(), || {
+            iam.delete_policy().policy_arn(&record.id).send()
+        })
+        .await?;
         Ok(())
     }
-}
-
-/// The partition and account id inside an ARN (`arn:aws:iam::123456789012:role/x`): ARNs this
-/// tool builds take both from one AWS returned, so they are right in `aws-cn` and `aws-us-gov` too.
-fn partition_and_account(arn: &str) -> Option<(&str, &str)> {
-    let mut parts = arn.split(':');
-    let partition = parts.nth(1).filter(|p| !p.is_empty())?;
-    let account = parts.nth(2).filter(|a| !a.is_empty())?;
-    Some((partition, account))
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use super::super::resource::{Ctx, Need, Needs, Resource, fresh};
 use super::super::snapshot::{Health, Observed};
 use super::director_policy::DirectorPolicy;
-use super::entity::{DIRECTOR, iam_path, owned, present_if, tags, taken};
+use super::entity::{self, DIRECTOR, iam_path, present_if};
 use crate::aws::{self, Policy};
 use crate::config::Settings;
 use crate::key::Key;
@@ -17,12 +17,10 @@ pub struct DirectorUser;
 impl DirectorUser {
     async fn delete_access_keys(ctx: &Ctx, user: &str) -> anyhow::Result<()> {
         let iam = &ctx.aws.iam;
-        let Some(keys) = aws::absent_ok(
-            aws::call("ListAccessKeys", &Policy::standard(), || {
-                iam.list_access_keys().user_name(user).send()
-            })
-            .await,
-        )?
+        let Some(keys) = entity::get("ListAccessKeys", || {
+            iam.list_access_keys().user_name(user).send()
+        })
+        .await?
         else {
             return Ok(());
         };
@@ -31,15 +29,13 @@ impl DirectorUser {
             .iter()
             .filter_map(|k| k.access_key_id())
         {
-            aws::absent_ok(
-                aws::call("DeleteAccessKey", &Policy::standard(), || {
-                    iam.delete_access_key()
-                        .user_name(user)
-                        .access_key_id(id)
-                        .send()
-                })
-                .await,
-            )?;
+            entity::gone("DeleteAccessKey", &Policy::standard(), || {
+                iam.delete_access_key()
+                    .user_name(user)
+                    .access_key_id(id)
+                    .send()
+            })
+            .await?;
         }
         Ok(())
     }
@@ -65,25 +61,18 @@ impl Resource for DirectorUser {
     async fn find(&self, ctx: &Ctx) -> anyhow::Result<Option<Record>> {
         let iam = &ctx.aws.iam;
         let name = ctx.name(DIRECTOR);
-        let found = aws::absent_ok(
-            aws::call("GetUser", &Policy::standard(), || {
-                iam.get_user().user_name(&name).send()
-            })
-            .await,
-        )?;
+        let found = entity::get("GetUser", || iam.get_user().user_name(&name).send()).await?;
         let Some(user) = found.and_then(|o| o.user) else {
             return Ok(None);
         };
-        if !owned(ctx, user.tags()) {
-            return Err(taken(ctx, "IAM user", name));
-        }
+        entity::check_owner(ctx, "IAM user", &name, user.tags())?;
         Ok(Some(Record::new(name)))
     }
 
     async fn create(&self, ctx: &Ctx) -> anyhow::Result<Record> {
         let iam = &ctx.aws.iam;
         let name = ctx.name(DIRECTOR);
-        let tags = tags(ctx, &name)?;
+        let tags = entity::tags(ctx, &name)?;
         aws::call("CreateUser", &Policy::create(), || {
             iam.create_user()
                 .user_name(&name)
@@ -128,13 +117,8 @@ impl Resource for DirectorUser {
 
     async fn exists(&self, ctx: &Ctx, record: &Record) -> anyhow::Result<bool> {
         let iam = &ctx.aws.iam;
-        Ok(aws::absent_ok(
-            aws::call("GetUser", &Policy::standard(), || {
-                iam.get_user().user_name(&record.id).send()
-            })
-            .await,
-        )?
-        .is_some())
+        let found = entity::get("GetUser", || iam.get_user().user_name(&record.id).send()).await?;
+        Ok(found.is_some())
     }
 
     fn observe(&self, _ctx: &Ctx, record: &Record, seen: &Observed) -> Option<Health> {
@@ -145,24 +129,19 @@ impl Resource for DirectorUser {
         let iam = &ctx.aws.iam;
         Self::delete_access_keys(ctx, &record.id).await?;
         ctx.state.update(|s| s.director_access_key = None)?;
-        let policy_arn = DirectorPolicy::arn(ctx).ok();
-        if let Some(arn) = policy_arn {
-            aws::absent_ok(
-                aws::call("DetachUserPolicy", &Policy::standard(), || {
-                    iam.detach_user_policy()
-                        .user_name(&record.id)
-                        .policy_arn(&arn)
-                        .send()
-                })
-                .await,
-            )?;
-        }
-        aws::absent_ok(
-            aws::call("DeleteUser", &Policy::releasing(), || {
-                iam.delete_user().user_name(&record.id).send()
+        if let Ok(arn) = DirectorPolicy::arn(ctx) {
+            entity::gone("DetachUserPolicy", &Policy::standard(), || {
+                iam.detach_user_policy()
+                    .user_name(&record.id)
+                    .policy_arn(&arn)
+                    .send()
             })
-            .await,
-        )?;
+            .await?;
+        }
+        entity::gone("DeleteUser", &Policy::releasing(), || {
+            iam.delete_user().user_name(&record.id).send()
+        })
+        .await?;
         Ok(())
     }
 }

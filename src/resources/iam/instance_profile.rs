@@ -1,10 +1,12 @@
 //! The instance profiles that give the masters, the workers and the director their roles.
 
 use async_trait::async_trait;
+use aws_sdk_iam::operation::get_instance_profile::GetInstanceProfileOutput;
 
 use super::super::resource::{Ctx, Need, Needs, Resource, fresh};
 use super::super::snapshot::{Health, Observed};
-use super::entity::{ARN, DIRECTOR, iam_path, owned, tags, taken};
+use super::entity::{self, ARN, DIRECTOR, iam_path};
+use crate::aws::retry::AwsError;
 use crate::aws::{self, Policy};
 use crate::config::Settings;
 use crate::key::Key;
@@ -42,6 +44,19 @@ impl InstanceProfile {
     }
 }
 
+/// The profile named `name`: `None` when IAM has none.
+async fn get(
+    iam: &aws_sdk_iam::Client,
+    name: &str,
+) -> Result<Option<GetInstanceProfileOutput>, AwsError> {
+    entity::get("GetInstanceProfile", || {
+        iam.get_instance_profile()
+            .instance_profile_name(name)
+            .send()
+    })
+    .await
+}
+
 #[async_trait]
 impl Resource for InstanceProfile {
     fn key(&self) -> Key {
@@ -60,29 +75,19 @@ impl Resource for InstanceProfile {
     }
 
     async fn find(&self, ctx: &Ctx) -> anyhow::Result<Option<Record>> {
-        let iam = &ctx.aws.iam;
         let name = self.name(&ctx.settings);
-        let found = aws::absent_ok(
-            aws::call("GetInstanceProfile", &Policy::standard(), || {
-                iam.get_instance_profile()
-                    .instance_profile_name(&name)
-                    .send()
-            })
-            .await,
-        )?;
+        let found = get(&ctx.aws.iam, &name).await?;
         let Some(profile) = found.and_then(|o| o.instance_profile) else {
             return Ok(None);
         };
-        if !owned(ctx, profile.tags()) {
-            return Err(taken(ctx, "IAM instance profile", name));
-        }
+        entity::check_owner(ctx, "IAM instance profile", &name, profile.tags())?;
         Ok(Some(Record::new(name).with(ARN, profile.arn())))
     }
 
     async fn create(&self, ctx: &Ctx) -> anyhow::Result<Record> {
         let iam = &ctx.aws.iam;
         let name = self.name(&ctx.settings);
-        let tags = tags(ctx, &name)?;
+        let tags = entity::tags(ctx, &name)?;
         let out = aws::call("CreateInstanceProfile", &Policy::create(), || {
             iam.create_instance_profile()
                 .instance_profile_name(&name)
@@ -108,6 +113,7 @@ impl Resource for InstanceProfile {
         match added {
             // A profile holds one role: after a crash, it may already hold ours.
             Err(e) if e.code.as_deref() == Some("LimitExceeded") => {
+                // Not `get`: here a profile gone meanwhile is an error, not an absence.
                 let profile = aws::call("GetInstanceProfile", &Policy::standard(), || {
                     iam.get_instance_profile()
                         .instance_profile_name(&record.id)
@@ -129,16 +135,7 @@ impl Resource for InstanceProfile {
     }
 
     async fn exists(&self, ctx: &Ctx, record: &Record) -> anyhow::Result<bool> {
-        let iam = &ctx.aws.iam;
-        Ok(aws::absent_ok(
-            aws::call("GetInstanceProfile", &Policy::standard(), || {
-                iam.get_instance_profile()
-                    .instance_profile_name(&record.id)
-                    .send()
-            })
-            .await,
-        )?
-        .is_some())
+        Ok(get(&ctx.aws.iam, &record.id).await?.is_some())
     }
 
     fn observe(&self, ctx: &Ctx, record: &Record, seen: &Observed) -> Option<Health> {
@@ -155,15 +152,7 @@ impl Resource for InstanceProfile {
 
     async fn delete(&self, ctx: &Ctx, record: &Record) -> anyhow::Result<()> {
         let iam = &ctx.aws.iam;
-        let Some(profile) = aws::absent_ok(
-            aws::call("GetInstanceProfile", &Policy::standard(), || {
-                iam.get_instance_profile()
-                    .instance_profile_name(&record.id)
-                    .send()
-            })
-            .await,
-        )?
-        else {
+        let Some(profile) = get(iam, &record.id).await? else {
             return Ok(());
         };
         // Only the roles it holds: removing one it does not hold is an error (or worse, in emulators).
@@ -177,24 +166,14 @@ impl Resource for InstanceProfile {
             })
             .unwrap_or_default();
         for role in roles {
-            aws::absent_ok(
-                aws::call("RemoveRoleFromInstanceProfile", &Policy::standard(), || {
-                    iam.remove_role_from_instance_profile()
-                        .instance_profile_name(&record.id)
-                        .role_name(&role)
-                        .send()
-                })
-                .await,
-            )?;
+            entity::remove_role_from_profile(iam, &record.id, &role).await?;
         }
-        aws::absent_ok(
-            aws::call("DeleteInstanceProfile", &Policy::releasing(), || {
-                iam.delete_instance_profile()
-                    .instance_profile_name(&record.id)
-                    .send()
-            })
-            .await,
-        )?;
+        entity::gone("DeleteInstanceProfile", &Policy::releasing(), || {
+            iam.delete_instance_profile()
+                .instance_profile_name(&record.id)
+                .send()
+        })
+        .await?;
         Ok(())
     }
 }

@@ -6,7 +6,8 @@ use async_trait::async_trait;
 use super::super::resource::{Ctx, Needs, Resource, fresh};
 use super::super::snapshot::{Health, Observed};
 use super::documents::{assume_role_document, master_policy, worker_policy};
-use super::entity::{ARN, DIRECTOR, iam_path, owned, present_if, tags, taken};
+use super::entity::{self, ARN, DIRECTOR, iam_path, present_if};
+use crate::aws::retry::AwsError;
 use crate::aws::{self, ErrorClass, Policy};
 use crate::config::Settings;
 use crate::key::Key;
@@ -57,15 +58,7 @@ impl Role {
             report::note(&format!(
                 "role {name} holds inline policy {policy:?}, added outside cfcr-aws: deleting it with the role"
             ));
-            aws::absent_ok(
-                aws::call("DeleteRolePolicy", &Policy::standard(), || {
-                    iam.delete_role_policy()
-                        .role_name(name)
-                        .policy_name(policy)
-                        .send()
-                })
-                .await,
-            )?;
+            delete_inline_policy(iam, name, policy).await?;
         }
         let attached = aws::call("ListAttachedRolePolicies", &Policy::standard(), || {
             iam.list_attached_role_policies().role_name(name).send()
@@ -79,33 +72,32 @@ impl Role {
             report::note(&format!(
                 "role {name} has managed policy {arn} attached: detaching it (the policy stays)"
             ));
-            aws::absent_ok(
-                aws::call("DetachRolePolicy", &Policy::standard(), || {
-                    iam.detach_role_policy()
-                        .role_name(name)
-                        .policy_arn(arn)
-                        .send()
-                })
-                .await,
-            )?;
+            entity::detach_role_policy(iam, name, arn).await?;
         }
         let profiles = aws::call("ListInstanceProfilesForRole", &Policy::standard(), || {
             iam.list_instance_profiles_for_role().role_name(name).send()
         })
         .await?;
         for profile in profiles.instance_profiles() {
-            aws::absent_ok(
-                aws::call("RemoveRoleFromInstanceProfile", &Policy::standard(), || {
-                    iam.remove_role_from_instance_profile()
-                        .instance_profile_name(profile.instance_profile_name())
-                        .role_name(name)
-                        .send()
-                })
-                .await,
-            )?;
+            entity::remove_role_from_profile(iam, profile.instance_profile_name(), name).await?;
         }
         Ok(())
     }
+}
+
+/// Deletes the role's inline policy `policy`.
+async fn delete_inline_policy(
+    iam: &aws_sdk_iam::Client,
+    role: &str,
+    policy: &str,
+) -> Result<(), AwsError> {
+    entity::gone("DeleteRolePolicy", &Policy::standard(), || {
+        iam.delete_role_policy()
+            .role_name(role)
+            .policy_name(policy)
+            .send()
+    })
+    .await
 }
 
 #[async_trait]
@@ -125,25 +117,18 @@ impl Resource for Role {
     async fn find(&self, ctx: &Ctx) -> anyhow::Result<Option<Record>> {
         let iam = &ctx.aws.iam;
         let name = self.name(&ctx.settings);
-        let found = aws::absent_ok(
-            aws::call("GetRole", &Policy::standard(), || {
-                iam.get_role().role_name(&name).send()
-            })
-            .await,
-        )?;
+        let found = entity::get("GetRole", || iam.get_role().role_name(&name).send()).await?;
         let Some(role) = found.and_then(|o| o.role) else {
             return Ok(None);
         };
-        if !owned(ctx, role.tags()) {
-            return Err(taken(ctx, "IAM role", name));
-        }
+        entity::check_owner(ctx, "IAM role", &name, role.tags())?;
         Ok(Some(Record::new(name).with(ARN, role.arn())))
     }
 
     async fn create(&self, ctx: &Ctx) -> anyhow::Result<Record> {
         let iam = &ctx.aws.iam;
         let name = self.name(&ctx.settings);
-        let tags = tags(ctx, &name)?;
+        let tags = entity::tags(ctx, &name)?;
         let out = aws::call("CreateRole", &Policy::create(), || {
             iam.create_role()
                 .role_name(&name)
@@ -174,13 +159,8 @@ impl Resource for Role {
 
     async fn exists(&self, ctx: &Ctx, record: &Record) -> anyhow::Result<bool> {
         let iam = &ctx.aws.iam;
-        Ok(aws::absent_ok(
-            aws::call("GetRole", &Policy::standard(), || {
-                iam.get_role().role_name(&record.id).send()
-            })
-            .await,
-        )?
-        .is_some())
+        let found = entity::get("GetRole", || iam.get_role().role_name(&record.id).send()).await?;
+        Ok(found.is_some())
     }
 
     fn observe(&self, _ctx: &Ctx, record: &Record, seen: &Observed) -> Option<Health> {
@@ -190,23 +170,14 @@ impl Resource for Role {
     async fn delete(&self, ctx: &Ctx, record: &Record) -> anyhow::Result<()> {
         let iam = &ctx.aws.iam;
         if self.inline_policy.is_some() {
-            aws::absent_ok(
-                aws::call("DeleteRolePolicy", &Policy::standard(), || {
-                    iam.delete_role_policy()
-                        .role_name(&record.id)
-                        .policy_name(&record.id)
-                        .send()
-                })
-                .await,
-            )?;
+            // The inline policy is named after its role.
+            delete_inline_policy(iam, &record.id, &record.id).await?;
         }
         let delete = |policy: Policy| async move {
-            aws::absent_ok(
-                aws::call("DeleteRole", &policy, || {
-                    iam.delete_role().role_name(&record.id).send()
-                })
-                .await,
-            )
+            entity::gone("DeleteRole", &policy, || {
+                iam.delete_role().role_name(&record.id).send()
+            })
+            .await
         };
         // The graph removes profiles and policies first; anything attached by hand is found here.
         // IAM may still see the role in a profile for seconds after it left: tolerate that.

@@ -1,45 +1,19 @@
 //! Only in `access-key` mode: the IAM user `P-bosh-director` with the director policy and one
-//! access key, whose secret lives in the state and nowhere else.
+//! access key ([`super::access_key`]).
 
 use async_trait::async_trait;
 
 use super::super::resource::{Ctx, Need, Needs, Resource, fresh};
 use super::super::snapshot::{Health, Observed};
+use super::access_key;
 use super::director_policy::DirectorPolicy;
 use super::entity::{self, DIRECTOR, iam_path, present_if};
 use crate::aws::{self, Policy};
 use crate::config::Settings;
 use crate::key::Key;
-use crate::state::{AccessKey, Record};
+use crate::state::Record;
 
 pub struct DirectorUser;
-
-impl DirectorUser {
-    async fn delete_access_keys(ctx: &Ctx, user: &str) -> anyhow::Result<()> {
-        let iam = &ctx.aws.iam;
-        let Some(keys) = entity::get("ListAccessKeys", || {
-            iam.list_access_keys().user_name(user).send()
-        })
-        .await?
-        else {
-            return Ok(());
-        };
-        for id in keys
-            .access_key_metadata()
-            .iter()
-            .filter_map(|k| k.access_key_id())
-        {
-            entity::gone("DeleteAccessKey", &Policy::standard(), || {
-                iam.delete_access_key()
-                    .user_name(user)
-                    .access_key_id(id)
-                    .send()
-            })
-            .await?;
-        }
-        Ok(())
-    }
-}
 
 #[async_trait]
 impl Resource for DirectorUser {
@@ -94,24 +68,7 @@ impl Resource for DirectorUser {
                 .send()
         })
         .await?;
-        if ctx.state.snapshot().director_access_key.is_some() {
-            return Ok(record);
-        }
-        // A key made by a run that crashed before saving its secret is useless: replace it.
-        Self::delete_access_keys(ctx, &record.id).await?;
-        let out = aws::call("CreateAccessKey", &fresh(), || {
-            iam.create_access_key().user_name(&record.id).send()
-        })
-        .await?;
-        let key = out
-            .access_key()
-            .ok_or_else(|| anyhow::anyhow!("CreateAccessKey returned no key"))?;
-        let access_key = AccessKey {
-            access_key_id: key.access_key_id().to_string(),
-            secret_access_key: key.secret_access_key().to_string(),
-        };
-        ctx.state
-            .update(|s| s.director_access_key = Some(access_key))?;
+        access_key::ensure(ctx, &record.id).await?;
         Ok(record)
     }
 
@@ -127,8 +84,7 @@ impl Resource for DirectorUser {
 
     async fn delete(&self, ctx: &Ctx, record: &Record) -> anyhow::Result<()> {
         let iam = &ctx.aws.iam;
-        Self::delete_access_keys(ctx, &record.id).await?;
-        ctx.state.update(|s| s.director_access_key = None)?;
+        access_key::delete(ctx, &record.id).await?;
         if let Ok(arn) = DirectorPolicy::arn(ctx) {
             entity::gone("DetachUserPolicy", &Policy::standard(), || {
                 iam.detach_user_policy()

@@ -2,6 +2,7 @@
 //! role and managed policy, their instance profiles, and in `access-key` mode the director's user.
 //! One file per kind; `entity` holds what they share, `documents` the policies they carry.
 
+mod access_key;
 mod director_policy;
 mod director_user;
 mod documents;

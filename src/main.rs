@@ -9,6 +9,7 @@ mod compat;
 mod config;
 mod cost;
 mod custody;
+mod decision;
 mod director;
 mod files;
 mod graph;

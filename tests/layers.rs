@@ -16,6 +16,7 @@ const LAYERS: &[&[&str]] = &[
     &["key", "report", "files", "aws"],
     &["state"],
     &["resources"],
+    &["decision"],
     &["graph"],
     &["commands"],
 ];

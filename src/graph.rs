@@ -12,8 +12,9 @@ use std::fmt::{self, Write};
 use futures::future::BoxFuture;
 use futures::stream::{FuturesUnordered, StreamExt};
 
+use crate::decision::{self, Action, Decisions};
 use crate::key::Key;
-use crate::resources::{Ctx, Health, NameTaken, Need, NotInState, Resource};
+use crate::resources::{Ctx, NameTaken, Need, NotInState, Resource};
 use crate::state::{Origin, Record};
 use crate::{aws, report};
 
@@ -177,12 +178,13 @@ where
     }
 }
 
-/// Brings every resource to ready: recovers what a crashed run created, adopts what the configuration names, creates what does not
-/// exist, finishes what was left half-done. Each id is in the state before any follow-up step.
+/// Carries out the decisions (after [`prepare`]): creates, recovers, adopts, looks up, finishes,
+/// updates and repairs, each as soon as what it needs is ready. Each id is in the state before any
+/// follow-up step.
 pub async fn apply(
     ctx: &Ctx,
     resources: &[Box<dyn Resource>],
-    health: &BTreeMap<Key, Health>,
+    decisions: &Decisions,
     max_concurrency: usize,
 ) -> Result<(), WalkError> {
     let by_key: BTreeMap<Key, &dyn Resource> =
@@ -190,9 +192,12 @@ pub async fn apply(
     walk(
         creation_graph(resources),
         max_concurrency,
-        |(key, stage)| match stage {
-            Stage::Created => Box::pin(ensure_created(ctx, by_key[&key], health.get(&key))),
-            Stage::Ready => Box::pin(ensure_ready(ctx, by_key[&key])),
+        |(key, stage)| {
+            let action = decisions.of(key);
+            match stage {
+                Stage::Created => Box::pin(ensure_created(ctx, by_key[&key], action)),
+                Stage::Ready => Box::pin(ensure_ready(ctx, by_key[&key], action)),
+            }
         },
     )
     .await
@@ -288,50 +293,50 @@ pub async fn discover(ctx: &Ctx, resources: &[Box<dyn Resource>]) -> anyhow::Res
     Ok(found)
 }
 
-/// Turns the refresh's findings into work for the walk: a resource gone from AWS is forgotten, so
-/// that it is created again, and what uses it in its follow-up steps runs them again (the address
-/// is associated with the new instance, the profile takes the new role). Changed resources are
-/// repaired by the walk itself.
+/// Makes the state say what the decisions imply, before any of them is carried out: a resource
+/// given an id anew is forgotten (its old id would mislead what uses it), and one whose follow-up
+/// steps run again is marked unready, so that a run stopped before them still runs them. An adopted
+/// resource gone from AWS stops pave, with the state unchanged.
 pub fn prepare(
     ctx: &Ctx,
     resources: &[Box<dyn Resource>],
-    health: &BTreeMap<Key, Health>,
+    decisions: &Decisions,
 ) -> anyhow::Result<()> {
-    let missing: BTreeSet<Key> = health
-        .iter()
-        .filter(|(_, h)| **h == Health::Missing)
-        .map(|(k, _)| *k)
-        .collect();
+    for resource in resources {
+        if let (Action::Refuse, Some(record)) =
+            (decisions.of(resource.key()), ctx.state.get(resource.key()))
+        {
+            return Err(refusal(resource.key(), &record));
+        }
+    }
     for resource in resources {
         let key = resource.key();
         let Some(record) = ctx.state.get(key) else {
             continue;
         };
-        if missing.contains(&key) && resource.origin() == Origin::Adopted {
-            anyhow::bail!(
-                "{key} {} is gone from AWS; it was adopted (named in the configuration), so pave does not recreate it: restore it, or run `cfcr-aws unpave` and pave again with other ids",
-                record.id
-            );
-        }
-        if missing.contains(&key) {
-            report::resource("missing", key, &resource.name(&ctx.settings), &record.id);
-            ctx.state.forget(key)?;
-        } else if resource
-            .needs()
-            .complete
-            .iter()
-            .any(|n| missing.contains(&node(n).0))
-        {
-            ctx.state.record(
+        match decisions.of(key) {
+            action if action.creates() => {
+                report::resource("missing", key, &resource.name(&ctx.settings), &record.id);
+                ctx.state.forget(key)?;
+            }
+            Action::Update(_) => ctx.state.record(
                 key,
                 Record {
                     ready: false,
                     ..record
                 },
-            )?;
+            )?,
+            _ => {}
         }
     }
     Ok(())
+}
+
+fn refusal(key: Key, record: &Record) -> anyhow::Error {
+    anyhow::anyhow!(
+        "{key} {} is gone from AWS; it was adopted (named in the configuration), so pave does not recreate it: restore it, or run `cfcr-aws unpave` and pave again with other ids",
+        record.id
+    )
 }
 
 /// Records a resource found in AWS: one a crashed run created, one the configuration names as
@@ -348,46 +353,63 @@ fn record_found(ctx: &Ctx, resource: &dyn Resource, mut record: Record) -> anyho
     ctx.state.record(key, record)
 }
 
-/// Gives the resource an id in the state. Only a resource whose create a crashed run may have sent
-/// (or a data source) is looked for first: a new environment's resources are simply created.
-async fn ensure_created(
-    ctx: &Ctx,
-    resource: &dyn Resource,
-    health: Option<&Health>,
-) -> anyhow::Result<()> {
+/// Gives the resource an id in the state, as decided. Only what a crashed run may have created,
+/// and what is adopted or looked up, is looked for first: a new environment's resources are simply
+/// created.
+async fn ensure_created(ctx: &Ctx, resource: &dyn Resource, action: &Action) -> anyhow::Result<()> {
     let key = resource.key();
-    if let Some(record) = ctx.state.get(key) {
-        let name = resource.name(&ctx.settings);
-        if !record.ready {
-            report::resource("resuming", key, &name, &record.id);
-        } else if let Some(Health::Changed(changes)) = health {
+    match action {
+        Action::Create | Action::Recreate => create_or_recover(ctx, resource).await,
+        Action::Recover | Action::Adopt | Action::LookUp => match resource.find(ctx).await? {
+            Some(found) => record_found(ctx, resource, found),
+            None => create_or_recover(ctx, resource).await,
+        },
+        Action::Finish | Action::Update(_) => {
+            let record = recorded(ctx, key)?;
+            report::resource("resuming", key, &resource.name(&ctx.settings), &record.id);
+            Ok(())
+        }
+        Action::Refuse => Err(refusal(key, &recorded(ctx, key)?)),
+        Action::Repair { .. } | Action::Unchanged => Ok(()),
+    }
+}
+
+fn recorded(ctx: &Ctx, key: Key) -> anyhow::Result<Record> {
+    ctx.state
+        .get(key)
+        .ok_or_else(|| anyhow::anyhow!("{key} was not created"))
+}
+
+/// Runs the follow-up steps and waits of a resource given an id (or a repair's, once what they use
+/// is ready) and marks it ready.
+async fn ensure_ready(ctx: &Ctx, resource: &dyn Resource, action: &Action) -> anyhow::Result<()> {
+    let key = resource.key();
+    let record = recorded(ctx, key)?;
+    let name = resource.name(&ctx.settings);
+    match action {
+        Action::Unchanged => return Ok(()),
+        Action::Refuse => return Err(refusal(key, &record)),
+        Action::Repair { changes, .. } => {
             resource.repair(ctx, &record).await?;
             report::resource("repaired", key, &name, &record.id);
             for change in changes {
                 report::note(&format!("          {change}"));
             }
         }
-        return Ok(());
+        _ => follow_up(ctx, resource, record, &name).await?,
     }
-    if (ctx.state.intended(key) || !resource.owned())
-        && let Some(found) = resource.find(ctx).await?
-    {
-        return record_found(ctx, resource, found);
-    }
-    create_or_recover(ctx, resource).await
+    decision::carried_out(key, action);
+    Ok(())
 }
 
-/// Runs the follow-up steps and waits of a created resource and marks it ready.
-async fn ensure_ready(ctx: &Ctx, resource: &dyn Resource) -> anyhow::Result<()> {
+/// Runs a resource's follow-up steps and waits and records it ready.
+async fn follow_up(
+    ctx: &Ctx,
+    resource: &dyn Resource,
+    record: Record,
+    name: &str,
+) -> anyhow::Result<()> {
     let key = resource.key();
-    let record = ctx
-        .state
-        .get(key)
-        .ok_or_else(|| anyhow::anyhow!("{key} was not created"))?;
-    if record.ready {
-        return Ok(());
-    }
-    let name = resource.name(&ctx.settings);
     let _shown = report::activity(format!("{key} {name}: follow-up steps and waits"));
     let started = std::time::Instant::now();
     let mut record = resource.complete(ctx, record).await?;
@@ -398,7 +420,7 @@ async fn ensure_ready(ctx: &Ctx, resource: &dyn Resource) -> anyhow::Result<()> 
     if started.elapsed() > std::time::Duration::from_secs(2) {
         let waited =
             humantime::format_duration(std::time::Duration::from_secs(started.elapsed().as_secs()));
-        report::resource("ready", key, &name, &format!("{id} (after {waited})"));
+        report::resource("ready", key, name, &format!("{id} (after {waited})"));
     }
     Ok(())
 }

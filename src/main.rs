@@ -9,6 +9,7 @@ mod compat;
 mod config;
 mod cost;
 mod custody;
+mod decision;
 mod director;
 mod ec2;
 mod files;
@@ -89,6 +90,7 @@ fn closed_pipe(err: &anyhow::Error) -> bool {
 fn exit_status(err: &anyhow::Error) -> u8 {
     // A hand-off that cannot work is refused before anything is created or run for it.
     let usage = err.is::<config::ValidationError>()
+        || err.is::<config::ValidationErrors>()
         || err.is::<commands::NotConfirmed>()
         || err.is::<compat::Incompatible>()
         || err.is::<state::UnlockRefused>();

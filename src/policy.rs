@@ -220,30 +220,69 @@ pub fn document(
     state_kms_key: Option<&str>,
     paved: &Paved,
 ) -> Value {
-    let (region, env) = (&settings.region, &settings.prefix);
-    let ec2 = |kind: &str| format!("arn:aws:ec2:{region}:*:{kind}/*");
-    let ec2_kinds = |kinds: &[&str]| json!(kinds.iter().map(|k| ec2(k)).collect::<Vec<_>>());
+    let arns = Arns {
+        region: &settings.region,
+    };
+    let mut statements = environment_statements(settings, &arns);
+    if let Some(cluster_tag) = &paved.cluster_tag {
+        statements.extend(cluster_statements(cluster_tag, &arns));
+    }
+    if let Some(vpc_id) = &paved.vpc_id {
+        statements.extend(load_balancer_interface_statements(vpc_id, &arns));
+    }
+    if let Some(vpc_id) = &settings.vpc_id {
+        statements.extend(adopted_network_statements(settings, vpc_id, &arns));
+    }
+    if let Some(state) = state {
+        statements.extend(state_statements(
+            &settings.prefix,
+            state,
+            state_kms_key,
+            &arns,
+        ));
+    }
+    json!({"Version": "2012-10-17", "Statement": statements})
+}
+
+/// The ARNs of the environment's region.
+struct Arns<'a> {
+    region: &'a str,
+}
+
+impl Arns<'_> {
+    fn ec2(&self, kind: &str) -> String {
+        format!("arn:aws:ec2:{}:*:{kind}/*", self.region)
+    }
+
+    fn ec2_kinds(&self, kinds: &[&str]) -> Value {
+        json!(kinds.iter().map(|k| self.ec2(k)).collect::<Vec<_>>())
+    }
+}
+
+/// What every environment needs: reads, its own EC2 resources, its load balancer and IAM.
+fn environment_statements(settings: &Settings, arns: &Arns) -> Vec<Value> {
+    let (region, env) = (arns.region, &settings.prefix);
     let path = iam_path(env);
     let owned = json!({"StringEquals": {format!("aws:ResourceTag/{OWNER_TAG}"): env}});
-    let mut statements = vec![
+    vec![
         statement("Read", READS, json!("*"), None),
         statement(
             "CreateTaggedEc2Resources",
             EC2_CREATES,
-            ec2_kinds(EC2_CREATED_KINDS),
+            arns.ec2_kinds(EC2_CREATED_KINDS),
             Some(json!({"StringEquals": {format!("aws:RequestTag/{OWNER_TAG}"): env}})),
         ),
         statement(
             "LaunchWithTheInstance",
             &["ec2:RunInstances"],
-            ec2_kinds(EC2_LAUNCHED_WITH_INSTANCE),
+            arns.ec2_kinds(EC2_LAUNCHED_WITH_INSTANCE),
             None,
         ),
         // By kind, not `*/*`: evaluators differ on a wildcard resource type.
         statement(
             "TagWhileCreating",
             &["ec2:CreateTags"],
-            ec2_kinds(EC2_CREATED_KINDS),
+            arns.ec2_kinds(EC2_CREATED_KINDS),
             Some(json!({"StringEquals": {"ec2:CreateAction": EC2_CREATES
                 .iter()
                 .map(|a| a.trim_start_matches("ec2:"))
@@ -287,96 +326,119 @@ pub fn document(
             ),
             None,
         ),
-    ];
-    if let Some(cluster_tag) = &paved.cluster_tag {
-        let of_cluster =
-            json!({"StringEquals": {format!("aws:ResourceTag/{CLUSTER_TAG}"): cluster_tag}});
-        statements.push(statement(
+    ]
+}
+
+/// What Kubernetes' cloud provider made for the cluster, removed by unpave.
+fn cluster_statements(cluster_tag: &str, arns: &Arns) -> Vec<Value> {
+    let of_cluster =
+        json!({"StringEquals": {format!("aws:ResourceTag/{CLUSTER_TAG}"): cluster_tag}});
+    vec![
+        statement(
             "RemoveKubernetesLeftovers",
             EC2_ON_CLUSTER,
-            ec2_kinds(EC2_CLUSTER_KINDS),
+            arns.ec2_kinds(EC2_CLUSTER_KINDS),
             Some(of_cluster.clone()),
-        ));
-        statements.push(statement(
+        ),
+        statement(
             "RemoveKubernetesLoadBalancers",
             &["elasticloadbalancing:DeleteLoadBalancer"],
             json!(format!(
-                "arn:aws:elasticloadbalancing:{region}:*:loadbalancer/*"
+                "arn:aws:elasticloadbalancing:{}:*:loadbalancer/*",
+                arns.region
             )),
             Some(of_cluster),
-        ));
-    }
-    if let Some(vpc_id) = &paved.vpc_id {
-        statements.push(statement(
+        ),
+    ]
+}
+
+/// The network interfaces load balancers leave in the environment's VPC.
+fn load_balancer_interface_statements(vpc_id: &str, arns: &Arns) -> Vec<Value> {
+    vec![
+        statement(
             "DeleteLoadBalancerInterfaces",
             EC2_LOAD_BALANCER_INTERFACES,
-            json!(ec2("network-interface")),
-            Some(json!({"ArnLike": {"ec2:Vpc": format!("arn:aws:ec2:{region}:*:vpc/{vpc_id}")}})),
-        ));
+            json!(arns.ec2("network-interface")),
+            Some(
+                json!({"ArnLike": {"ec2:Vpc": format!("arn:aws:ec2:{}:*:vpc/{vpc_id}", arns.region)}}),
+            ),
+        ),
         // The instance an interface is detached from is the load balancer's own, in Elastic Load
         // Balancing's account: no tag or key of the instance tells it apart (docs/permissions.md).
-        statements.push(statement(
+        statement(
             "DetachFromLoadBalancers",
             &["ec2:DetachNetworkInterface"],
-            json!(ec2("instance")),
+            json!(arns.ec2("instance")),
             None,
-        ));
-    }
-    if let Some(vpc_id) = &settings.vpc_id {
-        let adopted_subnets: Vec<String> =
-            [&settings.public_subnet_id, &settings.private_subnet_id]
-                .into_iter()
-                .flatten()
-                .map(|id| format!("arn:aws:ec2:{region}:*:subnet/{id}"))
-                .collect();
-        let mut network = vec![format!("arn:aws:ec2:{region}:*:vpc/{vpc_id}")];
-        network.extend(adopted_subnets.iter().cloned());
+        ),
+    ]
+}
+
+/// Creating in an adopted VPC and its subnets, which carry no ownership tag.
+fn adopted_network_statements(settings: &Settings, vpc_id: &str, arns: &Arns) -> Vec<Value> {
+    let region = arns.region;
+    let adopted_subnets: Vec<String> = [&settings.public_subnet_id, &settings.private_subnet_id]
+        .into_iter()
+        .flatten()
+        .map(|id| format!("arn:aws:ec2:{region}:*:subnet/{id}"))
+        .collect();
+    let mut network = vec![format!("arn:aws:ec2:{region}:*:vpc/{vpc_id}")];
+    network.extend(adopted_subnets.iter().cloned());
+    let mut statements = vec![statement(
+        "UseTheAdoptedNetwork",
+        EC2_IN_ADOPTED,
+        json!(network),
+        None,
+    )];
+    if !adopted_subnets.is_empty() {
         statements.push(statement(
-            "UseTheAdoptedNetwork",
-            EC2_IN_ADOPTED,
-            json!(network),
+            "ClusterTagOnAdoptedSubnets",
+            &["ec2:CreateTags", "ec2:DeleteTags"],
+            json!(adopted_subnets),
+            // A DeleteTags naming no key deletes every tag, and an empty list meets
+            // ForAllValues: the keys must be there.
+            Some(json!({
+                "ForAllValues:StringEquals": {"aws:TagKeys": [CLUSTER_TAG]},
+                "Null": {"aws:TagKeys": "false"},
+            })),
+        ));
+    }
+    statements
+}
+
+/// The state's bucket, its objects and lock, and the key that encrypts them.
+fn state_statements(
+    env: &str,
+    state: &S3Location,
+    state_kms_key: Option<&str>,
+    arns: &Arns,
+) -> Vec<Value> {
+    let bucket = format!("arn:aws:s3:::{}", state.bucket);
+    let prefix = state.prefix.trim_matches('/');
+    let objects = if prefix.is_empty() {
+        format!("{bucket}/{env}.*")
+    } else {
+        format!("{bucket}/{prefix}/{env}.*")
+    };
+    let mut statements = vec![
+        statement("StateBucket", S3_BUCKET, json!(bucket), None),
+        statement("StateAndLock", S3_OBJECTS, json!(objects), None),
+    ];
+    if let Some(key) = state_kms_key {
+        // A key ARN is named exactly; an id or alias can only be matched within the region.
+        let key_arn = if key.starts_with("arn:") {
+            key.to_string()
+        } else {
+            format!("arn:aws:kms:{}:*:key/*", arns.region)
+        };
+        statements.push(statement(
+            "StateEncryptionKey",
+            &["kms:Decrypt", "kms:GenerateDataKey"],
+            json!(key_arn),
             None,
         ));
-        if !adopted_subnets.is_empty() {
-            statements.push(statement(
-                "ClusterTagOnAdoptedSubnets",
-                &["ec2:CreateTags", "ec2:DeleteTags"],
-                json!(adopted_subnets),
-                // A DeleteTags naming no key deletes every tag, and an empty list meets
-                // ForAllValues: the keys must be there.
-                Some(json!({
-                    "ForAllValues:StringEquals": {"aws:TagKeys": [CLUSTER_TAG]},
-                    "Null": {"aws:TagKeys": "false"},
-                })),
-            ));
-        }
     }
-    if let Some(state) = state {
-        let bucket = format!("arn:aws:s3:::{}", state.bucket);
-        let prefix = state.prefix.trim_matches('/');
-        let objects = if prefix.is_empty() {
-            format!("{bucket}/{env}.*")
-        } else {
-            format!("{bucket}/{prefix}/{env}.*")
-        };
-        statements.push(statement("StateBucket", S3_BUCKET, json!(bucket), None));
-        statements.push(statement("StateAndLock", S3_OBJECTS, json!(objects), None));
-        if let Some(key) = state_kms_key {
-            // A key ARN is named exactly; an id or alias can only be matched within the region.
-            let key_arn = if key.starts_with("arn:") {
-                key.to_string()
-            } else {
-                format!("arn:aws:kms:{region}:*:key/*")
-            };
-            statements.push(statement(
-                "StateEncryptionKey",
-                &["kms:Decrypt", "kms:GenerateDataKey"],
-                json!(key_arn),
-                None,
-            ));
-        }
-    }
-    json!({"Version": "2012-10-17", "Statement": statements})
+    statements
 }
 
 /// Every action the document allows, for `--json`'s readers and the tests.

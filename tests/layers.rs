@@ -16,6 +16,7 @@ const LAYERS: &[&[&str]] = &[
     &["key", "report", "files", "aws", "ec2"],
     &["state"],
     &["resources"],
+    &["decision"],
     &["graph"],
     &["commands"],
 ];
@@ -93,13 +94,21 @@ fn paths(module: &Module, code: &str, children: &BTreeSet<String>) -> Vec<Module
         }
         rest = &rest[end.max(at + 2)..];
     }
-    // `super::` from `a/b.rs` (module `a::b`) is `a`; from `a/mod.rs` (module `a`) the root.
-    let parent = &module[..module.len().saturating_sub(1)];
+    // `super::` from `a/b.rs` (module `a::b`) is `a`; from `a/mod.rs` (module `a`) the root. Each
+    // further `super::` is one module up again.
+    let up = |path: &Module| {
+        let supers = path.iter().take_while(|s| *s == "super").count();
+        [
+            &module[..module.len().saturating_sub(supers)],
+            &path[supers..],
+        ]
+        .concat()
+    };
     found
         .into_iter()
         .filter_map(|path| match path.first().map(String::as_str) {
             Some("crate") => Some(path[1..].to_vec()),
-            Some("super") => Some([parent, &path[1..]].concat()),
+            Some("super") => Some(up(&path)),
             Some(first) if children.contains(first) => Some([&module[..], &path[..]].concat()),
             _ => None,
         })
@@ -245,6 +254,10 @@ fn the_reader_sees_crate_super_and_child_paths() {
     assert!(
         of("state::backend").contains(&module("state::s3")),
         "super:: path"
+    );
+    assert!(
+        of("resources::iam::role").contains(&module("resources::resource")),
+        "super::super:: path"
     );
     assert!(
         of("resources").contains(&module("resources::vpc")),

@@ -105,6 +105,50 @@ fn bad_configuration_is_refused_before_any_request() {
 }
 
 #[test]
+fn every_problem_of_a_config_file_is_reported_at_once() {
+    let endpoint = counting_endpoint();
+    let env = Env::against("many", "", &endpoint.url);
+    let keys = [
+        "zone",
+        "kubernetes_master_port",
+        "bastion_ami",
+        "ssh_allowed_cidrs",
+        "worker_count",
+    ];
+    std::fs::write(
+        env.path().join("several.toml"),
+        format!(
+            "prefix = \"{}\"\nregion = \"us-east-1\"\nzone = \"eu-west-1a\"\nkubernetes_master_port = 70000\nbastion_ami = \"ubuntu\"\nssh_allowed_cidrs = [\"everyone\"]\nworker_count = 0\n",
+            env.prefix
+        ),
+    )
+    .unwrap();
+    let run = env.run(&[
+        "pave",
+        "--yes",
+        "--no-bootstrap",
+        "--config",
+        "several.toml",
+    ]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("error: 5 problems in the configuration:\n"),
+        "{}",
+        run.stderr
+    );
+    for key in keys {
+        assert!(
+            run.stderr.contains(&format!("\n  - {key}: ")),
+            "expected {key:?} in: {}",
+            run.stderr
+        );
+    }
+    assert_eq!(endpoint.connections.load(Ordering::SeqCst), 0);
+    assert!(!env.state_path().exists());
+}
+
+#[test]
 fn a_missing_prefix_names_the_field() {
     let endpoint = counting_endpoint();
     let env = Env::against("none", "", &endpoint.url);

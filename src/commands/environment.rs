@@ -41,8 +41,7 @@ pub(super) fn environment(global: &GlobalArgs, args: &EnvArgs) -> anyhow::Result
     Ok(env)
 }
 
-/// Refuses settings that differ from a paved environment's in what cannot change in place.
-/// Said by `pave` and `plan` alike.
+/// Warns of a bastion open to the whole internet; said by `pave` and `plan` alike.
 pub(super) fn warn_open_ssh(settings: &Settings) {
     if settings.ssh_open_to_world() {
         report::warning(
@@ -51,7 +50,8 @@ pub(super) fn warn_open_ssh(settings: &Settings) {
     }
 }
 
-/// While nothing exists (a pave that stopped before its first create), anything may change.
+/// Refuses settings that differ from a paved environment's in what cannot change in place. While
+/// nothing exists (a pave that stopped before its first create), anything may change.
 pub(super) fn refuse_changes(paved: &State, settings: &Settings) -> anyhow::Result<()> {
     if paved.resources.is_empty() && paved.creating.is_empty() {
         return Ok(());

@@ -1,16 +1,15 @@
 //! `cfcr-aws pave`: create, adopt or finish every resource of the environment.
 
-use std::collections::BTreeSet;
-
 use super::environment;
 use super::terminal;
 use crate::cli::{GlobalArgs, PaveArgs};
 use crate::config::Settings;
+use crate::decision::{self, Decisions};
 use crate::hand_off::HandOffMode;
 use crate::key::{Key, PrivateEgress};
 use crate::preflight::{self, PreflightFailed};
-use crate::resources::{Ctx, inventory};
-use crate::state::{Origin, SCHEMA_VERSION, State};
+use crate::resources::{Ctx, Resource, inventory};
+use crate::state::{Backend, Loaded, Origin, SCHEMA_VERSION, State, StateStore};
 use crate::{graph, keys, network, refresh, report};
 
 pub(super) fn new_state(settings: &Settings, egress: PrivateEgress) -> anyhow::Result<State> {
@@ -98,75 +97,29 @@ pub async fn run(global: &GlobalArgs, args: PaveArgs) -> anyhow::Result<()> {
         Some(loaded) if !new => loaded.state.private_egress,
         _ => survey.egress,
     };
-    let store = match existing {
-        Some(paved) => {
-            let store = backend.open(&settings.prefix, paved);
-            // Only the hand-off's settings can differ here (or any, while nothing exists yet).
-            store.update(|s| {
-                s.settings = settings.clone();
-                s.region = settings.region.clone();
-                s.private_egress = egress;
-            })?;
-            store
-        }
-        None => {
-            if !args.yes {
-                report::note(&creation_summary(&settings, egress));
-            }
-            terminal::confirm(
-                &format!(
-                    "Create CFCR environment {:?} in {}?",
-                    settings.prefix, settings.region
-                ),
-                args.yes,
-            )?;
-            backend.create(&settings.prefix, new_state(&settings, egress)?)?
-        }
-    };
     let ctx = Ctx {
         aws,
+        state: open_state(&backend, &settings, existing, egress, args.yes)?,
         settings,
-        state: store,
         templates: crate::templates::Templates::new(global.templates.as_deref())?,
     };
     let resources = inventory(&ctx.settings, egress);
     for note in &survey.notes {
         report::note(note);
     }
-    let seen = refresh::observe(&ctx, &resources).await?;
-    let health = refresh::health(&ctx, &resources, &seen).await?;
-    graph::prepare(&ctx, &resources, &health)?;
-    let to_create: BTreeSet<Key> = resources
-        .iter()
-        .map(|r| r.key())
-        .filter(|k| ctx.state.get(*k).is_none())
-        .collect();
-    let mut findings = preflight::check(
+    let mut decisions = decide(&ctx, &resources).await?;
+    let quotas = !global.skip_quota_check;
+    check(
         &ctx,
         &resources,
-        &to_create,
+        &mut decisions,
         new,
-        !global.skip_quota_check,
+        quotas,
         hand_off,
+        survey.problems,
     )
     .await?;
-    for warning in &findings.quota_warnings {
-        report::warning(warning);
-    }
-    findings.problems.splice(0..0, survey.problems);
-    if !findings.problems.is_empty() {
-        if new {
-            ctx.state.remove()?;
-        }
-        return Err(PreflightFailed(findings.problems).into());
-    }
-    if let Some((name, mut image)) = findings.image {
-        report::resource("resolved", Key::BastionImage, &name, &image.id);
-        // A data source: nothing follows the lookup.
-        image.ready = true;
-        ctx.state.record(Key::BastionImage, image)?;
-    }
-    graph::apply(&ctx, &resources, &health, global.max_concurrency.into()).await?;
+    graph::apply(&ctx, &resources, &decisions, global.max_concurrency.into()).await?;
 
     let outputs = crate::outputs::of(&ctx.state.snapshot());
     report::note(&format!(
@@ -188,4 +141,79 @@ pub async fn run(global: &GlobalArgs, args: PaveArgs) -> anyhow::Result<()> {
             &custody,
         ),
     }
+}
+
+/// The environment's state: the one loaded, brought to the settings (only the hand-off's can
+/// differ, or any while nothing exists yet), or a new one once the operator confirms.
+fn open_state(
+    backend: &Backend,
+    settings: &Settings,
+    existing: Option<Loaded>,
+    egress: PrivateEgress,
+    yes: bool,
+) -> anyhow::Result<StateStore> {
+    if let Some(paved) = existing {
+        let store = backend.open(&settings.prefix, paved);
+        store.update(|s| {
+            s.settings = settings.clone();
+            s.region = settings.region.clone();
+            s.private_egress = egress;
+        })?;
+        return Ok(store);
+    }
+    if !yes {
+        report::note(&creation_summary(settings, egress));
+    }
+    terminal::confirm(
+        &format!(
+            "Create CFCR environment {:?} in {}?",
+            settings.prefix, settings.region
+        ),
+        yes,
+    )?;
+    backend.create(&settings.prefix, new_state(settings, egress)?)
+}
+
+/// Refreshes what AWS holds, decides what to do to each resource (as `plan` does), and makes the
+/// state say what the decisions imply.
+async fn decide(ctx: &Ctx, resources: &[Box<dyn Resource>]) -> anyhow::Result<Decisions> {
+    let seen = refresh::observe(ctx, resources).await?;
+    let health = refresh::health(ctx, resources, &seen).await?;
+    let decisions = decision::decide(&ctx.state.snapshot(), resources, &health);
+    graph::prepare(ctx, resources, &decisions)?;
+    Ok(decisions)
+}
+
+/// The preflight checks of what is to be given an id, after the network survey's `problems`; a new
+/// environment that fails them leaves no state. The image they resolve on their way is recorded:
+/// its lookup is done.
+async fn check(
+    ctx: &Ctx,
+    resources: &[Box<dyn Resource>],
+    decisions: &mut Decisions,
+    new: bool,
+    quotas: bool,
+    hand_off: HandOffMode,
+    mut problems: Vec<String>,
+) -> anyhow::Result<()> {
+    let to_create = decisions.to_create();
+    let findings = preflight::check(ctx, resources, &to_create, new, quotas, hand_off).await?;
+    for warning in &findings.quota_warnings {
+        report::warning(warning);
+    }
+    problems.extend(findings.problems);
+    if !problems.is_empty() {
+        if new {
+            ctx.state.remove()?;
+        }
+        return Err(PreflightFailed(problems).into());
+    }
+    if let Some((name, mut image)) = findings.image {
+        report::resource("resolved", Key::BastionImage, &name, &image.id);
+        // A data source: nothing follows the lookup.
+        image.ready = true;
+        ctx.state.record(Key::BastionImage, image)?;
+        decisions.carried_out_before(Key::BastionImage);
+    }
+    Ok(())
 }

@@ -7,13 +7,15 @@ use serde_json::{Value, json};
 use super::environment;
 use super::terminal::{out, outln};
 use crate::cli::{GlobalArgs, PlanArgs};
+use crate::config::Settings;
+use crate::cost::Estimate;
+use crate::decision::{self, Action};
 use crate::hand_off::HandOffMode;
 use crate::key::{Key, PrivateEgress};
 use crate::preflight::{self, PreflightFailed};
 use crate::refresh;
-use crate::resources::{Ctx, Health, inventory};
-use crate::state::Origin;
-use crate::state::{self, StateStore};
+use crate::resources::{Ctx, Resource, inventory};
+use crate::state::{self, Backend, Origin, State, StateStore};
 use crate::{graph, network, report};
 
 /// `--detailed-exitcode` and there is work to do: exit status 2, no error message.
@@ -32,46 +34,11 @@ struct Step {
 
 pub async fn run(global: &GlobalArgs, args: PlanArgs) -> anyhow::Result<()> {
     let backend = environment::backend(global).await?;
-    let (settings, existing) = match &args.env {
-        Some(env) => {
-            let paved = environment::existing_state(&backend, env).await?.state;
-            (paved.settings.clone(), Some(paved))
-        }
-        None => {
-            let settings = environment::settings(global, args.values).await?;
-            let existing = backend.load(&settings.prefix).await?.map(|l| l.state);
-            (settings, existing)
-        }
-    };
-    if let Some(paved) = &existing {
-        environment::refuse_recovered(paved)?;
-        environment::refuse_changes(paved, &settings)?;
-    }
-    environment::warn_open_ssh(&settings);
-    if args.destroy && existing.is_none() {
-        bail!(
-            "no state for environment {:?} in {}: nothing to destroy",
-            settings.prefix,
-            backend.describe()
-        );
-    }
+    let (settings, existing) = load(global, &backend, &args).await?;
     let new = existing
         .as_ref()
         .is_none_or(|s| s.resources.is_empty() && s.creating.is_empty());
-    // pave's flags, when given; else a paved environment is planned with the hand-off its state
-    // shows (none, for one paved with --no-bootstrap), and a new one with pave's default.
-    let hand_off = match &existing {
-        Some(paved) if !new && !args.no_bootstrap && !args.director_only => {
-            HandOffMode::recorded(&paved.bootstrap)
-        }
-        _ => HandOffMode::from_flags(args.no_bootstrap, args.director_only),
-    };
-    // An unpave hands nothing off.
-    if !args.destroy
-        && let Err(refusal) = hand_off.compatibility(&settings)
-    {
-        report::warning(&format!("pave's hand-off: {refusal}"));
-    }
+    let hand_off = hand_off(&args, existing.as_ref(), new, &settings);
     let aws = crate::aws::connect(&settings.region, global.endpoint_url.as_deref()).await?;
     let survey = if args.destroy {
         network::Survey::default()
@@ -112,20 +79,7 @@ pub async fn run(global: &GlobalArgs, args: PlanArgs) -> anyhow::Result<()> {
     };
     let ((steps, mut problems), cost) = futures::try_join!(steps, cost)?;
     problems.splice(0..0, survey.problems);
-    if args.json {
-        let mut plan = as_json(&ctx, &steps, &problems, args.destroy);
-        plan["notes"] = json!(survey.notes);
-        plan["cost"] = serde_json::to_value(&cost)?;
-        outln!("{}", serde_json::to_string_pretty(&plan)?)?;
-    } else {
-        out!(
-            "{}",
-            listing(&ctx, &steps, &survey.notes, &problems, args.destroy)
-        )?;
-        if let Some(cost) = &cost {
-            out!("{}", cost.text())?;
-        }
-    }
+    print(&ctx, &args, &steps, &survey.notes, &problems, cost.as_ref())?;
     if !problems.is_empty() {
         return Err(PreflightFailed(problems).into());
     }
@@ -135,88 +89,142 @@ pub async fn run(global: &GlobalArgs, args: PlanArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The settings to plan with and the environment's state, if it has one: `--env`'s as paved, or
+/// the configuration's, refused as pave would refuse them.
+async fn load(
+    global: &GlobalArgs,
+    backend: &Backend,
+    args: &PlanArgs,
+) -> anyhow::Result<(Settings, Option<State>)> {
+    let (settings, existing) = match &args.env {
+        Some(env) => {
+            let paved = environment::existing_state(backend, env).await?.state;
+            (paved.settings.clone(), Some(paved))
+        }
+        None => {
+            let settings = environment::settings(global, args.values.clone()).await?;
+            let existing = backend.load(&settings.prefix).await?.map(|l| l.state);
+            (settings, existing)
+        }
+    };
+    if let Some(paved) = &existing {
+        environment::refuse_recovered(paved)?;
+        environment::refuse_changes(paved, &settings)?;
+    }
+    environment::warn_open_ssh(&settings);
+    if args.destroy && existing.is_none() {
+        bail!(
+            "no state for environment {:?} in {}: nothing to destroy",
+            settings.prefix,
+            backend.describe()
+        );
+    }
+    Ok((settings, existing))
+}
+
+/// pave's flags, when given; else a paved environment is planned with the hand-off its state
+/// shows (none, for one paved with --no-bootstrap), and a new one with pave's default. One that
+/// cannot work is warned of (an unpave hands nothing off).
+fn hand_off(
+    args: &PlanArgs,
+    existing: Option<&State>,
+    new: bool,
+    settings: &Settings,
+) -> HandOffMode {
+    let mode = match existing {
+        Some(paved) if !new && !args.no_bootstrap && !args.director_only => {
+            HandOffMode::recorded(&paved.bootstrap)
+        }
+        _ => HandOffMode::from_flags(args.no_bootstrap, args.director_only),
+    };
+    if !args.destroy
+        && let Err(refusal) = mode.compatibility(settings)
+    {
+        report::warning(&format!("pave's hand-off: {refusal}"));
+    }
+    mode
+}
+
+/// The plan on standard output: a listing, or one JSON object with `--json`.
+fn print(
+    ctx: &Ctx,
+    args: &PlanArgs,
+    steps: &[Step],
+    notes: &[String],
+    problems: &[String],
+    cost: Option<&Estimate>,
+) -> anyhow::Result<()> {
+    if args.json {
+        let mut plan = as_json(ctx, steps, problems, args.destroy);
+        plan["notes"] = json!(notes);
+        plan["cost"] = serde_json::to_value(cost)?;
+        outln!("{}", serde_json::to_string_pretty(&plan)?)?;
+    } else {
+        out!("{}", listing(ctx, steps, notes, problems, args.destroy))?;
+        if let Some(cost) = cost {
+            out!("{}", cost.text())?;
+        }
+    }
+    Ok(())
+}
+
+/// pave's decisions, one line each in creation order, and the preflight checks' problems with what
+/// they would create.
 async fn pave_steps(
     ctx: &Ctx,
-    resources: &[Box<dyn crate::resources::Resource>],
+    resources: &[Box<dyn Resource>],
     new: bool,
     check_quota: bool,
     hand_off: HandOffMode,
 ) -> anyhow::Result<(Vec<Step>, Vec<String>)> {
     let seen = refresh::observe(ctx, resources).await?;
     let health = refresh::health(ctx, resources, &seen).await?;
-    let missing: Vec<Key> = health
-        .iter()
-        .filter(|(_, h)| **h == Health::Missing)
-        .map(|(k, _)| *k)
+    let decisions = decision::decide(&ctx.state.snapshot(), resources, &health);
+    let steps = graph::sequential_order(resources, false)
+        .into_iter()
+        .filter_map(|key| {
+            let resource = resources.iter().find(|r| r.key() == key)?;
+            step(ctx, resource.as_ref(), decisions.of(key))
+        })
         .collect();
-    let mut steps = Vec::new();
-    for key in graph::sequential_order(resources, false) {
-        let resource = resources
-            .iter()
-            .find(|r| r.key() == key)
-            .expect("ordered keys");
-        let record = ctx.state.get(key);
-        let id = record.as_ref().map(|r| r.id.clone());
-        let (action, changes) = match (&record, health.get(&key)) {
-            (None, _) => match resource.origin() {
-                Origin::Created => ("create", Vec::new()),
-                Origin::Adopted => ("adopt", vec![resource.adoption()]),
-                Origin::LookedUp => ("look up", Vec::new()),
-            },
-            (Some(_), Some(Health::Missing)) if resource.origin() == Origin::Adopted => (
-                "missing",
-                vec![
-                    "adopted, and gone from AWS: pave stops here, it does not recreate it"
-                        .to_string(),
-                ],
-            ),
-            (Some(_), Some(Health::Missing)) => (
-                "create",
-                vec!["recorded in the state but gone from AWS".to_string()],
-            ),
-            (Some(_), Some(Health::Changed(changes))) => ("repair", changes.clone()),
-            (Some(r), _) if !r.ready => (
-                "finish",
-                vec!["a previous run stopped before its follow-up steps".to_string()],
-            ),
-            (Some(_), _) => {
-                let reruns: Vec<String> = resource
-                    .needs()
-                    .complete
-                    .iter()
-                    .map(|n| match n {
-                        crate::resources::Need::Id(k) | crate::resources::Need::Ready(k) => *k,
-                    })
-                    .filter(|k| missing.contains(k))
-                    .map(|k| format!("its follow-up steps run again for the new {k}"))
-                    .collect();
-                if reruns.is_empty() {
-                    continue;
-                }
-                ("update", reruns)
-            }
-        };
-        steps.push(Step {
-            key,
-            name: resource.name(&ctx.settings),
-            id,
-            action,
-            changes,
-        });
-    }
-    let to_create = steps
-        .iter()
-        .filter(|s| matches!(s.action, "create" | "look up" | "adopt"))
-        .map(|s| s.key)
-        .collect();
+    let to_create = decisions.to_create();
     let findings = preflight::check(ctx, resources, &to_create, new, check_quota, hand_off).await?;
     for warning in &findings.quota_warnings {
-        crate::report::warning(warning);
+        report::warning(warning);
     }
     Ok((steps, findings.problems))
 }
 
-fn destroy_steps(ctx: &Ctx, resources: &[Box<dyn crate::resources::Resource>]) -> Vec<Step> {
+/// The line of one decision; none when there is nothing to do.
+fn step(ctx: &Ctx, resource: &dyn Resource, action: &Action) -> Option<Step> {
+    let reran = |keys: &[Key]| -> Vec<String> {
+        keys.iter()
+            .map(|k| format!("its follow-up steps run again for the new {k}"))
+            .collect()
+    };
+    let changes = match action {
+        Action::Unchanged => return None,
+        Action::Create | Action::Recover | Action::LookUp => Vec::new(),
+        Action::Adopt => vec![resource.adoption()],
+        Action::Recreate => vec!["recorded in the state but gone from AWS".to_string()],
+        Action::Refuse => {
+            vec!["adopted, and gone from AWS: pave stops here, it does not recreate it".to_string()]
+        }
+        Action::Repair { changes, reruns } => [changes.clone(), reran(reruns)].concat(),
+        Action::Finish => vec!["a previous run stopped before its follow-up steps".to_string()],
+        Action::Update(reruns) => reran(reruns),
+    };
+    let key = resource.key();
+    Some(Step {
+        key,
+        name: resource.name(&ctx.settings),
+        id: ctx.state.get(key).map(|r| r.id),
+        action: action.word(),
+        changes,
+    })
+}
+
+fn destroy_steps(ctx: &Ctx, resources: &[Box<dyn Resource>]) -> Vec<Step> {
     graph::sequential_order(resources, true)
         .into_iter()
         .filter_map(|key| {

@@ -41,8 +41,14 @@ install() {
   exec 9>&-
 }
 
+# healthy PORT [TIMEOUT]: LocalStack answers its health check there.
 healthy() {
-  python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$1/_localstack/health', timeout=2)" >/dev/null 2>&1
+  python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$1/_localstack/health', timeout=${2:-2})" >/dev/null 2>&1
+}
+
+# listening PORT: something accepts connections there.
+listening() {
+  python3 -c "import socket, sys; sys.exit(socket.socket().connect_ex(('127.0.0.1', $1)))" >/dev/null 2>&1
 }
 
 # Debian's python3 lacks the venv module until python3-venv is installed.
@@ -72,9 +78,23 @@ start() {
     echo "http://127.0.0.1:$port"
     return
   fi
+  # A new LocalStack could not listen there, yet would report itself ready and never answer: say so
+  # now rather than after the wait below. A busy LocalStack gets longer to answer first.
+  if listening "$port"; then
+    if healthy "$port" 15; then
+      echo "http://127.0.0.1:$port"
+      return
+    fi
+    echo "localstack.sh: something that does not answer as LocalStack listens on 127.0.0.1:$port;" \
+      "stop it (if this script started it: $0 stop $port) or choose another port" >&2
+    exit 1
+  fi
   rm -rf "$run/volume" "$run/fs"
   (
     cd "$run"
+    # The venv is this script's own: let LocalStack keep the bytecode it compiles there (about half
+    # of its start-up time) even where the environment says not to.
+    unset PYTHONDONTWRITEBYTECODE
     GATEWAY_LISTEN=127.0.0.1:$port \
       SERVICES=ec2,iam,elb,sts,s3 \
       EAGER_SERVICE_LOADING=1 \
@@ -86,7 +106,8 @@ start() {
       setsid nohup "$venv/bin/python" -m localstack.runtime.main >"$run/localstack.log" 2>&1 </dev/null 8>&- 9>&- &
     echo $! >"$run/pid"
   )
-  for _ in $(seq 1 180); do
+  local deadline=$((SECONDS + 90))
+  while ((SECONDS < deadline)); do
     if healthy "$port"; then
       echo "http://127.0.0.1:$port"
       return

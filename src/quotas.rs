@@ -7,11 +7,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use aws_sdk_ec2::types::{Filter, InstanceType};
+use aws_sdk_ec2::types::{
+    Address, Instance, InstanceType, InternetGateway, NatGateway, Subnet, Vpc,
+};
 
-use crate::aws::retry::AwsError;
 use crate::aws::{self, Policy};
 use crate::config::BootstrapSettings;
+use crate::ec2::{self, filters::filter};
 use crate::hand_off::HandOffMode;
 use crate::key::Key;
 use crate::resources::Ctx;
@@ -230,79 +232,133 @@ pub async fn problems(
     to_create: &BTreeSet<Key>,
     hand_off: HandOffMode,
 ) -> anyhow::Result<(Vec<String>, Vec<String>)> {
-    let ec2 = &ctx.aws.ec2;
-    let elb = &ctx.aws.elb;
     let needs = |key: Key| if to_create.contains(&key) { 1.0 } else { 0.0 };
-    let policy = Policy::standard();
     let needed_addresses = [Key::NatEip, Key::BastionEip]
         .iter()
         .filter(|k| to_create.contains(k))
         .count();
-    let (vpcs, gateways, nats, balancers, running, addresses) = futures::try_join!(
-        aws::call("DescribeVpcs", &policy, || ec2.describe_vpcs().send()),
-        aws::call("DescribeInternetGateways", &policy, || {
-            ec2.describe_internet_gateways().send()
-        }),
-        aws::call("DescribeNatGateways", &policy, || {
-            ec2.describe_nat_gateways()
-                .filter(
-                    Filter::builder()
-                        .name("state")
-                        .values("pending")
-                        .values("available")
-                        .build(),
-                )
-                .send()
-        }),
+    let (usage, addresses) = futures::try_join!(
+        usage(ctx, needs(Key::NatGateway) > 0.0),
+        address_room(ctx, needed_addresses),
+    )?;
+    let (used_vcpus, needed_vcpus) =
+        vcpu_demand(ctx, &usage.running_types, to_create, hand_off).await?;
+    let checks = [
+        (&VPCS, usage.vpcs, needs(Key::Vpc)),
+        (
+            &INTERNET_GATEWAYS,
+            usage.internet_gateways,
+            needs(Key::InternetGateway),
+        ),
+        (
+            &NAT_GATEWAYS,
+            usage.nat_gateways_in_zone,
+            needs(Key::NatGateway),
+        ),
+        (
+            &CLASSIC_LOAD_BALANCERS,
+            usage.load_balancers,
+            needs(Key::MasterLoadBalancer),
+        ),
+        (&STANDARD_VCPUS, used_vcpus, needed_vcpus),
+    ];
+    // The quotas are independent reads: asked at once.
+    let found = futures::future::join_all(
+        checks
+            .iter()
+            .map(|(quota, used, needed)| check(ctx, quota, *used, *needed)),
+    )
+    .await;
+    let (problems, defaults): (Vec<_>, Vec<_>) = found.into_iter().unzip();
+    Ok((
+        problems
+            .into_iter()
+            .flatten()
+            .chain(address_room_problem(addresses))
+            .collect(),
+        defaults.into_iter().flatten().collect(),
+    ))
+}
+
+/// What the region holds now of what the quotas count.
+struct Usage {
+    vpcs: f64,
+    internet_gateways: f64,
+    nat_gateways_in_zone: f64,
+    load_balancers: f64,
+    /// The instance type of each instance pending or running.
+    running_types: Vec<String>,
+}
+
+/// Reads the region's usage, the listings at once. The NAT gateways in the environment's zone are
+/// only counted when one is to be created.
+async fn usage(ctx: &Ctx, counting_nat_gateways: bool) -> anyhow::Result<Usage> {
+    let ec2 = &ctx.aws.ec2;
+    let elb = &ctx.aws.elb;
+    let policy = Policy::standard();
+    let (vpcs, gateways, nats, balancers, running) = futures::try_join!(
+        ec2::matching::<Vpc>(ec2, Vec::new(), &policy),
+        ec2::matching::<InternetGateway>(ec2, Vec::new(), &policy),
+        ec2::matching::<NatGateway>(
+            ec2,
+            vec![filter("state", ["pending", "available"])],
+            &policy
+        ),
         aws::call("DescribeLoadBalancers", &policy, || {
             elb.describe_load_balancers().send()
         }),
-        aws::call("DescribeInstances", &policy, || {
-            ec2.describe_instances()
-                .filters(
-                    Filter::builder()
-                        .name("instance-state-name")
-                        .values("pending")
-                        .values("running")
-                        .build(),
-                )
-                .send()
-        }),
-        address_room(ctx, needed_addresses),
+        ec2::matching::<Instance>(
+            ec2,
+            vec![filter("instance-state-name", ["pending", "running"])],
+            &policy
+        ),
     )?;
-    // NAT gateways count per zone: those in the environment's zone, by their subnets.
+    let nat_gateways_in_zone = if counting_nat_gateways {
+        nat_gateways_in_zone(ctx, &nats).await?
+    } else {
+        0.0
+    };
+    Ok(Usage {
+        vpcs: vpcs.len() as f64,
+        internet_gateways: gateways.len() as f64,
+        nat_gateways_in_zone,
+        load_balancers: balancers.load_balancer_descriptions().len() as f64,
+        running_types: running
+            .iter()
+            .filter_map(|i| i.instance_type().map(|t| t.as_str().to_string()))
+            .collect(),
+    })
+}
+
+/// NAT gateways count per zone: those of `nats` in the environment's zone, by their subnets.
+async fn nat_gateways_in_zone(ctx: &Ctx, nats: &[NatGateway]) -> anyhow::Result<f64> {
     let nat_subnets: Vec<String> = nats
-        .nat_gateways()
         .iter()
         .filter_map(|g| g.subnet_id().map(str::to_string))
         .collect();
-    let nats_in_zone = if nat_subnets.is_empty() || needs(Key::NatGateway) == 0.0 {
-        0.0
-    } else {
-        let subnets = aws::call("DescribeSubnets", &policy, || {
-            ec2.describe_subnets()
-                .set_subnet_ids(Some(nat_subnets.clone()))
-                .send()
-        })
-        .await?;
-        let in_zone: BTreeSet<&str> = subnets
-            .subnets()
-            .iter()
-            .filter(|s| s.availability_zone() == Some(ctx.settings.zone.as_str()))
-            .filter_map(|s| s.subnet_id())
-            .collect();
-        nat_subnets
-            .iter()
-            .filter(|s| in_zone.contains(s.as_str()))
-            .count() as f64
-    };
-    // Standard vCPUs: what runs now, and what the bastion and the hand-off will start.
-    let running_types: Vec<String> = running
-        .reservations()
+    if nat_subnets.is_empty() {
+        return Ok(0.0);
+    }
+    let subnets: Vec<Subnet> =
+        ec2::by_ids(&ctx.aws.ec2, nat_subnets.clone(), &Policy::standard()).await?;
+    let in_zone: BTreeSet<&str> = subnets
         .iter()
-        .flat_map(|r| r.instances())
-        .filter_map(|i| i.instance_type().map(|t| t.as_str().to_string()))
+        .filter(|s| s.availability_zone() == Some(ctx.settings.zone.as_str()))
+        .filter_map(|s| s.subnet_id())
         .collect();
+    Ok(nat_subnets
+        .iter()
+        .filter(|s| in_zone.contains(s.as_str()))
+        .count() as f64)
+}
+
+/// Standard vCPUs: (those running now, those the bastion and the hand-off will start).
+async fn vcpu_demand(
+    ctx: &Ctx,
+    running_types: &[String],
+    to_create: &BTreeSet<Key>,
+    hand_off: HandOffMode,
+) -> anyhow::Result<(f64, f64)> {
     let mut bastion: Vms = Vec::new();
     if to_create.contains(&Key::Bastion) {
         bastion.push((&ctx.settings.bastion_instance_type, 1.0));
@@ -334,51 +390,19 @@ pub async fn problems(
         }
     };
     let running: Vms = running_types.iter().map(|t| (t.as_str(), 1.0)).collect();
-    let used_vcpus = vcpus_of(&running, cpus_of);
     // The bastion runs before the hand-off starts anything, and throughout.
-    let needed_vcpus = vcpus_of(&bastion, cpus_of)
+    let needed = vcpus_of(&bastion, cpus_of)
         + phases
             .iter()
             .map(|vms| vcpus_of(vms, cpus_of))
             .fold(0.0, f64::max);
-
-    let checks = [
-        (&VPCS, vpcs.vpcs().len() as f64, needs(Key::Vpc)),
-        (
-            &INTERNET_GATEWAYS,
-            gateways.internet_gateways().len() as f64,
-            needs(Key::InternetGateway),
-        ),
-        (&NAT_GATEWAYS, nats_in_zone, needs(Key::NatGateway)),
-        (
-            &CLASSIC_LOAD_BALANCERS,
-            balancers.load_balancer_descriptions().len() as f64,
-            needs(Key::MasterLoadBalancer),
-        ),
-        (&STANDARD_VCPUS, used_vcpus, needed_vcpus),
-    ];
-    // The quotas are independent reads: asked at once.
-    let found = futures::future::join_all(
-        checks
-            .iter()
-            .map(|(quota, used, needed)| check(ctx, quota, *used, *needed)),
-    )
-    .await;
-    let (problems, defaults): (Vec<_>, Vec<_>) = found.into_iter().unzip();
-    Ok((
-        problems
-            .into_iter()
-            .flatten()
-            .chain(address_room_problem(addresses))
-            .collect(),
-        defaults.into_iter().flatten().collect(),
-    ))
+    Ok((vcpus_of(&running, cpus_of), needed))
 }
 
 /// (addresses the environment needs, the account's limit, addresses in use).
 type AddressRoom = Option<(usize, usize, usize)>;
 
-async fn address_room(ctx: &Ctx, needed: usize) -> Result<AddressRoom, AwsError> {
+async fn address_room(ctx: &Ctx, needed: usize) -> anyhow::Result<AddressRoom> {
     if needed == 0 {
         return Ok(None);
     }
@@ -391,11 +415,7 @@ async fn address_room(ctx: &Ctx, needed: usize) -> Result<AddressRoom, AwsError>
             ))
             .send()
     });
-    let addresses = aws::call("DescribeAddresses", &policy, || {
-        ec2.describe_addresses()
-            .filters(Filter::builder().name("domain").values("vpc").build())
-            .send()
-    });
+    let addresses = ec2::matching::<Address>(ec2, vec![filter("domain", ["vpc"])], &policy);
     let (attributes, addresses) = futures::try_join!(attributes, addresses)?;
     let limit = attributes
         .account_attributes()
@@ -403,7 +423,7 @@ async fn address_room(ctx: &Ctx, needed: usize) -> Result<AddressRoom, AwsError>
         .filter(|a| a.attribute_name() == Some("vpc-max-elastic-ips"))
         .flat_map(|a| a.attribute_values())
         .find_map(|v| v.attribute_value()?.parse::<usize>().ok());
-    Ok(limit.map(|limit| (needed, limit, addresses.addresses().len())))
+    Ok(limit.map(|limit| (needed, limit, addresses.len())))
 }
 
 fn address_room_problem(room: AddressRoom) -> Option<String> {

@@ -10,7 +10,8 @@
 use serde_json::{Value, json};
 
 use crate::config::Settings;
-use crate::resources::{CLUSTER_TAG, OWNER_TAG, iam_path};
+use crate::ec2::tags::{CLUSTER_TAG, OWNER_TAG};
+use crate::resources::iam_path;
 use crate::state::S3Location;
 
 /// Reads that AWS does not scope by resource (EC2's and ELB's describes, IAM's listings, the

@@ -6,7 +6,8 @@ use super::environment;
 use super::terminal;
 use crate::cli::{GlobalArgs, UnpaveArgs};
 use crate::config::ConfigValues;
-use crate::resources::{Ctx, OWNER_TAG, inventory};
+use crate::ec2::tags::OWNER_TAG;
+use crate::resources::{Ctx, inventory};
 use crate::state::{Backend, Origin, State, StateStore, Step};
 use crate::{census, graph, leftovers, recovery, report};
 

@@ -7,9 +7,9 @@ use aws_sdk_ec2::types::{KeyPairInfo, ResourceType};
 
 use super::resource::{Ctx, NameTaken, Needs, Resource};
 use super::snapshot::{Health, Observed};
-use super::tags::owned_by;
 use crate::aws::{self, Policy};
 use crate::config::Settings;
+use crate::ec2::tags::owned_by;
 use crate::key::Key;
 use crate::state::Record;
 

@@ -7,10 +7,10 @@ use aws_sdk_elasticloadbalancing::types::{HealthCheck, Listener, Tag};
 
 use super::resource::{Ctx, NameTaken, Need, Needs, Resource, fresh, fresh_create};
 use super::snapshot::{Health, Observed};
-use super::tags::OWNER_TAG;
 use crate::aws::{self, Policy};
 use crate::config::Settings;
 use crate::ec2::network_interface;
+use crate::ec2::tags::OWNER_TAG;
 use crate::key::Key;
 use crate::report;
 use crate::state::Record;

@@ -20,14 +20,12 @@ mod route_table;
 mod security_group;
 mod snapshot;
 mod subnet;
-mod tags;
 mod vpc;
 
 pub use iam::iam_path;
 pub use load_balancer::delete_interfaces as delete_load_balancer_interfaces;
 pub use resource::{Ctx, NameTaken, Need, NotInState, Resource};
 pub use snapshot::{Health, Observed};
-pub use tags::{CLUSTER_TAG, OWNER_TAG};
 
 use crate::config::{DirectorCredentials, Settings};
 use crate::key::PrivateEgress;

@@ -4,9 +4,9 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
 
 use super::snapshot::{Health, Observed};
-use super::tags::OWNER_TAG;
 use crate::aws::{Clients, Policy};
 use crate::config::Settings;
+use crate::ec2::tags::OWNER_TAG;
 use crate::ec2::{self, Described};
 use crate::key::Key;
 use crate::state::{Origin, Record, StateStore};

@@ -12,9 +12,9 @@ use super::blockers::{self, Scope};
 use super::load_balancer::API_SERVER_PORT;
 use super::resource::{Ctx, Need, Needs, Resource, fresh, fresh_create};
 use super::snapshot::{Health, Observed, changed_if};
-use super::tags::CLUSTER_VALUE_TAG;
 use crate::aws::{self, Policy};
 use crate::config::Settings;
+use crate::ec2::tags::CLUSTER_VALUE_TAG;
 use crate::key::Key;
 use crate::state::Record;
 

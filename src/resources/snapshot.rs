@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::tags::OWNER_TAG;
+use crate::ec2::tags::OWNER_TAG;
 use aws_sdk_ec2::types::{Instance, NatGateway, RouteTable, SecurityGroup};
 use aws_sdk_elasticloadbalancing::types::LoadBalancerDescription;
 use aws_sdk_iam::types::InstanceProfile;

@@ -12,9 +12,9 @@ use aws_types::request_id::RequestId;
 
 use super::super::resource::{Ctx, NameTaken};
 use super::super::snapshot::Health;
-use super::super::tags::OWNER_TAG;
 use crate::aws::retry::AwsError;
 use crate::aws::{self, Policy};
+use crate::ec2::tags::OWNER_TAG;
 
 /// The record attribute holding an entity's ARN.
 pub(super) const ARN: &str = "arn";

@@ -19,7 +19,7 @@ use crate::aws::{self, Clients, Policy};
 use crate::ec2::filters::filter;
 use crate::ec2::tags::{OWNER_TAG, owned_by};
 use crate::ec2::{self, Described, instance, nat_gateway};
-use crate::resources::iam_path;
+use crate::resources::iam_listing;
 
 /// A resource found by the census.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -266,61 +266,23 @@ async fn load_balancer_tags(
 
 /// Everything under the environment's IAM path.
 async fn iam(aws: &Clients, env: &str) -> anyhow::Result<Vec<Found>> {
-    let iam = &aws.iam;
-    let path = iam_path(env);
-    let policy = Policy::standard();
+    let found = iam_listing::under_path(&aws.iam, env, iam_listing::Wanted::ALL).await?;
     let named = |kind: Kind, name: &str| Found {
         kind,
         id: name.to_string(),
         name: None,
     };
-    let (profiles, roles, policies, users) = futures::try_join!(
-        aws::call("ListInstanceProfiles", &policy, || {
-            iam.list_instance_profiles().path_prefix(&path).send()
-        }),
-        aws::call("ListRoles", &policy, || iam
-            .list_roles()
-            .path_prefix(&path)
-            .send()),
-        aws::call("ListPolicies", &policy, || {
-            iam.list_policies()
-                .scope(aws_sdk_iam::types::PolicyScopeType::Local)
-                .path_prefix(&path)
-                .send()
-        }),
-        aws::call("ListUsers", &policy, || iam
-            .list_users()
-            .path_prefix(&path)
-            .send()),
-    )?;
-    // Matched here too: emulators may ignore the path prefix.
-    let under = |p: &str| p == path;
-    let mut found: Vec<Found> = profiles
-        .instance_profiles()
+    Ok(found
+        .profiles
         .iter()
-        .filter(|p| under(p.path()))
         .map(|p| named(Kind::InstanceProfile, p.instance_profile_name()))
-        .collect();
-    found.extend(
-        roles
-            .roles()
-            .iter()
-            .filter(|r| under(r.path()))
-            .map(|r| named(Kind::Role, r.role_name())),
-    );
-    found.extend(
-        policies
-            .policies()
-            .iter()
-            .filter(|p| p.path().is_some_and(under))
-            .filter_map(|p| Some(named(Kind::Policy, p.arn()?))),
-    );
-    found.extend(
-        users
-            .users()
-            .iter()
-            .filter(|u| under(u.path()))
-            .map(|u| named(Kind::User, u.user_name())),
-    );
-    Ok(found)
+        .chain(found.roles.iter().map(|r| named(Kind::Role, r.role_name())))
+        .chain(
+            found
+                .policies
+                .iter()
+                .filter_map(|p| Some(named(Kind::Policy, p.arn()?))),
+        )
+        .chain(found.users.iter().map(|u| named(Kind::User, u.user_name())))
+        .collect())
 }

@@ -17,7 +17,7 @@ use crate::aws::{self, Policy, wait};
 use crate::ec2::filters::filter;
 use crate::ec2::{self, Described};
 use crate::key::Key;
-use crate::resources::{Ctx, Health, Observed, Resource, iam_path};
+use crate::resources::{Ctx, Health, Observed, Resource, iam_listing};
 use crate::state::Record;
 
 /// Ids of the recorded resources of `keys`.
@@ -154,101 +154,37 @@ const IAM_KINDS: [&[Key]; 4] = [
 /// Everything under the environment's IAM path: one listing per kind, however many there are, and
 /// none for a kind the state does not record.
 async fn iam(ctx: &Ctx) -> anyhow::Result<Iam> {
-    let client = &ctx.aws.iam;
-    let path = iam_path(&ctx.settings.prefix);
-    let policy = Policy::standard();
-    let [want_profiles, want_roles, want_policies, want_users] =
+    let [profiles, roles, policies, users] =
         IAM_KINDS.map(|keys| keys.iter().any(|k| ctx.state.get(*k).is_some()));
-    // Each request is sent once per page, with the marker of the page before.
-    let profiles = client.list_instance_profiles().path_prefix(&path);
-    let roles = client.list_roles().path_prefix(&path);
-    let policies = client
-        .list_policies()
-        .scope(aws_sdk_iam::types::PolicyScopeType::Local)
-        .path_prefix(&path);
-    let users = client.list_users().path_prefix(&path);
-    let (profiles, roles, policies, users) = try_join4(
-        listed(
-            want_profiles,
-            aws::all_pages(
-                "ListInstanceProfiles",
-                &policy,
-                |marker| profiles.clone().set_marker(marker).send(),
-                |page| page.marker(),
-            ),
-        ),
-        listed(
-            want_roles,
-            aws::all_pages(
-                "ListRoles",
-                &policy,
-                |marker| roles.clone().set_marker(marker).send(),
-                |page| page.marker(),
-            ),
-        ),
-        listed(
-            want_policies,
-            aws::all_pages(
-                "ListPolicies",
-                &policy,
-                |marker| policies.clone().set_marker(marker).send(),
-                |page| page.marker(),
-            ),
-        ),
-        listed(
-            want_users,
-            aws::all_pages(
-                "ListUsers",
-                &policy,
-                |marker| users.clone().set_marker(marker).send(),
-                |page| page.marker(),
-            ),
-        ),
-    )
-    .await?;
-    // IAM lists by path prefix: a deeper path is not the environment's.
-    let under = |p: &str| p == path;
+    let wanted = iam_listing::Wanted {
+        profiles,
+        roles,
+        policies,
+        users,
+    };
+    let found = iam_listing::under_path(&ctx.aws.iam, &ctx.settings.prefix, wanted).await?;
     Ok((
-        profiles
-            .iter()
-            .flat_map(|p| p.instance_profiles())
-            .filter(|p| under(p.path()))
-            .map(|p| (p.instance_profile_name().to_string(), p.clone()))
+        found
+            .profiles
+            .into_iter()
+            .map(|p| (p.instance_profile_name().to_string(), p))
             .collect(),
-        roles
+        found
+            .roles
             .iter()
-            .flat_map(|p| p.roles())
-            .filter(|r| under(r.path()))
             .map(|r| r.role_name().to_string())
             .collect(),
-        policies
+        found
+            .policies
             .iter()
-            .flat_map(|p| p.policies())
-            .filter(|p| p.path().is_some_and(under))
             .filter_map(|p| p.arn().map(str::to_string))
             .collect(),
-        users
+        found
+            .users
             .iter()
-            .flat_map(|p| p.users())
-            .filter(|u| under(u.path()))
             .map(|u| u.user_name().to_string())
             .collect(),
     ))
-}
-
-/// The pages of `listing` when `wanted`; otherwise none, and no request: a future sends nothing
-/// until it is awaited.
-async fn listed<T, E>(
-    wanted: bool,
-    listing: impl Future<Output = Result<Vec<T>, E>>,
-) -> anyhow::Result<Vec<T>>
-where
-    E: std::error::Error + Send + Sync + 'static,
-{
-    if !wanted {
-        return Ok(Vec::new());
-    }
-    Ok(listing.await?)
 }
 
 /// The health of every resource recorded as ready. What the snapshot does not show is confirmed

@@ -22,7 +22,7 @@ mod snapshot;
 mod subnet;
 mod vpc;
 
-pub use iam::iam_path;
+pub use iam::{iam_path, listing as iam_listing};
 pub use load_balancer::delete_interfaces as delete_load_balancer_interfaces;
 pub use resource::{Ctx, NameTaken, Need, NotInState, Resource};
 pub use snapshot::{Health, Observed};

@@ -8,6 +8,7 @@ mod director_user;
 mod documents;
 mod entity;
 mod instance_profile;
+pub mod listing;
 mod role;
 
 pub use director_policy::DirectorPolicy;

@@ -21,6 +21,10 @@ pub(super) const ARN: &str = "arn";
 
 /// The director's role, instance profile, managed policy and user all carry this name.
 pub(super) const DIRECTOR: &str = "bosh-director";
+/// The masters' role and instance profile carry this name.
+pub(super) const MASTER: &str = "cfcr-master";
+/// The workers' role and instance profile carry this name.
+pub(super) const WORKER: &str = "cfcr-worker";
 
 /// The IAM path of everything an environment owns, so one listing per kind finds it all.
 pub fn iam_path(env: &str) -> String {

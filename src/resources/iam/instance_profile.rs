@@ -5,7 +5,7 @@ use aws_sdk_iam::operation::get_instance_profile::GetInstanceProfileOutput;
 
 use super::super::resource::{Ctx, Need, Needs, Resource, fresh};
 use super::super::snapshot::{Health, Observed};
-use super::entity::{self, ARN, DIRECTOR, iam_path};
+use super::entity::{self, ARN, DIRECTOR, MASTER, WORKER, iam_path};
 use crate::aws::retry::AwsError;
 use crate::aws::{self, Policy};
 use crate::config::Settings;
@@ -23,7 +23,7 @@ impl InstanceProfile {
         InstanceProfile {
             key: Key::MasterInstanceProfile,
             role: Key::MasterRole,
-            suffix: "cfcr-master",
+            suffix: MASTER,
         }
     }
 
@@ -31,7 +31,7 @@ impl InstanceProfile {
         InstanceProfile {
             key: Key::WorkerInstanceProfile,
             role: Key::WorkerRole,
-            suffix: "cfcr-worker",
+            suffix: WORKER,
         }
     }
 

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use super::super::resource::{Ctx, Needs, Resource, fresh};
 use super::super::snapshot::{Health, Observed};
 use super::documents::{assume_role_document, master_policy, worker_policy};
-use super::entity::{self, ARN, DIRECTOR, iam_path, present_if};
+use super::entity::{self, ARN, DIRECTOR, MASTER, WORKER, iam_path, present_if};
 use crate::aws::retry::AwsError;
 use crate::aws::{self, ErrorClass, Policy};
 use crate::config::Settings;
@@ -24,7 +24,7 @@ impl Role {
     pub fn master() -> Role {
         Role {
             key: Key::MasterRole,
-            suffix: "cfcr-master",
+            suffix: MASTER,
             inline_policy: Some(master_policy),
         }
     }
@@ -32,7 +32,7 @@ impl Role {
     pub fn worker() -> Role {
         Role {
             key: Key::WorkerRole,
-            suffix: "cfcr-worker",
+            suffix: WORKER,
             inline_policy: Some(worker_policy),
         }
     }

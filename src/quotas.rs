@@ -137,8 +137,12 @@ fn vcpus_of(vms: &[(&str, f64)], cpus_of: impl Fn(&str) -> f64) -> f64 {
         .fold(0.0, |a, b| a + b)
 }
 
-/// The quota's value, and whether it is the default (Service Quotas did not answer).
-async fn value(ctx: &Ctx, quota: &Quota) -> (f64, Option<String>) {
+/// The quota's value and, when AWS's default stands in (Service Quotas did not answer), why; not
+/// asked (`None`) when the environment draws nothing on it.
+async fn limit(ctx: &Ctx, quota: &Quota, counted: bool) -> Option<(f64, Option<String>)> {
+    if !counted {
+        return None;
+    }
     let client = &ctx.aws.quotas;
     let answer = aws::call("GetServiceQuota", &Policy::optional(), || {
         client
@@ -148,30 +152,32 @@ async fn value(ctx: &Ctx, quota: &Quota) -> (f64, Option<String>) {
             .send()
     })
     .await;
-    match answer.map(|out| out.quota().and_then(|q| q.value())) {
-        Ok(Some(value)) => (value, None),
-        Ok(None) => (quota.default, Some("Service Quotas gave no value".into())),
-        Err(e) => (
-            quota.default,
-            Some(format!(
-                "Service Quotas did not answer: {}",
-                e.code.unwrap_or(e.message)
-            )),
-        ),
-    }
+    Some(
+        match answer.map(|out| out.quota().and_then(|q| q.value())) {
+            Ok(Some(value)) => (value, None),
+            Ok(None) => (quota.default, Some("Service Quotas gave no value".into())),
+            Err(e) => (
+                quota.default,
+                Some(format!(
+                    "Service Quotas did not answer: {}",
+                    e.code.unwrap_or(e.message)
+                )),
+            ),
+        },
+    )
 }
 
-/// A problem when `used + needed` does not fit `quota`, and a warning when the default was assumed.
-async fn check(
-    ctx: &Ctx,
+/// A problem when `used + needed` does not fit `quota`'s limit, and a warning when the default was
+/// assumed; neither when nothing is needed.
+fn judge(
     quota: &Quota,
+    limit: Option<(f64, Option<String>)>,
     used: f64,
     needed: f64,
 ) -> (Option<String>, Option<String>) {
-    if needed == 0.0 {
+    let Some((limit, assumed)) = limit.filter(|_| needed > 0.0) else {
         return (None, None);
-    }
-    let (limit, assumed) = value(ctx, quota).await;
+    };
     let note = assumed.as_ref().map(|why| {
         format!(
             "quota {} ({}): {why}; AWS's default quota was assumed",
@@ -237,39 +243,45 @@ pub async fn problems(
         .iter()
         .filter(|k| to_create.contains(k))
         .count();
-    let (usage, addresses) = futures::try_join!(
-        usage(ctx, needs(Key::NatGateway) > 0.0),
-        address_room(ctx, needed_addresses),
-    )?;
-    let (used_vcpus, needed_vcpus) =
-        vcpu_demand(ctx, &usage.running_types, to_create, hand_off).await?;
-    let checks = [
-        (&VPCS, usage.vpcs, needs(Key::Vpc)),
-        (
-            &INTERNET_GATEWAYS,
-            usage.internet_gateways,
-            needs(Key::InternetGateway),
-        ),
-        (
-            &NAT_GATEWAYS,
-            usage.nat_gateways_in_zone,
-            needs(Key::NatGateway),
-        ),
+    let progress = ctx.state.snapshot().bootstrap;
+    let planned = Planned {
+        bastion: if to_create.contains(&Key::Bastion) {
+            vec![(&ctx.settings.bastion_instance_type, 1.0)]
+        } else {
+            Vec::new()
+        },
+        phases: hand_off_phases(&ctx.settings.bootstrap, hand_off, &progress),
+    };
+    let counted = [
+        (&VPCS, needs(Key::Vpc) > 0.0),
+        (&INTERNET_GATEWAYS, needs(Key::InternetGateway) > 0.0),
+        (&NAT_GATEWAYS, needs(Key::NatGateway) > 0.0),
         (
             &CLASSIC_LOAD_BALANCERS,
-            usage.load_balancers,
-            needs(Key::MasterLoadBalancer),
+            needs(Key::MasterLoadBalancer) > 0.0,
         ),
-        (&STANDARD_VCPUS, used_vcpus, needed_vcpus),
+        (&STANDARD_VCPUS, planned.starts_standard_vms()),
     ];
-    // The quotas are independent reads: asked at once.
-    let found = futures::future::join_all(
-        checks
-            .iter()
-            .map(|(quota, used, needed)| check(ctx, quota, *used, *needed)),
-    )
-    .await;
-    let (problems, defaults): (Vec<_>, Vec<_>) = found.into_iter().unzip();
+    // A quota's value does not depend on the usage: all are asked at once, in one round.
+    let (usage, addresses, limits) = futures::try_join!(
+        usage(ctx, needs(Key::NatGateway) > 0.0),
+        address_room(ctx, needed_addresses),
+        async { Ok(futures::future::join_all(counted.map(|(q, c)| limit(ctx, q, c))).await) },
+    )?;
+    let (used_vcpus, needed_vcpus) = vcpu_demand(ctx, &usage.running_types, &planned).await?;
+    let checks = [
+        (usage.vpcs, needs(Key::Vpc)),
+        (usage.internet_gateways, needs(Key::InternetGateway)),
+        (usage.nat_gateways_in_zone, needs(Key::NatGateway)),
+        (usage.load_balancers, needs(Key::MasterLoadBalancer)),
+        (used_vcpus, needed_vcpus),
+    ];
+    let (problems, defaults): (Vec<_>, Vec<_>) = counted
+        .iter()
+        .zip(limits)
+        .zip(checks)
+        .map(|(((quota, _), limit), (used, needed))| judge(quota, limit, used, needed))
+        .unzip();
     Ok((
         problems
             .into_iter()
@@ -278,6 +290,23 @@ pub async fn problems(
             .collect(),
         defaults.into_iter().flatten().collect(),
     ))
+}
+
+/// What the bastion and the hand-off will start.
+struct Planned<'a> {
+    bastion: Vms<'a>,
+    /// The VMs that run at once in each phase of the hand-off.
+    phases: Vec<Vms<'a>>,
+}
+
+impl Planned<'_> {
+    /// Whether any VM to start draws on the standard vCPU quota.
+    fn starts_standard_vms(&self) -> bool {
+        self.bastion
+            .iter()
+            .chain(self.phases.iter().flatten())
+            .any(|(t, n)| *n > 0.0 && standard(t))
+    }
 }
 
 /// What the region holds now of what the quotas count.
@@ -352,26 +381,20 @@ async fn nat_gateways_in_zone(ctx: &Ctx, nats: &[NatGateway]) -> anyhow::Result<
         .count() as f64)
 }
 
-/// Standard vCPUs: (those running now, those the bastion and the hand-off will start).
+/// Standard vCPUs: (those running now, those `planned` will start).
 async fn vcpu_demand(
     ctx: &Ctx,
     running_types: &[String],
-    to_create: &BTreeSet<Key>,
-    hand_off: HandOffMode,
+    planned: &Planned<'_>,
 ) -> anyhow::Result<(f64, f64)> {
-    let mut bastion: Vms = Vec::new();
-    if to_create.contains(&Key::Bastion) {
-        bastion.push((&ctx.settings.bastion_instance_type, 1.0));
-    }
-    let progress = ctx.state.snapshot().bootstrap;
-    let phases = hand_off_phases(&ctx.settings.bootstrap, hand_off, &progress);
     let types: BTreeSet<String> = running_types
         .iter()
         .map(String::as_str)
         .chain(
-            bastion
+            planned
+                .bastion
                 .iter()
-                .chain(phases.iter().flatten())
+                .chain(planned.phases.iter().flatten())
                 .map(|(t, _)| *t),
         )
         .filter(|t| standard(t))
@@ -391,8 +414,9 @@ async fn vcpu_demand(
     };
     let running: Vms = running_types.iter().map(|t| (t.as_str(), 1.0)).collect();
     // The bastion runs before the hand-off starts anything, and throughout.
-    let needed = vcpus_of(&bastion, cpus_of)
-        + phases
+    let needed = vcpus_of(&planned.bastion, cpus_of)
+        + planned
+            .phases
             .iter()
             .map(|vms| vcpus_of(vms, cpus_of))
             .fold(0.0, f64::max);

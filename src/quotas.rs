@@ -238,14 +238,15 @@ pub async fn problems(
     to_create: &BTreeSet<Key>,
     hand_off: HandOffMode,
 ) -> anyhow::Result<(Vec<String>, Vec<String>)> {
-    let needs = |key: Key| if to_create.contains(&key) { 1.0 } else { 0.0 };
+    let creates = |key: Key| to_create.contains(&key);
+    let needs = |key: Key| if creates(key) { 1.0 } else { 0.0 };
     let needed_addresses = [Key::NatEip, Key::BastionEip]
-        .iter()
-        .filter(|k| to_create.contains(k))
+        .into_iter()
+        .filter(|k| creates(*k))
         .count();
     let progress = ctx.state.snapshot().bootstrap;
     let planned = Planned {
-        bastion: if to_create.contains(&Key::Bastion) {
+        bastion: if creates(Key::Bastion) {
             vec![(&ctx.settings.bastion_instance_type, 1.0)]
         } else {
             Vec::new()
@@ -253,18 +254,15 @@ pub async fn problems(
         phases: hand_off_phases(&ctx.settings.bootstrap, hand_off, &progress),
     };
     let counted = [
-        (&VPCS, needs(Key::Vpc) > 0.0),
-        (&INTERNET_GATEWAYS, needs(Key::InternetGateway) > 0.0),
-        (&NAT_GATEWAYS, needs(Key::NatGateway) > 0.0),
-        (
-            &CLASSIC_LOAD_BALANCERS,
-            needs(Key::MasterLoadBalancer) > 0.0,
-        ),
+        (&VPCS, creates(Key::Vpc)),
+        (&INTERNET_GATEWAYS, creates(Key::InternetGateway)),
+        (&NAT_GATEWAYS, creates(Key::NatGateway)),
+        (&CLASSIC_LOAD_BALANCERS, creates(Key::MasterLoadBalancer)),
         (&STANDARD_VCPUS, planned.starts_standard_vms()),
     ];
-    // A quota's value does not depend on the usage: all are asked at once, in one round.
+    // A quota's value does not depend on the usage: the values are asked in the usage's round.
     let (usage, addresses, limits) = futures::try_join!(
-        usage(ctx, needs(Key::NatGateway) > 0.0),
+        usage(ctx, creates(Key::NatGateway)),
         address_room(ctx, needed_addresses),
         async { Ok(futures::future::join_all(counted.map(|(q, c)| limit(ctx, q, c))).await) },
     )?;

@@ -15,10 +15,11 @@ use aws_sdk_ec2::types::{
     SecurityGroup, Subnet, Tag, Volume, Vpc,
 };
 
-use crate::aws::{self, Clients, Policy};
+use crate::aws::{Clients, Policy};
 use crate::ec2::filters::filter;
 use crate::ec2::tags::{OWNER_TAG, owned_by};
 use crate::ec2::{self, Described, instance, nat_gateway};
+use crate::elb;
 use crate::resources::iam_listing;
 
 /// A resource found by the census.
@@ -190,78 +191,21 @@ async fn confirm<T: Described>(
 /// Classic load balancers carrying the ownership tag: every load balancer's tags, twenty names
 /// to a request (the API's limit).
 async fn load_balancers(aws: &Clients, env: &str) -> anyhow::Result<Vec<Found>> {
-    let elb = &aws.elb;
-    let pages = aws::all_pages(
-        "DescribeLoadBalancers",
-        &Policy::standard(),
-        |marker| elb.describe_load_balancers().set_marker(marker).send(),
-        |page| page.next_marker(),
-    )
-    .await?;
-    let names: Vec<String> = pages
+    let names: Vec<String> = elb::every(&aws.elb)
+        .await?
         .iter()
-        .flat_map(|p| p.load_balancer_descriptions())
         .filter_map(|lb| lb.load_balancer_name().map(str::to_string))
         .collect();
-    let mut found = Vec::new();
-    for chunk in names.chunks(20) {
-        for (name, tags) in load_balancer_tags(elb, chunk).await? {
-            if tags.iter().any(|(k, v)| k == OWNER_TAG && v == env) {
-                found.push(Found {
-                    kind: Kind::LoadBalancer,
-                    id: name,
-                    name: None,
-                });
-            }
-        }
-    }
-    Ok(found)
-}
-
-/// The tags of the load balancers `names`. One deleted since it was listed fails the whole
-/// request: then each is asked alone, and one that is gone has none.
-async fn load_balancer_tags(
-    elb: &aws_sdk_elasticloadbalancing::Client,
-    names: &[String],
-) -> anyhow::Result<Vec<(String, Vec<(String, String)>)>> {
-    let ask = |names: Vec<String>| async move {
-        let out = aws::call("DescribeTags", &Policy::standard(), || {
-            elb.describe_tags()
-                .set_load_balancer_names(Some(names.clone()))
-                .send()
+    Ok(elb::tags(&aws.elb, &names)
+        .await?
+        .into_iter()
+        .filter(|(_, tags)| tags.iter().any(|(k, v)| k == OWNER_TAG && v == env))
+        .map(|(name, _)| Found {
+            kind: Kind::LoadBalancer,
+            id: name,
+            name: None,
         })
-        .await?;
-        Ok::<_, aws::retry::AwsError>(
-            out.tag_descriptions()
-                .iter()
-                .filter_map(|d| {
-                    let tags = d
-                        .tags()
-                        .iter()
-                        .map(|t| {
-                            (
-                                t.key().to_string(),
-                                t.value().unwrap_or_default().to_string(),
-                            )
-                        })
-                        .collect();
-                    Some((d.load_balancer_name()?.to_string(), tags))
-                })
-                .collect::<Vec<_>>(),
-        )
-    };
-    match ask(names.to_vec()).await {
-        Err(e) if e.is(aws::ErrorClass::NotFound) => {
-            let mut all = Vec::new();
-            if names.len() > 1 {
-                for name in names {
-                    all.extend(aws::absent_ok(ask(vec![name.clone()]).await)?.unwrap_or_default());
-                }
-            }
-            Ok(all)
-        }
-        other => Ok(other?),
-    }
+        .collect())
 }
 
 /// Everything under the environment's IAM path.

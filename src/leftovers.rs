@@ -9,6 +9,7 @@ use aws_sdk_ec2::types::{Instance, IpPermission, SecurityGroup, Volume};
 use crate::aws::{self, Policy, wait};
 use crate::ec2::tags::{CLUSTER_TAG, cluster_key, has_tag};
 use crate::ec2::{self, filters, instance, security_group};
+use crate::elb;
 use crate::key::Key;
 use crate::resources::{Ctx, delete_load_balancer_interfaces};
 use crate::state::Origin;
@@ -47,43 +48,26 @@ pub async fn delete_kubernetes_resources(ctx: &Ctx) -> anyhow::Result<()> {
     };
     let master = ctx.state.get(Key::MasterLoadBalancer).map(|r| r.id);
     let elb = &ctx.aws.elb;
-
-    let pages = aws::all_pages(
-        "DescribeLoadBalancers",
-        &Policy::standard(),
-        |marker| elb.describe_load_balancers().set_marker(marker).send(),
-        |page| page.next_marker(),
-    )
-    .await?;
-    let in_vpc: Vec<String> = pages
+    let in_vpc: Vec<String> = elb::every(elb)
+        .await?
         .iter()
-        .flat_map(|p| p.load_balancer_descriptions())
         .filter(|d| d.vpc_id() == Some(vpc_id.as_str()))
         .filter_map(|d| d.load_balancer_name().map(str::to_string))
         .filter(|name| Some(name) != master.as_ref())
         .collect();
-    for names in in_vpc.chunks(20) {
-        let tags = aws::call("DescribeTags", &Policy::standard(), || {
-            elb.describe_tags()
-                .set_load_balancer_names(Some(names.to_vec()))
-                .send()
+    for (name, tags) in elb::tags(elb, &in_vpc).await? {
+        if !tags
+            .iter()
+            .any(|(k, v)| tagged_for(&cluster_tag, k, Some(v.as_str())))
+        {
+            continue;
+        }
+        aws::call("DeleteLoadBalancer", &Policy::standard(), || {
+            elb.delete_load_balancer().load_balancer_name(&name).send()
         })
         .await?;
-        for description in tags.tag_descriptions() {
-            let ours = description
-                .tags()
-                .iter()
-                .any(|t| tagged_for(&cluster_tag, t.key(), t.value()));
-            let Some(name) = description.load_balancer_name().filter(|_| ours) else {
-                continue;
-            };
-            aws::call("DeleteLoadBalancer", &Policy::standard(), || {
-                elb.delete_load_balancer().load_balancer_name(name).send()
-            })
-            .await?;
-            report::note(&format!("deleted   Kubernetes load balancer {name}"));
-            delete_load_balancer_interfaces(ctx, name).await?;
-        }
+        report::note(&format!("deleted   Kubernetes load balancer {name}"));
+        delete_load_balancer_interfaces(ctx, &name).await?;
     }
 
     terminate_cluster_vms(ctx, &vpc_id, &cluster_tag).await?;

@@ -12,6 +12,7 @@ mod custody;
 mod decision;
 mod director;
 mod ec2;
+mod elb;
 mod files;
 mod graph;
 mod hand_off;

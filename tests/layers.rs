@@ -13,7 +13,7 @@ type Module = Vec<String>;
 /// sit between `state` and `resources` or above `graph` as their imports allow; the cycle check
 /// covers them.
 const LAYERS: &[&[&str]] = &[
-    &["key", "report", "files", "aws", "ec2"],
+    &["key", "report", "files", "aws", "ec2", "elb"],
     &["state"],
     &["resources"],
     &["decision"],

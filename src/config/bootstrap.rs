@@ -393,8 +393,8 @@ impl BootstrapSettings {
 
 #[cfg(test)]
 mod tests {
-    use super::super::values::from_toml;
     use super::*;
+    use crate::config::values::from_toml;
 
     fn check(toml_text: &str) -> Result<BootstrapSettings, ValidationError> {
         BootstrapSettings::validate(&from_toml(toml_text)).map_err(ValidationErrors::only)

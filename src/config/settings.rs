@@ -241,9 +241,9 @@ fn director_credentials(given: &Option<String>) -> Result<DirectorCredentials, V
 
 #[cfg(test)]
 mod tests {
-    use super::super::network::DirectorNetwork;
-    use super::super::values::from_toml as values;
     use super::*;
+    use crate::config::network::DirectorNetwork;
+    use crate::config::values::from_toml as values;
 
     fn check(toml_text: &str) -> Result<Settings, ValidationError> {
         Settings::validate(values(toml_text), None).map_err(ValidationErrors::only)

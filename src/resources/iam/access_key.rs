@@ -1,9 +1,9 @@
 //! The director user's one access key (`access-key` mode). Its secret is shown once, when the key is
 //! made, and lives in the state and nowhere else.
 
-use super::super::resource::{Ctx, fresh};
 use super::entity;
 use crate::aws::{self, Policy};
+use crate::resources::resource::{Ctx, fresh};
 use crate::state::AccessKey;
 
 /// Makes the user's key and saves its secret in the state, unless the state holds one already.

@@ -2,13 +2,13 @@
 
 use async_trait::async_trait;
 
-use super::super::resource::{Ctx, Need, Needs, Resource, fresh, fresh_create};
-use super::super::snapshot::{Health, Observed};
 use super::documents::director_policy;
 use super::entity::{self, ARN, DIRECTOR, iam_path, present_if};
 use crate::aws::{self, Policy};
 use crate::config::Settings;
 use crate::key::Key;
+use crate::resources::resource::{Ctx, Need, Needs, Resource, fresh, fresh_create};
+use crate::resources::snapshot::{Health, Observed};
 use crate::state::Record;
 
 pub struct DirectorPolicy;

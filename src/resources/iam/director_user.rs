@@ -3,14 +3,14 @@
 
 use async_trait::async_trait;
 
-use super::super::resource::{Ctx, Need, Needs, Resource, fresh};
-use super::super::snapshot::{Health, Observed};
 use super::access_key;
 use super::director_policy::DirectorPolicy;
 use super::entity::{self, DIRECTOR, iam_path, present_if};
 use crate::aws::{self, Policy};
 use crate::config::Settings;
 use crate::key::Key;
+use crate::resources::resource::{Ctx, Need, Needs, Resource, fresh};
+use crate::resources::snapshot::{Health, Observed};
 use crate::state::Record;
 
 pub struct DirectorUser;

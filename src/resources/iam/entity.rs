@@ -10,11 +10,11 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_types::request_id::RequestId;
 
-use super::super::resource::{Ctx, NameTaken};
-use super::super::snapshot::Health;
 use crate::aws::retry::AwsError;
 use crate::aws::{self, Policy};
 use crate::ec2::tags::OWNER_TAG;
+use crate::resources::resource::{Ctx, NameTaken};
+use crate::resources::snapshot::Health;
 
 /// The record attribute holding an entity's ARN.
 pub(super) const ARN: &str = "arn";

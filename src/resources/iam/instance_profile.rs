@@ -3,13 +3,13 @@
 use async_trait::async_trait;
 use aws_sdk_iam::operation::get_instance_profile::GetInstanceProfileOutput;
 
-use super::super::resource::{Ctx, Need, Needs, Resource, fresh};
-use super::super::snapshot::{Health, Observed};
 use super::entity::{self, ARN, DIRECTOR, MASTER, WORKER, iam_path};
 use crate::aws::retry::AwsError;
 use crate::aws::{self, Policy};
 use crate::config::Settings;
 use crate::key::Key;
+use crate::resources::resource::{Ctx, Need, Needs, Resource, fresh};
+use crate::resources::snapshot::{Health, Observed};
 use crate::state::Record;
 
 pub struct InstanceProfile {

@@ -3,8 +3,6 @@
 
 use async_trait::async_trait;
 
-use super::super::resource::{Ctx, Needs, Resource, fresh};
-use super::super::snapshot::{Health, Observed};
 use super::documents::{assume_role_document, master_policy, worker_policy};
 use super::entity::{self, ARN, DIRECTOR, MASTER, WORKER, iam_path, present_if};
 use crate::aws::retry::AwsError;
@@ -12,6 +10,8 @@ use crate::aws::{self, ErrorClass, Policy};
 use crate::config::Settings;
 use crate::key::Key;
 use crate::report;
+use crate::resources::resource::{Ctx, Needs, Resource, fresh};
+use crate::resources::snapshot::{Health, Observed};
 use crate::state::Record;
 
 pub struct Role {

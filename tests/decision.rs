@@ -7,6 +7,7 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use common::drift;
 use common::network::vpc;
 use common::{Env, Run, aws};
 use serde_json::{Value, json};
@@ -121,27 +122,8 @@ async fn plan_lists_exactly_what_pave_carries_out() {
         .send()
         .await
         .unwrap();
-    aws.ec2
-        .delete_tags()
-        .resources(env.id("private_subnet"))
-        .tags(aws_sdk_ec2::types::Tag::builder().key("Name").build())
-        .send()
-        .await
-        .unwrap();
-    let profile = env.id("worker_instance_profile");
-    aws.iam
-        .remove_role_from_instance_profile()
-        .instance_profile_name(&profile)
-        .role_name(env.id("worker_role"))
-        .send()
-        .await
-        .unwrap();
-    aws.iam
-        .delete_instance_profile()
-        .instance_profile_name(&profile)
-        .send()
-        .await
-        .unwrap();
+    drift::untag(&aws, &env.id("private_subnet"), "Name").await;
+    drift::delete_worker_profile(&aws, &env).await;
     // In the state: a resource left unfinished, one whose create a crashed run sent, and the
     // adopted gateway and the looked-up image not recorded yet. Every record is old enough for the
     // refresh to take what AWS does not show for gone (not for not visible yet).

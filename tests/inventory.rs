@@ -7,7 +7,7 @@ use std::os::unix::fs::PermissionsExt;
 
 use aws_sdk_ec2::types::{AttributeBooleanValue, Filter, VpcAttributeName};
 use base64::Engine;
-use common::{Aws, Env, aws};
+use common::{Aws, Env, aws, drift};
 use serde_json::{Value, json};
 
 const OWNER_TAG: &str = "cfcr-aws:env";
@@ -837,39 +837,11 @@ async fn drift_is_shown_by_status_and_plan_and_repaired_by_pave() {
     let aws = aws().await;
     // Behind the tool's back: an instance profile deleted, an SSH rule revoked, a tag removed, a
     // route pointed elsewhere.
-    let profile = env.id("worker_instance_profile");
-    aws.iam
-        .remove_role_from_instance_profile()
-        .instance_profile_name(&profile)
-        .role_name(env.id("worker_role"))
-        .send()
-        .await
-        .unwrap();
-    aws.iam
-        .delete_instance_profile()
-        .instance_profile_name(&profile)
-        .send()
-        .await
-        .unwrap();
+    drift::delete_worker_profile(&aws, &env).await;
     let group = env.id("node_access_security_group");
-    aws.ec2
-        .revoke_security_group_ingress()
-        .group_id(&group)
-        .ip_protocol("tcp")
-        .from_port(22)
-        .to_port(22)
-        .cidr_ip("0.0.0.0/0")
-        .send()
-        .await
-        .unwrap();
+    drift::revoke_ssh(&aws, &group).await;
     let subnet = env.id("private_subnet");
-    aws.ec2
-        .delete_tags()
-        .resources(&subnet)
-        .tags(aws_sdk_ec2::types::Tag::builder().key("Name").build())
-        .send()
-        .await
-        .unwrap();
+    drift::untag(&aws, &subnet, "Name").await;
     let table = env.id("private_route_table");
     aws.ec2
         .replace_route()

@@ -10,7 +10,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use aws_sdk_ec2::types::{IpPermission, IpRange, Tag};
+use common::drift;
 use common::network::{Network, vpc};
 use common::proxy::Proxy;
 use common::realism::Realism;
@@ -38,28 +38,10 @@ fn assert_clean_status(env: &Env) {
 
 /// Drift made behind the tool's back, straight at LocalStack: the SSH rule revoked, and a tag the
 /// environment put on the private subnet removed (its Name, or on an adopted subnet its cluster tag).
-async fn drift(env: &Env, tag: &str) {
+async fn make_drift(env: &Env, tag: &str) {
     let aws = aws().await;
-    let ssh = IpPermission::builder()
-        .ip_protocol("tcp")
-        .from_port(22)
-        .to_port(22)
-        .ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build())
-        .build();
-    aws.ec2
-        .revoke_security_group_ingress()
-        .group_id(env.id("node_access_security_group"))
-        .ip_permissions(ssh)
-        .send()
-        .await
-        .unwrap();
-    aws.ec2
-        .delete_tags()
-        .resources(env.id("private_subnet"))
-        .tags(Tag::builder().key(tag).build())
-        .send()
-        .await
-        .unwrap();
+    drift::revoke_ssh(&aws, &env.id("node_access_security_group")).await;
+    drift::untag(&aws, &env.id("private_subnet"), tag).await;
 }
 
 /// A network handed out, made straight at LocalStack (not through the layer: it is old news to
@@ -117,7 +99,7 @@ async fn realistic_run(label: &str, realism: Realism, existing: Option<(Network,
         assert_owns(&env, owned).await;
         assert_clean_status(&env);
 
-        drift(&env, drifted_tag).await;
+        make_drift(&env, drifted_tag).await;
         let status = env.run(&["status"]);
         assert_eq!(status.code, 2, "{}", status.stderr);
         assert_eq!(

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
+pub mod drift;
 pub mod files_server;
 pub mod gopatch;
 pub mod network;
